@@ -1,0 +1,345 @@
+/**
+ * The error hierarchy of plugboard.
+ *
+ * Every error thrown by a public entry point is a {@link PlugboardError} with a stable
+ * string {@link PlugboardError.code | code}. Messages say what went wrong and how to fix
+ * it, name the field path where there is one, and never contain a secret value.
+ *
+ * @module
+ */
+
+/** Every stable error code plugboard uses. */
+export type PlugboardErrorCode =
+  | 'VALIDATION_FAILED'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  | 'INCOMPATIBLE_VERSION'
+  | 'REFERENCED'
+  | 'AMBIGUOUS_INSTANCE'
+  | 'PLUGIN_LOAD_FAILED'
+  | 'CONNECTION_TEST_FAILED'
+  | 'STORAGE_LOCKED'
+  | 'STORAGE_CORRUPT'
+  | 'STORAGE_CLOSED'
+  | 'TIMEOUT'
+  | 'DECRYPTION_FAILED'
+  | 'OAUTH2_FAILED'
+  | 'ACTION_FAILED';
+
+/** One problem found while validating input: where it is and what is wrong. */
+export interface ValidationIssue {
+  /** Path of the offending field, e.g. `actions[2].inputSchema` or `config.tenantId`. */
+  readonly path: string;
+  /** What is wrong and, where possible, how to fix it. */
+  readonly message: string;
+  /** The JSON Schema keyword that failed, when the issue comes from schema validation. */
+  readonly keyword?: string;
+}
+
+/** Options accepted by every {@link PlugboardError} constructor. */
+export interface PlugboardErrorOptions {
+  /** The underlying error, kept as the standard `cause` property. */
+  readonly cause?: unknown;
+}
+
+const PLUGBOARD_ERROR_MARK = Symbol.for('plugboard.error');
+
+/**
+ * Base class of every error plugboard throws.
+ *
+ * Use {@link isPlugboardError} rather than `instanceof` when two copies of the package
+ * may be loaded (for example a plugin bundling its own copy).
+ */
+export class PlugboardError extends Error {
+  /** Stable, machine-readable code; safe to switch on. */
+  readonly code: PlugboardErrorCode;
+
+  /**
+   * @param code - the stable error code
+   * @param message - a message that says what to fix
+   * @param options - optional `cause`
+   */
+  constructor(code: PlugboardErrorCode, message: string, options?: PlugboardErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.name = 'PlugboardError';
+    Object.defineProperty(this, PLUGBOARD_ERROR_MARK, { value: true });
+  }
+
+  /** A plain, serialisable view (no stack, no cause chain). */
+  toJSON(): { name: string; code: PlugboardErrorCode; message: string } {
+    return { name: this.name, code: this.code, message: this.message };
+  }
+}
+
+function formatIssues(issues: readonly ValidationIssue[]): string {
+  const shown = issues.slice(0, 10).map((i) => (i.path ? `${i.path}: ${i.message}` : i.message));
+  const more = issues.length > 10 ? `; and ${issues.length - 10} more` : '';
+  return shown.join('; ') + more;
+}
+
+/** Input did not match what the API expects; {@link ValidationError.issues} lists each problem. */
+export class ValidationError extends PlugboardError {
+  /** Every problem found, with its field path. */
+  readonly issues: readonly ValidationIssue[];
+
+  /**
+   * @param issues - the problems found (at least one)
+   * @param context - a short prefix saying what was being validated, e.g. `definition`
+   */
+  constructor(
+    issues: readonly ValidationIssue[],
+    context?: string,
+    options?: PlugboardErrorOptions,
+  ) {
+    const body = formatIssues(issues);
+    super('VALIDATION_FAILED', context ? `Invalid ${context}: ${body}` : body, options);
+    this.name = 'ValidationError';
+    this.issues = Object.freeze(issues.map((i) => Object.freeze({ ...i })));
+  }
+
+  override toJSON(): {
+    name: string;
+    code: PlugboardErrorCode;
+    message: string;
+    issues: readonly ValidationIssue[];
+  } {
+    return { ...super.toJSON(), issues: this.issues };
+  }
+}
+
+/** Something looked up by id does not exist; the message suggests close matches. */
+export class NotFoundError extends PlugboardError {
+  /** What kind of thing was looked up, e.g. `integration`, `document`, `instance`. */
+  readonly resource: string;
+  /** The id that was not found. */
+  readonly id: string;
+  /** Close matches, best first (may be empty). */
+  readonly suggestions: readonly string[];
+
+  constructor(
+    resource: string,
+    id: string,
+    options?: PlugboardErrorOptions & { suggestions?: readonly string[]; detail?: string },
+  ) {
+    const suggestions = options?.suggestions ?? [];
+    const hint =
+      suggestions.length > 0
+        ? ` (did you mean ${suggestions.map((s) => `'${s}'`).join(' or ')}?)`
+        : '';
+    const detail = options?.detail ? `. ${options.detail}` : '';
+    super('NOT_FOUND', `${resource} '${id}' not found${hint}${detail}`, options);
+    this.name = 'NotFoundError';
+    this.resource = resource;
+    this.id = id;
+    this.suggestions = Object.freeze([...suggestions]);
+  }
+}
+
+/** A write collided with existing state: duplicate id, or a stale `expectedRevision`. */
+export class ConflictError extends PlugboardError {
+  constructor(message: string, options?: PlugboardErrorOptions) {
+    super('CONFLICT', message, options);
+    this.name = 'ConflictError';
+  }
+}
+
+/** A new minor/patch version breaks compatibility with the previous one of its major. */
+export class CompatibilityError extends PlugboardError {
+  /** Each breaking change, e.g. `configSchema.required: added 'tenantId'`. */
+  readonly changes: readonly string[];
+
+  constructor(message: string, changes: readonly string[], options?: PlugboardErrorOptions) {
+    super('INCOMPATIBLE_VERSION', `${message}: ${changes.join('; ')}`, options);
+    this.name = 'CompatibilityError';
+    this.changes = Object.freeze([...changes]);
+  }
+}
+
+/** One thing that still uses a definition, instance or plugin. */
+export interface Reference {
+  /** Kind of the referencing object, e.g. `instance` or `rule`. */
+  readonly kind: string;
+  /** Its id. */
+  readonly id: string;
+}
+
+/** An operation was refused because other objects still reference the target. */
+export class ReferencedError extends PlugboardError {
+  /** What still references the target. */
+  readonly references: readonly Reference[];
+
+  constructor(target: string, references: readonly Reference[], options?: PlugboardErrorOptions) {
+    const list = references
+      .slice(0, 20)
+      .map((r) => `${r.kind} '${r.id}'`)
+      .join(', ');
+    const more = references.length > 20 ? ` and ${references.length - 20} more` : '';
+    super(
+      'REFERENCED',
+      `${target} is still referenced by ${list}${more}; remove or migrate them first`,
+      options,
+    );
+    this.name = 'ReferencedError';
+    this.references = Object.freeze(references.map((r) => Object.freeze({ ...r })));
+  }
+}
+
+/** Several instances match at the winning scope and none is marked `isDefault`. */
+export class AmbiguousInstanceError extends PlugboardError {
+  /** Ids of the candidate instances. */
+  readonly candidates: readonly string[];
+
+  constructor(
+    integrationId: string,
+    candidates: readonly string[],
+    options?: PlugboardErrorOptions,
+  ) {
+    super(
+      'AMBIGUOUS_INSTANCE',
+      `Several instances of '${integrationId}' match (${candidates.join(', ')}); mark one with isDefault or pass an instanceId`,
+      options,
+    );
+    this.name = 'AmbiguousInstanceError';
+    this.candidates = Object.freeze([...candidates]);
+  }
+}
+
+/** A plugin or manifest package could not be loaded. */
+export class PluginLoadError extends PlugboardError {
+  /** The plugin id, when it could be read. */
+  readonly pluginId: string | undefined;
+
+  constructor(message: string, pluginId?: string, options?: PlugboardErrorOptions) {
+    super('PLUGIN_LOAD_FAILED', pluginId ? `Plugin '${pluginId}': ${message}` : message, options);
+    this.name = 'PluginLoadError';
+    this.pluginId = pluginId;
+  }
+}
+
+/** Whether a failure needs the user (re-consent, revoked key) or can be retried later. */
+export type FailureKind = 'auth' | 'transient';
+
+/** A plugin's connection test failed. */
+export class ConnectionTestError extends PlugboardError {
+  /** `auth` when the user must act, `transient` when a retry may succeed. */
+  readonly kind: FailureKind;
+
+  constructor(message: string, kind: FailureKind = 'transient', options?: PlugboardErrorOptions) {
+    super('CONNECTION_TEST_FAILED', message, options);
+    this.name = 'ConnectionTestError';
+    this.kind = kind;
+  }
+}
+
+/** Another process (or another storage object) holds the store's lock. */
+export class StorageLockedError extends PlugboardError {
+  /** Description of the lock holder, e.g. `pid 1234 on host-a`. */
+  readonly holder: string;
+
+  constructor(path: string, holder: string, options?: PlugboardErrorOptions) {
+    super(
+      'STORAGE_LOCKED',
+      `Storage at ${path} is locked by ${holder}; close the other storage first`,
+      options,
+    );
+    this.name = 'StorageLockedError';
+    this.holder = holder;
+  }
+}
+
+/** A stored file could not be read back; nothing was overwritten. */
+export class StorageCorruptError extends PlugboardError {
+  /** The file that is corrupt. */
+  readonly file: string;
+  /** Where in the file, e.g. `line 3, column 14` or `byte 1024`, when known. */
+  readonly position: string | undefined;
+
+  constructor(file: string, detail: string, position?: string, options?: PlugboardErrorOptions) {
+    super(
+      'STORAGE_CORRUPT',
+      `Corrupt storage file ${file}${position ? ` at ${position}` : ''}: ${detail}. The file was left untouched; restore it from a backup or fix it by hand`,
+      options,
+    );
+    this.name = 'StorageCorruptError';
+    this.file = file;
+    this.position = position;
+  }
+}
+
+/** A storage adapter was used after `close()`. */
+export class StorageClosedError extends PlugboardError {
+  constructor(message = 'Storage is closed', options?: PlugboardErrorOptions) {
+    super('STORAGE_CLOSED', message, options);
+    this.name = 'StorageClosedError';
+  }
+}
+
+/** An operation did not finish within its time limit. */
+export class TimeoutError extends PlugboardError {
+  /** The limit that was exceeded, in milliseconds. */
+  readonly timeoutMs: number;
+
+  constructor(what: string, timeoutMs: number, options?: PlugboardErrorOptions) {
+    super('TIMEOUT', `${what} timed out after ${timeoutMs} ms`, options);
+    this.name = 'TimeoutError';
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** A ciphertext could not be decrypted: wrong or missing key, or tampered data. */
+export class DecryptionError extends PlugboardError {
+  /** The key id recorded in the ciphertext, when it could be read. */
+  readonly keyId: string | undefined;
+
+  constructor(message: string, keyId?: string, options?: PlugboardErrorOptions) {
+    super('DECRYPTION_FAILED', message, options);
+    this.name = 'DecryptionError';
+    this.keyId = keyId;
+  }
+}
+
+/** An OAuth2 exchange or token refresh failed. */
+export class OAuth2Error extends PlugboardError {
+  /** `auth` for permanent failures (invalid_grant, 4xx), `transient` for 5xx/network. */
+  readonly kind: FailureKind;
+  /** The OAuth2 `error` field, when the server sent one. */
+  readonly oauthError: string | undefined;
+
+  constructor(
+    message: string,
+    kind: FailureKind,
+    oauthError?: string,
+    options?: PlugboardErrorOptions,
+  ) {
+    super('OAUTH2_FAILED', message, options);
+    this.name = 'OAuth2Error';
+    this.kind = kind;
+    this.oauthError = oauthError;
+  }
+}
+
+/**
+ * Checks whether a value is a plugboard error, optionally with a given code.
+ *
+ * Works across copies of the package because it checks a registered symbol and the
+ * `code`, not `instanceof`.
+ *
+ * @example
+ * ```ts
+ * try { await registry.get('strip') } catch (e) {
+ *   if (isPlugboardError(e, 'NOT_FOUND')) console.log(e.message);
+ * }
+ * ```
+ */
+export function isPlugboardError(
+  error: unknown,
+  code?: PlugboardErrorCode,
+): error is PlugboardError {
+  if (typeof error !== 'object' || error === null) return false;
+  const marked =
+    (error as Record<symbol, unknown>)[PLUGBOARD_ERROR_MARK] === true ||
+    error instanceof PlugboardError;
+  if (!marked) return false;
+  return code === undefined || (error as { code?: unknown }).code === code;
+}

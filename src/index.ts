@@ -1,0 +1,84 @@
+/**
+ * plugboard: typed integrations, encrypted credentials and a compiled rule engine.
+ *
+ * @module
+ */
+
+export type {
+  ContextType,
+  InstanceContext,
+  InstanceState,
+  InstanceStatus,
+  InstanceView,
+} from './config/types.js';
+export type {
+  FailureKind,
+  PlugboardErrorCode,
+  PlugboardErrorOptions,
+  Reference,
+  ValidationIssue,
+} from './errors.js';
+export {
+  AmbiguousInstanceError,
+  CompatibilityError,
+  ConflictError,
+  ConnectionTestError,
+  DecryptionError,
+  isPlugboardError,
+  NotFoundError,
+  OAuth2Error,
+  PlugboardError,
+  PluginLoadError,
+  ReferencedError,
+  StorageClosedError,
+  StorageCorruptError,
+  StorageLockedError,
+  TimeoutError,
+  ValidationError,
+} from './errors.js';
+export type { RegistryEvents } from './events.js';
+export type { IntegrationDefinition } from './schema/definition.js';
+export {
+  ActionDefinition,
+  AuthType,
+  ConditionDefinition,
+  DefinitionStatus,
+  Deprecation,
+  IntegrationDefinitionData,
+  IntegrationDefinitionSchema,
+  JsonSchemaObject,
+  OAuth2Config,
+  TriggerDefinition,
+} from './schema/definition.js';
+export type {
+  ActionContext,
+  ActionRuntime,
+  ConditionContext,
+  ConditionRuntime,
+  EventContext,
+  ExecutionLogger,
+  IntegrationDefinitionInput,
+  IntegrationEvent,
+  LogLevel,
+  RegisteredAction,
+  RegisteredCondition,
+  RegisteredTrigger,
+  TriggerFilter,
+  TriggerRuntime,
+} from './schema/runtime.js';
+export { MemoryStorage } from './storage/memory.js';
+export type {
+  Collection,
+  CollectionOptions,
+  DocumentChanges,
+  FindQuery,
+  FindResult,
+  JsonValue,
+  NewDocument,
+  OrderBy,
+  Scalar,
+  StorageAdapter,
+  StorageCapabilities,
+  StoredDocument,
+  WriteOptions,
+} from './storage/types.js';

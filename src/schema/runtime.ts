@@ -1,0 +1,122 @@
+/**
+ * Runtime parts of integrations (trigger filters, condition factories, action handlers)
+ * and the event shape they receive. Runtime parts live in memory only, never in storage.
+ *
+ * @module
+ */
+import type { InstanceView } from '../config/types.js';
+import type {
+  ActionDefinition,
+  ConditionDefinition,
+  IntegrationDefinitionData,
+  TriggerDefinition,
+} from './definition.js';
+
+/** Who an event concerns; used to pick the instance an action runs with. */
+export interface EventContext {
+  /** The end user the event belongs to, if any. */
+  readonly userId?: string;
+  /** The client (tenant, workspace) the event belongs to, if any. */
+  readonly clientId?: string;
+}
+
+/** An event an integration emitted, as the host app passes it to `RuleEngine.dispatch`. */
+export interface IntegrationEvent<P = unknown> {
+  /** The integration that emitted it, e.g. `stripe`. */
+  readonly integrationId: string;
+  /** The trigger type, e.g. `charge.succeeded`. */
+  readonly type: string;
+  /** The event body. */
+  readonly payload: P;
+  /** The event's own id, when the source gives one (kept in execution records). */
+  readonly id?: string;
+  /** When it happened (ISO string); defaults to the time of dispatch. */
+  readonly timestamp?: string;
+  /** Which user/client the event concerns. */
+  readonly context?: EventContext;
+}
+
+/** Decides whether an event fires a rule, given that rule's `triggerConfig`. */
+export type TriggerFilter<P = unknown> = (event: IntegrationEvent<P>) => boolean;
+
+/** Log levels of execution logs. */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** A logger bound to one execution and component; entries land in the execution logs. */
+export interface ExecutionLogger {
+  /** Records a debug entry. */
+  debug(message: string, data?: unknown): void;
+  /** Records an info entry. */
+  info(message: string, data?: unknown): void;
+  /** Records a warning. */
+  warn(message: string, data?: unknown): void;
+  /** Records an error. */
+  error(message: string, data?: unknown): void;
+}
+
+/** What a custom condition receives besides the event. */
+export interface ConditionContext {
+  /** The rule being evaluated. */
+  readonly ruleId: string;
+  /** The integration of the rule. */
+  readonly integrationId: string;
+}
+
+/** What an action handler receives besides its input. */
+export interface ActionContext<
+  TConfig = Record<string, unknown>,
+  TCredentials = Record<string, unknown>,
+> {
+  /** The event that triggered the rule. */
+  readonly event: IntegrationEvent;
+  /** The instance the action runs with (credentials redacted). */
+  readonly instance: InstanceView;
+  /** Decrypts the instance's credentials (audited). */
+  getCredentials(): Promise<TCredentials>;
+  /** The instance configuration. */
+  readonly config: TConfig;
+  /** Aborted when the action times out or the engine closes. */
+  readonly signal: AbortSignal;
+  /** Logger bound to this execution and action. */
+  readonly log: ExecutionLogger;
+}
+
+/** Runtime part of a trigger: builds a filter from a rule's `triggerConfig`. */
+export interface TriggerRuntime<TConfig = unknown, TPayload = unknown> {
+  /** Absent: every event of the type fires. */
+  factory?(config: TConfig): TriggerFilter<TPayload>;
+}
+
+/** Runtime part of a condition type. */
+export interface ConditionRuntime<TConfig = unknown> {
+  /** Builds the check once per rule, from the condition's config. */
+  factory?(
+    config: TConfig,
+  ): (event: IntegrationEvent, ctx: ConditionContext) => boolean | Promise<boolean>;
+}
+
+/** Runtime part of an action. */
+export interface ActionRuntime<TInput = unknown, TOutput = unknown> {
+  /** Performs the action. */
+  handler?(input: TInput, ctx: ActionContext): Promise<TOutput>;
+}
+
+/** A trigger as registered: stored definition plus optional runtime part. */
+export type RegisteredTrigger = TriggerDefinition & TriggerRuntime;
+/** A condition type as registered: stored definition plus optional runtime part. */
+export type RegisteredCondition = ConditionDefinition & ConditionRuntime;
+/** An action as registered: stored definition plus optional runtime part. */
+export type RegisteredAction = ActionDefinition & ActionRuntime;
+
+/** A definition as passed to `IntegrationRegistry.register`: data plus runtime parts. */
+export type IntegrationDefinitionInput = Omit<
+  IntegrationDefinitionData,
+  'triggers' | 'conditions' | 'actions'
+> & {
+  /** Events the integration emits. */
+  readonly triggers?: readonly RegisteredTrigger[];
+  /** Integration-specific condition types. */
+  readonly conditions?: readonly RegisteredCondition[];
+  /** Methods the integration offers. */
+  readonly actions?: readonly RegisteredAction[];
+};

@@ -1,0 +1,574 @@
+/**
+ * The in-memory document engine shared by the shipped adapters: frozen snapshots,
+ * secondary equality indexes and keyset cursors. Not part of the public API.
+ *
+ * @internal
+ * @module
+ */
+import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import type {
+  Collection,
+  DocumentChanges,
+  FindQuery,
+  FindResult,
+  NewDocument,
+  Scalar,
+  StoredDocument,
+  WriteOptions,
+} from './types.js';
+
+/** A write applied to a collection, handed to the persistence hook. */
+export type WriteOp =
+  | { readonly type: 'put'; readonly collection: string; readonly doc: StoredDocument }
+  | { readonly type: 'delete'; readonly collection: string; readonly id: string };
+
+/** Hooks a persistent adapter plugs into the engine. */
+export interface CollectionHooks {
+  /** Called after a write was applied in memory; the write resolves when this does. */
+  onWrite?(op: WriteOp): Promise<void>;
+  /** Throws when the adapter can no longer be used (closed, failed). */
+  assertOpen?(): void;
+}
+
+const MAX_ID_LENGTH = 512;
+
+/** Splits a dot path once, so lookups never re-parse it. */
+export function splitPath(path: string): readonly string[] {
+  return path.split('.');
+}
+
+/** Reads a pre-split dot path from a document. */
+export function readPath(doc: unknown, parts: readonly string[]): unknown {
+  let cur: unknown = doc;
+  for (const part of parts) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    if (!Object.hasOwn(cur, part)) return undefined;
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  return cur;
+}
+
+/** Deeply freezes a JSON value in place and returns it. */
+export function deepFreeze<V>(value: V): V {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const key of Object.keys(value)) {
+      deepFreeze((value as Record<string, unknown>)[key]);
+    }
+  }
+  return value;
+}
+
+/**
+ * Copies a caller's value into a plain JSON structure, rejecting what JSON cannot hold
+ * (functions, symbols, class instances other than Date, non-finite numbers, cycles).
+ * Dates become ISO strings, as `JSON.stringify` would write them. Keys with `undefined`
+ * values are dropped.
+ */
+export function toJsonValue(value: unknown, path: string, seen = new Set<object>()): unknown {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) {
+      throw new ValidationError(
+        [{ path, message: `must be a finite number (got ${value})` }],
+        'document',
+      );
+    }
+    return value;
+  }
+  if (typeof value === 'object') {
+    if (value instanceof Date) return value.toISOString();
+    if (seen.has(value)) {
+      throw new ValidationError([{ path, message: 'contains a circular reference' }], 'document');
+    }
+    seen.add(value);
+    let out: unknown;
+    if (Array.isArray(value)) {
+      out = value.map((v, i) => toJsonValue(v === undefined ? null : v, `${path}[${i}]`, seen));
+    } else {
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) {
+        throw new ValidationError(
+          [{ path, message: 'must be a plain object, array or JSON scalar' }],
+          'document',
+        );
+      }
+      const obj: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(value)) {
+        if (v === undefined) continue;
+        // defineProperty keeps keys such as `__proto__` as ordinary data.
+        Object.defineProperty(obj, k, {
+          value: toJsonValue(v, path ? `${path}.${k}` : k, seen),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      }
+      out = obj;
+    }
+    seen.delete(value);
+    return out;
+  }
+  throw new ValidationError(
+    [{ path, message: `must be JSON data (got ${typeof value})` }],
+    'document',
+  );
+}
+
+/** Checks a document id and returns it. */
+export function assertId(id: unknown, path = 'id'): string {
+  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH) {
+    throw new ValidationError(
+      [{ path, message: `must be a non-empty string of at most ${MAX_ID_LENGTH} characters` }],
+      'document',
+    );
+  }
+  return id;
+}
+
+function assertRevision(opts: WriteOptions | undefined): void {
+  const r = opts?.expectedRevision;
+  if (r !== undefined && (!Number.isInteger(r) || r < 1)) {
+    throw new ValidationError(
+      [{ path: 'expectedRevision', message: 'must be a positive integer' }],
+      'write options',
+    );
+  }
+}
+
+const TYPE_RANK: Record<string, number> = {
+  undefined: 0,
+  object: 1, // null (objects are not sortable and rank with null)
+  boolean: 2,
+  number: 3,
+  string: 4,
+};
+
+/** Total order over stored values: missing < null < booleans < numbers < strings. */
+export function compareValues(a: unknown, b: unknown): number {
+  const ta = TYPE_RANK[typeof a] ?? 1;
+  const tb = TYPE_RANK[typeof b] ?? 1;
+  if (ta !== tb) return ta - tb;
+  if (typeof a === 'number' || typeof a === 'boolean') {
+    return (a as number) < (b as number) ? -1 : (a as number) > (b as number) ? 1 : 0;
+  }
+  if (typeof a === 'string') return a < (b as string) ? -1 : a > (b as string) ? 1 : 0;
+  return 0;
+}
+
+interface CursorState {
+  readonly f: string;
+  readonly d: 'asc' | 'desc';
+  readonly v: Scalar | undefined;
+  readonly i: string;
+}
+
+/** Encodes a keyset position as an opaque cursor. */
+export function encodeCursor(state: CursorState): string {
+  return Buffer.from(
+    JSON.stringify([state.f, state.d, state.v ?? null, state.v === undefined ? 1 : 0, state.i]),
+  ).toString('base64url');
+}
+
+/** Decodes a cursor, checking it belongs to a query with the same order. */
+export function decodeCursor(
+  cursor: string,
+  field: string,
+  direction: 'asc' | 'desc',
+): CursorState {
+  const bad = (): never => {
+    throw new ValidationError(
+      [
+        {
+          path: 'cursor',
+          message: 'is not a cursor returned by this query; start again without a cursor',
+        },
+      ],
+      'query',
+    );
+  };
+  if (typeof cursor !== 'string' || cursor.length === 0 || cursor.length > 4096) return bad();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    return bad();
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 5) return bad();
+  const [f, d, v, missing, i] = parsed as unknown[];
+  if (f !== field || d !== direction || typeof i !== 'string') return bad();
+  if (v !== null && typeof v === 'object') return bad();
+  return { f: field, d: direction, v: missing === 1 ? undefined : (v as Scalar), i };
+}
+
+/** Checks a find query's shape and returns its normalised order and limit. */
+export function normaliseQuery(query: FindQuery | undefined): {
+  field: string;
+  direction: 'asc' | 'desc';
+  limit: number | undefined;
+} {
+  const field = query?.orderBy?.field ?? 'id';
+  const direction = query?.orderBy?.direction ?? 'asc';
+  if (typeof field !== 'string' || field.length === 0) {
+    throw new ValidationError(
+      [{ path: 'orderBy.field', message: 'must be a non-empty string' }],
+      'query',
+    );
+  }
+  if (direction !== 'asc' && direction !== 'desc') {
+    throw new ValidationError(
+      [{ path: 'orderBy.direction', message: "must be 'asc' or 'desc'" }],
+      'query',
+    );
+  }
+  const limit = query?.limit;
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
+    throw new ValidationError([{ path: 'limit', message: 'must be a positive integer' }], 'query');
+  }
+  return { field, direction, limit };
+}
+
+/** Checks that a `where` filter only uses indexed fields and scalar values. */
+export function assertWhere(
+  where: Readonly<Record<string, Scalar>> | undefined,
+  indexed: (field: string) => boolean,
+  collection: string,
+): [string, Scalar][] {
+  if (where === undefined) return [];
+  if (where === null || typeof where !== 'object') {
+    throw new ValidationError([{ path: 'where', message: 'must be an object' }], 'query');
+  }
+  const entries = Object.entries(where);
+  for (const [field, value] of entries) {
+    if (!indexed(field)) {
+      throw new ValidationError(
+        [
+          {
+            path: `where.${field}`,
+            message: `is not an indexed field of collection '${collection}'; declare it in collection('${collection}', { indexes: ['${field}'] })`,
+          },
+        ],
+        'query',
+      );
+    }
+    if (
+      value !== null &&
+      typeof value !== 'string' &&
+      typeof value !== 'number' &&
+      typeof value !== 'boolean'
+    ) {
+      throw new ValidationError(
+        [{ path: `where.${field}`, message: 'must be a string, number, boolean or null' }],
+        'query',
+      );
+    }
+  }
+  return entries;
+}
+
+/** An in-memory collection with secondary indexes, optionally persisted through hooks. */
+export class MemoryCollection<T extends StoredDocument> implements Collection<T> {
+  readonly name: string;
+  private readonly docs = new Map<string, T>();
+  private readonly indexes = new Map<
+    string,
+    { parts: readonly string[]; map: Map<Scalar, Set<string>> }
+  >();
+  private readonly hooks: CollectionHooks;
+
+  constructor(name: string, indexes: readonly string[] = [], hooks: CollectionHooks = {}) {
+    this.name = name;
+    this.hooks = hooks;
+    this.addIndexes(indexes);
+  }
+
+  /** Declares more indexed fields, building them over the current documents. */
+  addIndexes(fields: readonly string[]): void {
+    for (const field of fields) {
+      if (typeof field !== 'string' || field.length === 0) {
+        throw new ValidationError(
+          [{ path: 'indexes', message: 'must be non-empty strings' }],
+          'collection options',
+        );
+      }
+      if (field === 'id' || this.indexes.has(field)) continue;
+      const entry = { parts: splitPath(field), map: new Map<Scalar, Set<string>>() };
+      this.indexes.set(field, entry);
+      for (const doc of this.docs.values()) this.indexDoc(doc, entry);
+    }
+  }
+
+  /** Indexed field names (without the implicit `id`). */
+  indexedFields(): string[] {
+    return [...this.indexes.keys()];
+  }
+
+  /** Every stored document, for snapshots. */
+  values(): IterableIterator<T> {
+    return this.docs.values();
+  }
+
+  /** Number of documents. */
+  get size(): number {
+    return this.docs.size;
+  }
+
+  /** Loads a document read from disk, bypassing hooks. The document must be plain JSON. */
+  load(doc: T): void {
+    const frozen = deepFreeze(doc);
+    const old = this.docs.get(frozen.id);
+    if (old) this.unindex(old);
+    this.docs.set(frozen.id, frozen);
+    this.index(frozen);
+  }
+
+  /** Removes a document read as deleted from disk, bypassing hooks. */
+  unload(id: string): void {
+    const old = this.docs.get(id);
+    if (old) {
+      this.unindex(old);
+      this.docs.delete(id);
+    }
+  }
+
+  private indexDoc(
+    doc: T,
+    entry: { parts: readonly string[]; map: Map<Scalar, Set<string>> },
+  ): void {
+    const v = readPath(doc, entry.parts);
+    if (v === undefined || (v !== null && typeof v === 'object')) return;
+    let bucket = entry.map.get(v as Scalar);
+    if (!bucket) {
+      bucket = new Set();
+      entry.map.set(v as Scalar, bucket);
+    }
+    bucket.add(doc.id);
+  }
+
+  private index(doc: T): void {
+    for (const entry of this.indexes.values()) this.indexDoc(doc, entry);
+  }
+
+  private unindex(doc: T): void {
+    for (const entry of this.indexes.values()) {
+      const v = readPath(doc, entry.parts);
+      if (v === undefined || (v !== null && typeof v === 'object')) continue;
+      const bucket = entry.map.get(v as Scalar);
+      if (bucket) {
+        bucket.delete(doc.id);
+        if (bucket.size === 0) entry.map.delete(v as Scalar);
+      }
+    }
+  }
+
+  private async persist(op: WriteOp): Promise<void> {
+    if (this.hooks.onWrite) await this.hooks.onWrite(op);
+  }
+
+  private assertOpen(): void {
+    this.hooks.assertOpen?.();
+  }
+
+  async get(id: string): Promise<T | undefined> {
+    this.assertOpen();
+    return this.docs.get(id);
+  }
+
+  async insert(doc: NewDocument<T>): Promise<T> {
+    this.assertOpen();
+    if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
+      throw new ValidationError([{ path: '', message: 'document must be an object' }], 'document');
+    }
+    const id = assertId((doc as { id?: unknown }).id);
+    if (this.docs.has(id)) {
+      throw new ConflictError(`Document '${id}' already exists in collection '${this.name}'`);
+    }
+    const plain = toJsonValue(doc, '') as Record<string, unknown>;
+    plain['revision'] = 1;
+    const stored = deepFreeze(plain) as unknown as T;
+    this.docs.set(id, stored);
+    this.index(stored);
+    await this.persist({ type: 'put', collection: this.name, doc: stored });
+    return stored;
+  }
+
+  async update(id: string, changes: DocumentChanges<T>, opts?: WriteOptions): Promise<T> {
+    this.assertOpen();
+    assertRevision(opts);
+    if (changes === null || typeof changes !== 'object' || Array.isArray(changes)) {
+      throw new ValidationError([{ path: 'changes', message: 'must be an object' }], 'update');
+    }
+    if ('id' in changes && changes.id !== undefined && changes.id !== id) {
+      throw new ValidationError(
+        [{ path: 'changes.id', message: 'the id of a document cannot change' }],
+        'update',
+      );
+    }
+    if ('revision' in changes && changes.revision !== undefined) {
+      throw new ValidationError(
+        [
+          {
+            path: 'changes.revision',
+            message: 'is managed by the storage; pass expectedRevision in the options instead',
+          },
+        ],
+        'update',
+      );
+    }
+    const current = this.docs.get(id);
+    if (!current) throw new NotFoundError('document', id, { detail: `Collection '${this.name}'` });
+    if (opts?.expectedRevision !== undefined && opts.expectedRevision !== current.revision) {
+      throw new ConflictError(
+        `Document '${id}' in '${this.name}' is at revision ${current.revision}, not ${opts.expectedRevision}; reload it and retry`,
+      );
+    }
+    const plainChanges = toJsonValue(changes, '') as Record<string, unknown>;
+    const next: Record<string, unknown> = { ...(current as unknown as Record<string, unknown>) };
+    for (const [k, v] of Object.entries(changes)) {
+      if (v === undefined) delete next[k];
+    }
+    for (const [k, v] of Object.entries(plainChanges)) {
+      Object.defineProperty(next, k, {
+        value: v,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
+    next['id'] = id;
+    next['revision'] = current.revision + 1;
+    const stored = deepFreeze(next) as unknown as T;
+    this.unindex(current);
+    this.docs.set(id, stored);
+    this.index(stored);
+    await this.persist({ type: 'put', collection: this.name, doc: stored });
+    return stored;
+  }
+
+  async delete(id: string, opts?: WriteOptions): Promise<boolean> {
+    this.assertOpen();
+    assertRevision(opts);
+    const current = this.docs.get(id);
+    if (!current) {
+      if (opts?.expectedRevision !== undefined) {
+        throw new ConflictError(
+          `Document '${id}' in '${this.name}' no longer exists (expected revision ${opts.expectedRevision})`,
+        );
+      }
+      return false;
+    }
+    if (opts?.expectedRevision !== undefined && opts.expectedRevision !== current.revision) {
+      throw new ConflictError(
+        `Document '${id}' in '${this.name}' is at revision ${current.revision}, not ${opts.expectedRevision}; reload it and retry`,
+      );
+    }
+    this.unindex(current);
+    this.docs.delete(id);
+    await this.persist({ type: 'delete', collection: this.name, id });
+    return true;
+  }
+
+  private candidates(where: [string, Scalar][]): Iterable<T> {
+    if (where.length === 0) return this.docs.values();
+    let best: Set<string> | undefined;
+    for (const [field, value] of where) {
+      if (field === 'id') {
+        best = this.docs.has(value as string) ? new Set([value as string]) : new Set();
+        break;
+      }
+      const bucket = this.indexes.get(field)?.map.get(value);
+      if (!bucket) return [];
+      if (!best || bucket.size < best.size) best = bucket;
+    }
+    const out: T[] = [];
+    const checks = where.map(([f, v]) => [splitPath(f), v] as const);
+    for (const id of best ?? []) {
+      const doc = this.docs.get(id);
+      if (!doc) continue;
+      let ok = true;
+      for (const [parts, v] of checks) {
+        if (readPath(doc, parts) !== v) {
+          ok = false;
+          break;
+        }
+      }
+      if (ok) out.push(doc);
+    }
+    return out;
+  }
+
+  private isIndexed = (field: string): boolean => field === 'id' || this.indexes.has(field);
+
+  async find(query?: FindQuery): Promise<FindResult<T>> {
+    this.assertOpen();
+    const { field, direction, limit } = normaliseQuery(query);
+    const where = assertWhere(query?.where, this.isIndexed, this.name);
+    const parts = splitPath(field);
+    const sign = direction === 'asc' ? 1 : -1;
+    const keyOf = (doc: T): unknown => (field === 'id' ? doc.id : readPath(doc, parts));
+    const cmp = (a: T, b: T): number => {
+      const c = compareValues(keyOf(a), keyOf(b));
+      if (c !== 0) return c * sign;
+      return (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) * sign;
+    };
+    let list = Array.from(this.candidates(where));
+    if (query?.cursor !== undefined) {
+      const pos = decodeCursor(query.cursor, field, direction);
+      list = list.filter((doc) => {
+        const c = compareValues(keyOf(doc), pos.v);
+        if (c !== 0) return c * sign > 0;
+        return (doc.id > pos.i ? 1 : doc.id < pos.i ? -1 : 0) * sign > 0;
+      });
+    }
+    if (limit !== undefined && limit < list.length) {
+      const page = selectSmallest(list, limit, cmp);
+      const last = page[page.length - 1]!;
+      const v = keyOf(last);
+      return {
+        items: page,
+        nextCursor: encodeCursor({
+          f: field,
+          d: direction,
+          v: v !== null && typeof v === 'object' ? null : (v as Scalar | undefined),
+          i: last.id,
+        }),
+      };
+    }
+    list.sort(cmp);
+    return { items: list };
+  }
+
+  async count(where?: Readonly<Record<string, Scalar>>): Promise<number> {
+    this.assertOpen();
+    const entries = assertWhere(where, this.isIndexed, this.name);
+    if (entries.length === 0) return this.docs.size;
+    if (entries.length === 1) {
+      const [field, value] = entries[0]!;
+      if (field === 'id') return this.docs.has(value as string) ? 1 : 0;
+      return this.indexes.get(field)?.map.get(value)?.size ?? 0;
+    }
+    let n = 0;
+    for (const _ of this.candidates(entries)) n++;
+    return n;
+  }
+}
+
+/** The `k` smallest items in order, without sorting the whole list when k is small. */
+function selectSmallest<T>(list: T[], k: number, cmp: (a: T, b: T) => number): T[] {
+  if (k * 8 >= list.length) return list.sort(cmp).slice(0, k);
+  // Keep a sorted window of the k best; cheaper than a full sort for small pages.
+  const best: T[] = [];
+  for (const item of list) {
+    if (best.length === k && cmp(item, best[k - 1]!) >= 0) continue;
+    let lo = 0;
+    let hi = best.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (cmp(best[mid]!, item) <= 0) lo = mid + 1;
+      else hi = mid;
+    }
+    best.splice(lo, 0, item);
+    if (best.length > k) best.pop();
+  }
+  return best;
+}

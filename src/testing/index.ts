@@ -1,0 +1,8 @@
+/**
+ * Test helpers for adapter and plugin authors (`plugboard/testing`).
+ *
+ * @module
+ */
+
+export type { StorageSuiteOptions, SuiteTestApi } from './storage-suite.js';
+export { runStorageAdapterSuite } from './storage-suite.js';
