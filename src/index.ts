@@ -36,6 +36,24 @@ export {
   TimeoutError,
   ValidationError,
 } from './errors.js';
+export type {
+  AuthorizationUrlParams,
+  ClientAuthMethod,
+  OAuth2Tokens,
+  PkcePair,
+  RetryOptions,
+  StoredOAuth2Tokens,
+  TokenRequestOptions,
+} from './credentials/oauth2.js';
+export {
+  buildAuthorizationUrl,
+  createPkcePair,
+  requestToken,
+  requestTokenWithRetry,
+} from './credentials/oauth2.js';
+export type { KeyMaterial, KeyringOptions } from './credentials/keyring.js';
+export { Keyring } from './credentials/keyring.js';
+export { REDACTED, redactCredentials } from './credentials/redact.js';
 export type { RegistryEvents } from './events.js';
 export type { IntegrationDefinition } from './schema/definition.js';
 export {
