@@ -34,6 +34,8 @@ export interface ValidationIssue {
   readonly message: string;
   /** The JSON Schema keyword that failed, when the issue comes from schema validation. */
   readonly keyword?: string;
+  /** JSON pointer of the offending value inside the validated document (schema validation only). */
+  readonly pointer?: string;
 }
 
 /** Options accepted by every {@link PlugboardError} constructor. */

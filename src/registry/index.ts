@@ -1,0 +1,22 @@
+/**
+ * The integration registry.
+ *
+ * @module
+ */
+
+export type {
+  DefinitionComponents,
+  DefinitionPage,
+  DefinitionRef,
+  DefinitionRuntime,
+  DeprecateOptions,
+  IntegrationRegistryOptions,
+  ListDefinitionsQuery,
+  PayloadValidationResult,
+  ReferenceChecker,
+  RegisterOptions,
+  SchemaTarget,
+  SchemaValidationResult,
+  SchemaValidator,
+} from './registry.js';
+export { IntegrationRegistry } from './registry.js';
