@@ -49,6 +49,11 @@ const baseOptions: Options = {
   validateSchema: false,
   addUsedSchema: false,
   discriminator: true,
+  // Compile each $ref once as its own function (shared by every component that uses it)
+  // and skip ajv's code optimisation passes: on large real-world schemas both cut
+  // first-compile time several-fold at a small cost in validation speed.
+  inlineRefs: false,
+  code: { optimize: false },
 };
 
 /** Creates an ajv instance for a dialect, with ajv-formats. */
