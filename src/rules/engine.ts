@@ -1,0 +1,1287 @@
+/**
+ * `RuleEngine`: stores rules, compiles them once, and runs them on events.
+ *
+ * @module
+ */
+import { EventEmitter } from 'eventemitter3';
+import type { ConfigManager } from '../config/manager.js';
+import type { InstanceView } from '../config/types.js';
+import {
+  isPlugboardError,
+  NotFoundError,
+  type Reference,
+  StorageClosedError,
+  ValidationError,
+  type ValidationIssue,
+} from '../errors.js';
+import type { RuleEngineEvents } from '../events.js';
+import type { IntegrationRegistry } from '../registry/index.js';
+import type {
+  ActionContext,
+  ConditionContext,
+  ExecutionLogger,
+  IntegrationEvent,
+  LogLevel,
+  RegisteredAction,
+  RegisteredCondition,
+  RegisteredTrigger,
+} from '../schema/runtime.js';
+import type { Collection, StorageAdapter } from '../storage/types.js';
+import { errText, suggest } from './compile.js';
+import { Semaphore, sleep, withTimeout } from './concurrency.js';
+import { ExecutionStore, type LogEntry, type RetentionOptions } from './executions.js';
+import { type OperatorFn, type OperatorOptions, OperatorTable } from './operators.js';
+import {
+  type CompiledAction,
+  type CompiledCondition,
+  type CompiledRule,
+  compileRule,
+  normaliseRule,
+} from './rule-shape.js';
+import type {
+  ActionResult,
+  ConditionFailure,
+  Execution,
+  ExecutionComponent,
+  ExecutionLog,
+  ExecutionQuery,
+  ExplainedCondition,
+  RetryPolicy,
+  Rule,
+  RuleChanges,
+  RuleEvaluation,
+  RuleInput,
+} from './types.js';
+
+/** Options of {@link RuleEngine}. */
+export interface RuleEngineOptions {
+  /** Where rules, executions and logs are kept. */
+  readonly storage: StorageAdapter;
+  /** Provides triggers, conditions, actions and their schemas. */
+  readonly registry: IntegrationRegistry;
+  /** Provides instances and credentials. */
+  readonly config: ConfigManager;
+  /** Validate event payloads against the trigger's `payloadSchema`. Default true. */
+  readonly validatePayloads?: boolean;
+  /** At most this many action attempts run at once, over all dispatches. Default 16. */
+  readonly maxConcurrentActions?: number;
+  /** Time limit of one action attempt, in ms, unless the action sets `timeoutMs`. Default 30 000. */
+  readonly actionTimeoutMs?: number;
+  /** Retry policy of actions that set none. Default: 1 attempt (no retry). */
+  readonly retry?: RetryPolicy;
+  /** Retention of execution history. */
+  readonly retention?: RetentionOptions;
+  /** Lowest log level recorded. Default `info` (trigger and condition details are `debug`). */
+  readonly logLevel?: LogLevel;
+  /** How long `close()` waits for running executions before aborting them. Default 10 000 ms. */
+  readonly closeGraceMs?: number;
+  /** How often age-based retention runs for idle rules, in ms. Default 60 000. */
+  readonly pruneIntervalMs?: number;
+}
+
+const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+const RESOLVED = Promise.resolve();
+const RULE_INDEXES = ['integrationId', 'triggerType', 'enabled'];
+
+interface DispatchRuntime {
+  readonly version: string;
+  readonly trigger: RegisteredTrigger | undefined;
+  readonly conditions: readonly RegisteredCondition[];
+}
+
+interface ExecutionDraft {
+  id: string;
+  ruleId: string;
+  ruleRevision: number;
+  integrationId: string;
+  triggerType: string;
+  triggered: true;
+  conditionsMet: boolean;
+  successful: boolean;
+  startTime: string;
+  endTime: string;
+  triggerData: unknown;
+  resultData?: { actions: ActionResult[] };
+  error?: string;
+  failedCondition?: ConditionFailure;
+}
+
+function toJson(value: unknown): unknown {
+  if (value === undefined) return undefined;
+  try {
+    const s = JSON.stringify(value);
+    return s === undefined ? undefined : JSON.parse(s);
+  } catch {
+    return String(value);
+  }
+}
+
+function keyOf(integrationId: string, triggerType: string): string {
+  return `${integrationId}\u0000${triggerType}`;
+}
+
+/** Rebases schema issues from a validator root (`input`) onto a rule path (`actions[0].config`). */
+function rebase(issues: readonly ValidationIssue[], root: string, to: string): ValidationIssue[] {
+  return issues.map((i) => {
+    const p = i.path;
+    const rest =
+      p === root
+        ? ''
+        : p.startsWith(`${root}.`) || p.startsWith(`${root}[`)
+          ? p.slice(root.length)
+          : `.${p}`;
+    return { path: `${to}${rest}`, message: i.message };
+  });
+}
+
+/**
+ * Stores rules, compiles their conditions once, indexes them by `(integrationId,
+ * triggerType)` and runs them on events, recording executions and logs.
+ *
+ * @example
+ * ```ts
+ * const rules = new RuleEngine({ storage, registry, config });
+ * await rules.createRule({
+ *   name: 'Big charges to Slack',
+ *   integrationId: 'stripe',
+ *   triggerType: 'charge.succeeded',
+ *   conditions: [{ type: 'match', config: { path: 'payload.amount', operator: 'greaterThan', value: 10_000 } }],
+ *   actions: [{ type: 'send_message', integrationId: 'slack', config: { channel: '#sales', text: 'New charge from {{ payload.customer.email }}' } }],
+ * });
+ * const executions = await rules.dispatch({ integrationId: 'stripe', type: 'charge.succeeded', payload });
+ * ```
+ */
+export class RuleEngine extends EventEmitter<RuleEngineEvents> {
+  private readonly storage: StorageAdapter;
+  private readonly registry: IntegrationRegistry;
+  private readonly config: ConfigManager;
+  private readonly rules: Collection<Rule>;
+  private readonly store: ExecutionStore;
+  private readonly operators = new OperatorTable();
+  private readonly validatePayloads: boolean;
+  private readonly actionTimeoutMs: number;
+  private readonly retry: Required<RetryPolicy>;
+  private readonly minLevel: number;
+  private readonly closeGraceMs: number;
+  private readonly semaphore: Semaphore;
+  private readonly abort = new AbortController();
+  private readonly byId = new Map<string, CompiledRule>();
+  private readonly index = new Map<string, CompiledRule[]>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly running = new Set<Promise<unknown>>();
+  private readonly idPrefix: string;
+  private readonly unregisterChecker: () => void;
+  private readonly pruneTimer: ReturnType<typeof setInterval> | undefined;
+  private idCounter = 0;
+  private loading: Promise<void> | undefined;
+  private loaded = false;
+  private closed = false;
+
+  /**
+   * @throws ValidationError for invalid options
+   */
+  constructor(options: RuleEngineOptions) {
+    super();
+    const issues: ValidationIssue[] = [];
+    if (!options || typeof options !== 'object') {
+      throw new ValidationError(
+        [{ path: '', message: 'options are required' }],
+        'rule engine options',
+      );
+    }
+    if (!options.storage) issues.push({ path: 'storage', message: 'a StorageAdapter is required' });
+    if (!options.registry)
+      issues.push({ path: 'registry', message: 'an IntegrationRegistry is required' });
+    if (!options.config) issues.push({ path: 'config', message: 'a ConfigManager is required' });
+    const positive = (v: unknown, path: string): void => {
+      if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 1)) {
+        issues.push({ path, message: 'must be a positive integer' });
+      }
+    };
+    positive(options.maxConcurrentActions, 'maxConcurrentActions');
+    positive(options.actionTimeoutMs, 'actionTimeoutMs');
+    positive(options.pruneIntervalMs, 'pruneIntervalMs');
+    if (
+      options.closeGraceMs !== undefined &&
+      (!Number.isInteger(options.closeGraceMs) || options.closeGraceMs < 0)
+    ) {
+      issues.push({ path: 'closeGraceMs', message: 'must be a non-negative integer' });
+    }
+    if (options.logLevel !== undefined && !Object.hasOwn(LEVELS, options.logLevel)) {
+      issues.push({ path: 'logLevel', message: 'must be debug, info, warn or error' });
+    }
+    if (issues.length > 0) throw new ValidationError(issues, 'rule engine options');
+    this.storage = options.storage;
+    this.registry = options.registry;
+    this.config = options.config;
+    this.validatePayloads = options.validatePayloads ?? true;
+    this.actionTimeoutMs = options.actionTimeoutMs ?? 30_000;
+    this.retry = {
+      attempts: options.retry?.attempts ?? 1,
+      initialDelayMs: options.retry?.initialDelayMs ?? 200,
+      factor: options.retry?.factor ?? 2,
+      maxDelayMs: options.retry?.maxDelayMs ?? 30_000,
+    };
+    this.minLevel = LEVELS[options.logLevel ?? 'info'];
+    this.closeGraceMs = options.closeGraceMs ?? 10_000;
+    this.semaphore = new Semaphore(options.maxConcurrentActions ?? 16);
+    this.rules = this.storage.collection<Rule>('rules', { indexes: RULE_INDEXES });
+    this.store = new ExecutionStore(this.storage, options.retention);
+    this.idPrefix = `ex_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}_`;
+    this.unregisterChecker = this.registry.addReferenceChecker((ref) => this.referencesTo(ref));
+    if (options.retention?.maxAgeMs !== undefined) {
+      this.pruneTimer = setInterval(() => {
+        this.prune().catch(() => undefined);
+      }, options.pruneIntervalMs ?? 60_000);
+      this.pruneTimer.unref?.();
+    }
+  }
+
+  // ---------------------------------------------------------------- loading
+
+  /**
+   * Loads and compiles the stored rules (done once, implicitly, by every other method).
+   * Stored rules that no longer compile (e.g. a custom operator not added yet) are left
+   * out of the index and reported with `rule:load-failed`.
+   */
+  ready(): Promise<void> {
+    if (this.loaded) return RESOLVED;
+    if (!this.loading) {
+      this.loading = this.load().then(
+        () => {
+          this.loaded = true;
+        },
+        (e: unknown) => {
+          this.loading = undefined;
+          throw e;
+        },
+      );
+    }
+    return this.loading;
+  }
+
+  private async load(): Promise<void> {
+    const { items } = await this.rules.find({ orderBy: { field: 'createdAt' } });
+    for (const rule of items) this.install(rule, true);
+  }
+
+  /** Re-reads every rule from storage (e.g. after another process changed them). */
+  async reload(): Promise<void> {
+    this.assertOpen();
+    await this.ready();
+    this.byId.clear();
+    this.index.clear();
+    await this.load();
+  }
+
+  /** Compiles and indexes a stored rule. */
+  private install(rule: Rule, fromStorage: boolean): CompiledRule | undefined {
+    const issues: ValidationIssue[] = [];
+    const compiled = compileRule(rule, this.operators, issues);
+    this.uninstall(rule.id);
+    if (issues.length > 0) {
+      if (!fromStorage) throw new ValidationError(issues, `rule '${rule.id}'`);
+      this.emit(
+        'rule:load-failed',
+        rule.id,
+        new ValidationError(issues, `stored rule '${rule.id}'`),
+      );
+      return undefined;
+    }
+    this.byId.set(rule.id, compiled);
+    if (rule.enabled) {
+      const key = keyOf(rule.integrationId, rule.triggerType);
+      let bucket = this.index.get(key);
+      if (!bucket) {
+        bucket = [];
+        this.index.set(key, bucket);
+      }
+      bucket.push(compiled);
+    }
+    return compiled;
+  }
+
+  private uninstall(ruleId: string): void {
+    const old = this.byId.get(ruleId);
+    if (!old) return;
+    this.byId.delete(ruleId);
+    const key = keyOf(old.rule.integrationId, old.rule.triggerType);
+    const bucket = this.index.get(key);
+    if (!bucket) return;
+    const i = bucket.indexOf(old);
+    if (i >= 0) bucket.splice(i, 1);
+    if (bucket.length === 0) this.index.delete(key);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new StorageClosedError('RuleEngine is closed; create a new one');
+  }
+
+  private async withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(id) ?? RESOLVED;
+    const run = prev.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    this.locks.set(id, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.locks.get(id) === tail) this.locks.delete(id);
+    }
+  }
+
+  // ---------------------------------------------------------------- operators
+
+  /**
+   * Adds a custom operator for `match` leaves. `fn` is only called when the leaf's path
+   * is present in the event. Stored rules that failed to load for want of it are
+   * compiled again.
+   *
+   * @example
+   * ```ts
+   * rules.addOperator('divisibleBy', (a, b) => typeof a === 'number' && a % (b as number) === 0,
+   *   { valueSchema: { type: 'number', exclusiveMinimum: 0 } });
+   * ```
+   * @throws ConflictError when the name exists; ValidationError for a bad name or schema
+   */
+  addOperator(name: string, fn: OperatorFn, options?: OperatorOptions): void {
+    this.operators.add(name, fn, options);
+    if (this.loaded) {
+      this.reload().catch(() => undefined);
+    }
+  }
+
+  // ---------------------------------------------------------------- validation
+
+  private async validate(rule: Rule, issues: ValidationIssue[]): Promise<void> {
+    // Shape and compile problems come first; registry checks only on a sane rule.
+    compileRule(rule, this.operators, issues);
+    if (issues.length > 0) return;
+    let version: string | undefined;
+    try {
+      const def = await this.registry.get(rule.integrationId);
+      version = def.version;
+      if (!(await this.config.isEnabled(rule.integrationId))) {
+        issues.push({
+          path: 'integrationId',
+          message: `integration '${rule.integrationId}' is disabled; enable it with config.updateConfig('${rule.integrationId}', { enabled: true })`,
+        });
+      }
+      const trigger = def.triggers.find((t) => t.type === rule.triggerType);
+      if (!trigger) {
+        const types = def.triggers.map((t) => t.type);
+        issues.push({
+          path: 'triggerType',
+          message: `'${rule.integrationId}@${def.version}' has no trigger '${rule.triggerType}'${suggest(rule.triggerType, types)}`,
+        });
+      } else {
+        const r = this.registry.getValidator(rule.integrationId, def.version, {
+          kind: 'trigger-config',
+          type: rule.triggerType,
+        })(rule.triggerConfig);
+        if (!r.valid) issues.push(...rebase(r.errors, 'triggerConfig', 'triggerConfig'));
+      }
+      rule.conditions.forEach((c, i) => {
+        if (c.type === 'match') return;
+        const known = def.conditions.find((d) => d.type === c.type);
+        if (!known) {
+          const types = ['match', ...def.conditions.map((d) => d.type)];
+          issues.push({
+            path: `conditions[${i}].type`,
+            message: `unknown condition type '${c.type}' (use 'match' or a condition of '${rule.integrationId}')${suggest(c.type, types)}`,
+          });
+          return;
+        }
+        const r = this.registry.getValidator(rule.integrationId, def.version, {
+          kind: 'condition-config',
+          type: c.type,
+        })(c.config);
+        if (!r.valid) issues.push(...rebase(r.errors, 'config', `conditions[${i}].config`));
+      });
+    } catch (e) {
+      if (!isPlugboardError(e, 'NOT_FOUND')) throw e;
+      issues.push({ path: 'integrationId', message: e.message });
+    }
+    if (version === undefined) return;
+    const compiled = compileRule(rule, this.operators, []);
+    for (const ca of compiled.actions) await this.validateAction(rule, ca, issues);
+  }
+
+  private async validateAction(
+    rule: Rule,
+    ca: CompiledAction,
+    issues: ValidationIssue[],
+  ): Promise<void> {
+    const at = `actions[${ca.index}]`;
+    const aid = ca.integrationId;
+    let def: Awaited<ReturnType<IntegrationRegistry['get']>>;
+    try {
+      def = await this.registry.get(aid);
+    } catch (e) {
+      if (!isPlugboardError(e, 'NOT_FOUND')) throw e;
+      issues.push({ path: `${at}.integrationId`, message: e.message });
+      return;
+    }
+    if (aid !== rule.integrationId && !(await this.config.isEnabled(aid))) {
+      issues.push({ path: `${at}.integrationId`, message: `integration '${aid}' is disabled` });
+    }
+    const known = def.actions.find((a) => a.type === ca.action.type);
+    if (!known) {
+      issues.push({
+        path: `${at}.type`,
+        message: `'${aid}@${def.version}' has no action '${ca.action.type}'${suggest(
+          ca.action.type,
+          def.actions.map((a) => a.type),
+        )}`,
+      });
+      return;
+    }
+    const r = this.registry.getValidator(aid, def.version, {
+      kind: 'action-input',
+      type: ca.action.type,
+    })(ca.action.config);
+    if (!r.valid) {
+      // Templated values are checked at run time, once resolved.
+      const templated = ca.template.templatedFields.map((f) => (f ? `input.${f}` : 'input'));
+      const kept = r.errors.filter(
+        (i) =>
+          !templated.some(
+            (t) => i.path === t || i.path.startsWith(`${t}.`) || i.path.startsWith(`${t}[`),
+          ),
+      );
+      issues.push(...rebase(kept, 'input', `${at}.config`));
+    }
+    if (ca.action.instanceId !== undefined) {
+      try {
+        const inst = await this.config.getInstance(ca.action.instanceId);
+        if (inst.integrationId !== aid) {
+          issues.push({
+            path: `${at}.instanceId`,
+            message: `instance '${ca.action.instanceId}' belongs to '${inst.integrationId}', not '${aid}'`,
+          });
+        }
+      } catch (e) {
+        if (!isPlugboardError(e, 'NOT_FOUND')) throw e;
+        issues.push({ path: `${at}.instanceId`, message: e.message });
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- CRUD
+
+  /**
+   * Validates and stores a new rule, compiled and indexed at once.
+   *
+   * @throws ValidationError with paths such as `actions[1].config.channel`
+   * @throws ConflictError when the id exists
+   */
+  async createRule(input: RuleInput): Promise<Rule> {
+    this.assertOpen();
+    await this.ready();
+    const issues: ValidationIssue[] = [];
+    const id = input?.id ?? `rule_${globalThis.crypto.randomUUID()}`;
+    const now = new Date().toISOString();
+    const base = normaliseRule(input, id, issues);
+    if (issues.length > 0) throw new ValidationError(issues, 'rule');
+    const draft: Rule = { ...base, revision: 0, createdAt: now, updatedAt: now };
+    await this.validate(draft, issues);
+    if (issues.length > 0) throw new ValidationError(issues, 'rule');
+    return this.withLock(id, async () => {
+      const { revision: _r, ...doc } = draft;
+      const stored = await this.rules.insert(doc);
+      this.install(stored, false);
+      this.emit('rule:created', stored);
+      return stored;
+    });
+  }
+
+  /**
+   * Changes a rule (validated as a whole again) and recompiles it.
+   *
+   * @throws NotFoundError; ValidationError; ConflictError when `expectedRevision` is stale
+   */
+  async updateRule(
+    id: string,
+    changes: RuleChanges,
+    opts: { expectedRevision?: number } = {},
+  ): Promise<Rule> {
+    this.assertOpen();
+    await this.ready();
+    if (changes === null || typeof changes !== 'object' || 'id' in changes) {
+      throw new ValidationError(
+        [{ path: 'changes', message: 'must be an object without id' }],
+        'rule changes',
+      );
+    }
+    return this.withLock(id, async () => {
+      const current = await this.getRule(id);
+      if (opts.expectedRevision !== undefined && opts.expectedRevision !== current.revision) {
+        // Let storage produce the standard ConflictError.
+        await this.rules.update(id, {}, { expectedRevision: opts.expectedRevision });
+      }
+      const issues: ValidationIssue[] = [];
+      const { revision, createdAt, updatedAt, ...rest } = current;
+      const merged = { ...rest, ...changes } as RuleInput;
+      const base = normaliseRule(merged, id, issues);
+      if (issues.length > 0) throw new ValidationError(issues, 'rule');
+      const next: Rule = { ...base, revision, createdAt, updatedAt: new Date().toISOString() };
+      // Disabling never needs the registry; anything else is checked again.
+      if (!(Object.keys(changes).length === 1 && changes.enabled === false)) {
+        await this.validate(next, issues);
+        if (issues.length > 0) throw new ValidationError(issues, 'rule');
+      }
+      const { id: _id, revision: _rev, ...fields } = next;
+      const cleared = {
+        description: next.description,
+        metadata: next.metadata,
+      };
+      const stored = await this.rules.update(
+        id,
+        { ...cleared, ...fields },
+        { expectedRevision: current.revision },
+      );
+      this.install(stored, false);
+      this.emit('rule:updated', stored, current);
+      return stored;
+    });
+  }
+
+  /** Deletes a rule with its executions and logs. @throws NotFoundError */
+  async deleteRule(id: string): Promise<void> {
+    this.assertOpen();
+    await this.ready();
+    await this.withLock(id, async () => {
+      const current = await this.getRule(id);
+      await this.rules.delete(id);
+      this.uninstall(id);
+      await this.store.deleteForRule(id);
+      this.emit('rule:deleted', current);
+    });
+  }
+
+  /** Enables a rule (validated again against the registry). */
+  async enableRule(id: string): Promise<Rule> {
+    return this.updateRule(id, { enabled: true });
+  }
+
+  /** Disables a rule; it stays stored but never fires. */
+  async disableRule(id: string): Promise<Rule> {
+    return this.updateRule(id, { enabled: false });
+  }
+
+  /** One rule. @throws NotFoundError suggesting close ids */
+  async getRule(id: string): Promise<Rule> {
+    await this.ready();
+    const rule = await this.rules.get(id);
+    if (!rule) throw new NotFoundError('rule', id, { suggestions: this.closeIds(id) });
+    return rule;
+  }
+
+  private closeIds(id: string): string[] {
+    const hint = suggest(id, [...this.byId.keys()].slice(0, 10_000));
+    const m = /'([^']+)'/.exec(hint);
+    return m?.[1] ? [m[1]] : [];
+  }
+
+  /** Every rule whose trigger belongs to an integration, in creation order. */
+  async getRulesByIntegration(integrationId: string): Promise<Rule[]> {
+    await this.ready();
+    const { items } = await this.rules.find({
+      where: { integrationId },
+      orderBy: { field: 'createdAt' },
+    });
+    return items;
+  }
+
+  /** Rules, filtered and paged (ordered by creation time). */
+  async listRules(
+    query: {
+      integrationId?: string;
+      triggerType?: string;
+      enabled?: boolean;
+      limit?: number;
+      cursor?: string;
+    } = {},
+  ): Promise<{ items: Rule[]; nextCursor?: string }> {
+    await this.ready();
+    const where: Record<string, string | boolean> = {};
+    if (query.integrationId !== undefined) where['integrationId'] = query.integrationId;
+    if (query.triggerType !== undefined) where['triggerType'] = query.triggerType;
+    if (query.enabled !== undefined) where['enabled'] = query.enabled;
+    return this.rules.find({
+      where,
+      orderBy: { field: 'createdAt' },
+      limit: query.limit ?? 50,
+      ...(query.cursor !== undefined ? { cursor: query.cursor } : {}),
+    });
+  }
+
+  /** Executions of a rule, newest first. */
+  async getRuleExecutions(
+    ruleId: string,
+    query: ExecutionQuery = {},
+  ): Promise<{ items: Execution[]; nextCursor?: string }> {
+    return this.store.listForRule(ruleId, query);
+  }
+
+  /** Log entries of an execution, oldest first. @throws NotFoundError for an unknown execution */
+  async getExecutionLogs(executionId: string): Promise<ExecutionLog[]> {
+    return this.store.logsOf(executionId);
+  }
+
+  /** Applies retention now (age limits also run on a timer when `maxAgeMs` is set). */
+  async prune(): Promise<number> {
+    await this.ready();
+    return this.store.prune(this.byId.keys());
+  }
+
+  private async referencesTo(ref: { id: string; version?: string }): Promise<Reference[]> {
+    await this.ready();
+    if (ref.version !== undefined) {
+      // Rules follow the highest published version; other versions are free to go.
+      try {
+        if ((await this.registry.get(ref.id)).version !== ref.version) return [];
+      } catch {
+        // No published version left: every rule of the integration still refers to it.
+      }
+    }
+    const refs: Reference[] = [];
+    for (const { rule, actions } of this.byId.values()) {
+      if (rule.integrationId === ref.id || actions.some((a) => a.integrationId === ref.id)) {
+        refs.push({ kind: 'rule', id: rule.id });
+      }
+    }
+    return refs;
+  }
+
+  // ---------------------------------------------------------------- runtime lookups
+
+  private async runtimeFor(event: IntegrationEvent): Promise<DispatchRuntime | undefined> {
+    try {
+      const [def, triggers, conditions] = await Promise.all([
+        this.registry.get(event.integrationId),
+        this.registry.getAvailableTriggers(event.integrationId),
+        this.registry.getAvailableConditions(event.integrationId),
+      ]);
+      return {
+        version: def.version,
+        trigger: triggers.find((t) => t.type === event.type),
+        conditions,
+      };
+    } catch (e) {
+      if (isPlugboardError(e, 'NOT_FOUND')) return undefined;
+      throw e;
+    }
+  }
+
+  /** The rule's trigger filter, rebuilt when the plugin's factory changed. */
+  private filterOf(cr: CompiledRule, trigger: RegisteredTrigger | undefined) {
+    const factory = trigger?.factory;
+    if (cr.trigger?.factory !== factory || cr.trigger === undefined) {
+      const filter = factory
+        ? (factory.call(trigger, cr.rule.triggerConfig) as (event: never) => boolean)
+        : undefined;
+      cr.trigger = { factory, filter };
+    }
+    return cr.trigger.filter as ((event: IntegrationEvent) => boolean) | undefined;
+  }
+
+  private customCheck(
+    c: Extract<CompiledCondition, { kind: 'custom' }>,
+    available: readonly RegisteredCondition[],
+  ): (event: IntegrationEvent, ctx: ConditionContext) => boolean | Promise<boolean> {
+    const def = available.find((d) => d.type === c.type);
+    if (!def?.factory) {
+      throw new Error(
+        def
+          ? `condition type '${c.type}' has no runtime factory (is its plugin loaded?)`
+          : `condition type '${c.type}' no longer exists`,
+      );
+    }
+    if (c.factory !== def.factory || !c.check) {
+      c.check = def.factory.call(def, c.config) as never;
+      c.factory = def.factory;
+    }
+    return c.check as never;
+  }
+
+  private validatePayload(event: IntegrationEvent, rt: DispatchRuntime): void {
+    if (!this.validatePayloads || !rt.trigger) return;
+    const r = this.registry.getValidator(event.integrationId, rt.version, {
+      kind: 'trigger-payload',
+      type: event.type,
+    })(event.payload);
+    if (!r.valid)
+      throw new ValidationError(
+        r.errors,
+        `payload of '${event.integrationId}' event '${event.type}'`,
+      );
+  }
+
+  // ---------------------------------------------------------------- dispatch
+
+  /**
+   * Runs every enabled rule of the event's `(integrationId, type)`: records one
+   * execution per rule whose trigger fired (conditions met or not) and resolves with
+   * them once their actions finished. Nothing runs while the integration is disabled.
+   *
+   * @throws ValidationError for a malformed event, or a payload that fails the trigger's
+   *   `payloadSchema` (with `validatePayloads` on)
+   */
+  async dispatch(event: IntegrationEvent): Promise<Execution[]> {
+    this.assertOpen();
+    checkEvent(event);
+    if (!this.loaded) await this.ready();
+    const bucket = this.index.get(keyOf(event.integrationId, event.type));
+    if (!bucket || bucket.length === 0) return [];
+    const task = this.dispatchBucket(event, bucket);
+    this.running.add(task);
+    try {
+      return await task;
+    } finally {
+      this.running.delete(task);
+    }
+  }
+
+  private async dispatchBucket(
+    event: IntegrationEvent,
+    bucket: readonly CompiledRule[],
+  ): Promise<Execution[]> {
+    const [enabled, rt] = await Promise.all([
+      this.config.isEnabled(event.integrationId),
+      this.runtimeFor(event),
+    ]);
+    if (!enabled || !rt?.trigger) return [];
+    this.validatePayload(event, rt);
+    const now = new Date().toISOString();
+    const triggerData = event;
+    const out: Promise<Execution>[] = [];
+    // Snapshot: rules changed during the dispatch do not affect it.
+    for (const cr of bucket.slice()) {
+      const logs: LogEntry[] = [];
+      let fired: boolean;
+      try {
+        const filter = this.filterOf(cr, rt.trigger);
+        fired = filter ? filter(event) === true : true;
+      } catch (e) {
+        const draft = this.draft(cr, event, now, triggerData);
+        draft.successful = false;
+        draft.error = `trigger filter failed: ${errText(e)}`;
+        this.log(logs, 'error', 'trigger', draft.error, undefined, event.type);
+        out.push(this.finish(draft, logs));
+        continue;
+      }
+      if (!fired) continue;
+      const draft = this.draft(cr, event, now, triggerData);
+      this.log(logs, 'debug', 'trigger', 'trigger fired', undefined, event.type);
+      if (cr.syncConditions) {
+        let met: boolean;
+        try {
+          met = this.matchSync(cr, event, draft, logs);
+        } catch (e) {
+          out.push(this.finish(this.conditionError(draft, logs, e), logs));
+          continue;
+        }
+        if (!met || cr.actions.length === 0) {
+          draft.conditionsMet = met;
+          out.push(this.finish(draft, logs));
+          continue;
+        }
+      }
+      out.push(this.runAsync(cr, event, draft, logs, rt));
+    }
+    return Promise.all(out);
+  }
+
+  private draft(
+    cr: CompiledRule,
+    event: IntegrationEvent,
+    now: string,
+    triggerData: unknown,
+  ): ExecutionDraft {
+    const id = this.idPrefix + (this.idCounter++).toString(36).padStart(8, '0');
+    const draft: ExecutionDraft = {
+      id,
+      ruleId: cr.rule.id,
+      ruleRevision: cr.rule.revision,
+      integrationId: cr.rule.integrationId,
+      triggerType: event.type,
+      triggered: true,
+      conditionsMet: false,
+      successful: true,
+      startTime: now,
+      endTime: now,
+      triggerData,
+    };
+    if (this.listenerCount('execution:started') > 0) {
+      this.emit('execution:started', {
+        executionId: id,
+        ruleId: cr.rule.id,
+        integrationId: cr.rule.integrationId,
+        triggerType: event.type,
+        startTime: now,
+      });
+    }
+    return draft;
+  }
+
+  private log(
+    logs: LogEntry[],
+    level: LogLevel,
+    component: ExecutionComponent,
+    message: string,
+    data?: unknown,
+    componentId?: string,
+  ): void {
+    if (LEVELS[level] < this.minLevel) return;
+    const entry: {
+      timestamp: string;
+      level: LogLevel;
+      message: string;
+      component: ExecutionComponent;
+      data?: unknown;
+      componentId?: string;
+    } = { timestamp: new Date().toISOString(), level, message, component };
+    const json = toJson(data);
+    if (json !== undefined) entry.data = json;
+    if (componentId !== undefined) entry.componentId = componentId;
+    logs.push(entry);
+  }
+
+  /** Evaluates `match` conditions; records where they failed. */
+  private matchSync(
+    cr: CompiledRule,
+    event: IntegrationEvent,
+    draft: ExecutionDraft,
+    logs: LogEntry[],
+  ): boolean {
+    for (const c of cr.conditions) {
+      if (c.kind !== 'match') continue;
+      if (!c.match.test(event)) {
+        const why = c.match.why(event);
+        const failure: ConditionFailure = { conditionId: c.id, ...(toJson(why) as object) };
+        draft.failedCondition = failure;
+        this.log(logs, 'debug', 'condition', `condition '${c.id}' not met`, why, c.id);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private conditionError(draft: ExecutionDraft, logs: LogEntry[], e: unknown): ExecutionDraft {
+    draft.successful = false;
+    draft.conditionsMet = false;
+    draft.error = `condition failed: ${errText(e)}`;
+    this.log(logs, 'error', 'condition', draft.error);
+    return draft;
+  }
+
+  private async runAsync(
+    cr: CompiledRule,
+    event: IntegrationEvent,
+    draft: ExecutionDraft,
+    logs: LogEntry[],
+    rt: DispatchRuntime,
+  ): Promise<Execution> {
+    draft.startTime = new Date().toISOString();
+    if (!cr.syncConditions) {
+      const ctx: ConditionContext = { ruleId: cr.rule.id, integrationId: cr.rule.integrationId };
+      try {
+        for (const c of cr.conditions) {
+          let ok: boolean;
+          if (c.kind === 'match') {
+            ok = c.match.test(event);
+            if (!ok) {
+              const why = c.match.why(event);
+              draft.failedCondition = { conditionId: c.id, ...(toJson(why) as object) };
+              this.log(logs, 'debug', 'condition', `condition '${c.id}' not met`, why, c.id);
+            }
+          } else {
+            ok = (await this.customCheck(c, rt.conditions)(event, ctx)) === true;
+            if (!ok) {
+              draft.failedCondition = { conditionId: c.id };
+              this.log(
+                logs,
+                'debug',
+                'condition',
+                `condition '${c.id}' (${c.type}) not met`,
+                undefined,
+                c.id,
+              );
+            }
+          }
+          if (!ok) {
+            draft.endTime = new Date().toISOString();
+            return this.finish(draft, logs);
+          }
+        }
+      } catch (e) {
+        draft.endTime = new Date().toISOString();
+        return this.finish(this.conditionError(draft, logs, e), logs);
+      }
+    }
+    draft.conditionsMet = true;
+    const results: ActionResult[] = [];
+    let stop = false;
+    for (const ca of cr.actions) {
+      if (stop) {
+        results.push({
+          actionId: ca.action.id,
+          type: ca.action.type,
+          integrationId: ca.integrationId,
+          successful: false,
+          attempts: 0,
+          durationMs: 0,
+          skipped: true,
+        });
+        this.log(
+          logs,
+          'info',
+          'action',
+          'skipped: an earlier action failed',
+          undefined,
+          ca.action.id,
+        );
+        continue;
+      }
+      const r = await this.runAction(cr, ca, event, draft.id, logs);
+      results.push(r);
+      if (!r.successful) {
+        draft.successful = false;
+        draft.error ??= `action '${ca.action.id}' (${ca.integrationId}.${ca.action.type}) failed: ${r.error}`;
+        if (!ca.action.continueOnError) stop = true;
+      }
+    }
+    draft.resultData = { actions: results };
+    draft.endTime = new Date().toISOString();
+    return this.finish(draft, logs);
+  }
+
+  private async runAction(
+    cr: CompiledRule,
+    ca: CompiledAction,
+    event: IntegrationEvent,
+    executionId: string,
+    logs: LogEntry[],
+  ): Promise<ActionResult> {
+    const { action } = ca;
+    const started = performance.now();
+    const aid = ca.integrationId;
+    const base = { actionId: action.id, type: action.type, integrationId: aid };
+    const fail = (error: string, attempts: number, instanceId?: string): ActionResult => {
+      this.log(logs, 'error', 'action', error, undefined, action.id);
+      return {
+        ...base,
+        ...(instanceId !== undefined ? { instanceId } : {}),
+        successful: false,
+        attempts,
+        durationMs: performance.now() - started,
+        error,
+      };
+    };
+    // Resolve everything the handler needs; none of these failures is retried.
+    const { value: input, missing } = ca.template.resolve(event);
+    if (missing.length > 0) {
+      return fail(
+        `template path${missing.length > 1 ? 's' : ''} missing in the event: ${missing
+          .map((m) => `'${m.path}' (config.${m.field})`)
+          .join(', ')}`,
+        0,
+      );
+    }
+    let handler: RegisteredAction['handler'];
+    let version: string;
+    try {
+      if (aid !== cr.rule.integrationId && !(await this.config.isEnabled(aid))) {
+        return fail(`integration '${aid}' is disabled`, 0);
+      }
+      const [def, actions] = await Promise.all([
+        this.registry.get(aid),
+        this.registry.getAvailableActions(aid),
+      ]);
+      version = def.version;
+      const found = actions.find((a) => a.type === action.type);
+      if (!found) return fail(`'${aid}@${version}' has no action '${action.type}' any more`, 0);
+      handler = found.handler;
+      if (!handler) {
+        return fail(`action '${aid}.${action.type}' has no handler (is its plugin loaded?)`, 0);
+      }
+      const check = this.registry.getValidator(aid, version, {
+        kind: 'action-input',
+        type: action.type,
+      })(input);
+      if (!check.valid) {
+        const issues = rebase(check.errors, 'input', `actions[${ca.index}].config`);
+        return fail(`invalid input: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, 0);
+      }
+    } catch (e) {
+      return fail(errText(e), 0);
+    }
+    let instance: InstanceView;
+    try {
+      instance =
+        action.instanceId !== undefined
+          ? await this.config.getInstance(action.instanceId)
+          : await this.config.resolveInstance(aid, {
+              ...(event.context?.userId !== undefined ? { userId: event.context.userId } : {}),
+              ...(event.context?.clientId !== undefined
+                ? { clientId: event.context.clientId }
+                : {}),
+            });
+    } catch (e) {
+      return fail(`no instance of '${aid}': ${errText(e)}`, 0);
+    }
+    const actor = `rule:${cr.rule.id}`;
+    const logger = this.logger(logs, action.id);
+    const policy = { ...this.retry, ...action.retry };
+    const timeoutMs = action.timeoutMs ?? this.actionTimeoutMs;
+    let attempts = 0;
+    let lastError = '';
+    const what = `action '${action.id}' (${aid}.${action.type})`;
+    while (attempts < policy.attempts) {
+      attempts++;
+      let release: (() => void) | undefined;
+      try {
+        release = await this.semaphore.acquire(this.abort.signal);
+        const output = await withTimeout(what, timeoutMs, this.abort.signal, (signal) => {
+          const ctx: ActionContext = {
+            event,
+            instance,
+            config: instance.config as Record<string, unknown>,
+            signal,
+            log: logger,
+            getCredentials: () => this.config.getCredentials(instance.instanceId, { actor }),
+          };
+          return handler.call(undefined, input, ctx);
+        });
+        release();
+        release = undefined;
+        const durationMs = performance.now() - started;
+        this.log(
+          logs,
+          'info',
+          'action',
+          `succeeded in ${Math.round(durationMs)} ms`,
+          { attempts },
+          action.id,
+        );
+        await this.audit(
+          actor,
+          instance,
+          aid,
+          'success',
+          `${action.type} (execution ${executionId})`,
+          logs,
+          action.id,
+        );
+        const json = toJson(output);
+        return {
+          ...base,
+          instanceId: instance.instanceId,
+          successful: true,
+          attempts,
+          durationMs,
+          ...(json !== undefined ? { output: json } : {}),
+        };
+      } catch (e) {
+        release?.();
+        lastError = errText(e);
+        const closing = this.abort.signal.aborted;
+        const permanent = isPlugboardError(e, 'VALIDATION_FAILED') || closing;
+        if (attempts < policy.attempts && !permanent) {
+          const delay = Math.min(
+            policy.maxDelayMs,
+            policy.initialDelayMs * policy.factor ** (attempts - 1),
+          );
+          this.log(
+            logs,
+            'warn',
+            'action',
+            `attempt ${attempts} failed: ${lastError}; retrying in ${delay} ms`,
+            undefined,
+            action.id,
+          );
+          try {
+            await sleep(delay, this.abort.signal);
+          } catch {
+            break;
+          }
+        } else {
+          break;
+        }
+      }
+    }
+    await this.audit(
+      actor,
+      instance,
+      aid,
+      'failure',
+      `${action.type} (execution ${executionId}): ${lastError}`,
+      logs,
+      action.id,
+    );
+    return fail(
+      `failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${lastError}`,
+      attempts,
+      instance.instanceId,
+    );
+  }
+
+  private async audit(
+    actor: string,
+    instance: InstanceView,
+    integrationId: string,
+    outcome: 'success' | 'failure',
+    detail: string,
+    logs: LogEntry[],
+    actionId: string,
+  ): Promise<void> {
+    try {
+      await this.config.recordAudit({
+        actor,
+        action: 'action.invoke',
+        instanceId: instance.instanceId,
+        integrationId,
+        outcome,
+        detail,
+      });
+    } catch (e) {
+      this.log(
+        logs,
+        'warn',
+        'action',
+        `could not write the audit entry: ${errText(e)}`,
+        undefined,
+        actionId,
+      );
+    }
+  }
+
+  private logger(logs: LogEntry[], actionId: string): ExecutionLogger {
+    const at =
+      (level: LogLevel) =>
+      (message: string, data?: unknown): void =>
+        this.log(logs, level, 'action', String(message), data, actionId);
+    return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+  }
+
+  private finish(draft: ExecutionDraft, logs: LogEntry[]): Promise<Execution> {
+    const p = this.store.record(draft, logs);
+    if (this.listenerCount('execution:completed') === 0) return p;
+    return p.then((stored) => {
+      this.emit('execution:completed', stored);
+      return stored;
+    });
+  }
+
+  // ---------------------------------------------------------------- evaluate
+
+  /**
+   * A dry run: explains, per enabled rule of the event's trigger type, whether its
+   * trigger fires and how each condition evaluates, with `{ result, actual, expected }`
+   * on every leaf. Runs no action and records nothing.
+   */
+  async evaluate(event: IntegrationEvent): Promise<RuleEvaluation[]> {
+    this.assertOpen();
+    checkEvent(event);
+    if (!this.loaded) await this.ready();
+    const bucket = this.index.get(keyOf(event.integrationId, event.type));
+    if (!bucket || bucket.length === 0) return [];
+    const rt = await this.runtimeFor(event);
+    const out: RuleEvaluation[] = [];
+    for (const cr of bucket.slice()) {
+      const actions = cr.rule.actions.map((a) => ({ id: a.id, type: a.type }));
+      const head = { ruleId: cr.rule.id, ruleName: cr.rule.name, actions };
+      let triggered: boolean;
+      try {
+        const filter = rt?.trigger ? this.filterOf(cr, rt.trigger) : undefined;
+        triggered = rt?.trigger !== undefined && (filter ? filter(event) === true : true);
+      } catch (e) {
+        out.push({
+          ...head,
+          triggered: false,
+          conditionsMet: false,
+          conditions: [],
+          error: errText(e),
+        });
+        continue;
+      }
+      if (!triggered) {
+        out.push({ ...head, triggered, conditionsMet: false, conditions: [] });
+        continue;
+      }
+      const conditions: ExplainedCondition[] = [];
+      for (const c of cr.conditions) {
+        if (c.kind === 'match') {
+          try {
+            const tree = c.match.explain(event);
+            conditions.push({ id: c.id, type: 'match', result: tree.result, tree });
+          } catch (e) {
+            conditions.push({ id: c.id, type: 'match', result: false, error: errText(e) });
+          }
+          continue;
+        }
+        try {
+          const ctx = { ruleId: cr.rule.id, integrationId: cr.rule.integrationId };
+          const ok = (await this.customCheck(c, rt?.conditions ?? [])(event, ctx)) === true;
+          conditions.push({ id: c.id, type: c.type, result: ok });
+        } catch (e) {
+          conditions.push({ id: c.id, type: c.type, result: false, error: errText(e) });
+        }
+      }
+      out.push({
+        ...head,
+        triggered,
+        conditionsMet: conditions.every((c) => c.result),
+        conditions,
+      });
+    }
+    return out;
+  }
+
+  // ---------------------------------------------------------------- shutdown
+
+  /**
+   * Stops accepting events, waits up to `graceMs` (default the `closeGraceMs` option) for
+   * running executions, then aborts the remaining actions (their signals fire) and waits
+   * for them to be recorded. Does not close the storage.
+   */
+  async close(opts: { graceMs?: number } = {}): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
+    this.unregisterChecker();
+    const grace = opts.graceMs ?? this.closeGraceMs;
+    const all = Promise.allSettled([...this.running]);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = await Promise.race([
+      all.then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), grace);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) {
+      this.abort.abort(new StorageClosedError('RuleEngine closed while the action was running'));
+      await all;
+    }
+  }
+
+  /** Same as {@link RuleEngine.close}, for `await using`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+function checkEvent(event: IntegrationEvent): void {
+  const issues: ValidationIssue[] = [];
+  if (event === null || typeof event !== 'object') {
+    throw new ValidationError([{ path: '', message: 'an event must be an object' }], 'event');
+  }
+  if (typeof event.integrationId !== 'string' || event.integrationId.length === 0) {
+    issues.push({ path: 'integrationId', message: 'must be a non-empty string' });
+  }
+  if (typeof event.type !== 'string' || event.type.length === 0) {
+    issues.push({ path: 'type', message: 'must be a non-empty string' });
+  }
+  if (issues.length > 0) throw new ValidationError(issues, 'event');
+}

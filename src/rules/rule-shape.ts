@@ -1,0 +1,254 @@
+/**
+ * Shape checks of rule input (before any registry lookup) and normalisation into the
+ * stored form, plus compilation of a stored rule into closures.
+ *
+ * @internal
+ * @module
+ */
+import type { ValidationIssue } from '../errors.js';
+import { type CompiledMatch, compileMatch } from './compile.js';
+import type { OperatorTable } from './operators.js';
+import { type CompiledTemplate, compileTemplates } from './templates.js';
+import type { Rule, RuleAction, RuleCondition, RuleInput } from './types.js';
+
+/** Pattern of rule, condition and action ids. */
+export const RULE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+
+const RULE_KEYS = new Set([
+  'id',
+  'name',
+  'description',
+  'enabled',
+  'integrationId',
+  'triggerType',
+  'triggerConfig',
+  'conditions',
+  'actions',
+  'metadata',
+]);
+const CONDITION_KEYS = new Set(['id', 'type', 'config']);
+const ACTION_KEYS = new Set([
+  'id',
+  'type',
+  'integrationId',
+  'instanceId',
+  'config',
+  'timeoutMs',
+  'retry',
+  'continueOnError',
+]);
+const RETRY_KEYS = new Set(['attempts', 'initialDelayMs', 'factor', 'maxDelayMs']);
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v);
+
+function unknownKeys(
+  obj: Record<string, unknown>,
+  allowed: Set<string>,
+  at: string,
+  issues: ValidationIssue[],
+): void {
+  for (const k of Object.keys(obj)) {
+    if (!allowed.has(k)) {
+      issues.push({ path: at ? `${at}.${k}` : k, message: 'is not a known field' });
+    }
+  }
+}
+
+function str(
+  v: unknown,
+  at: string,
+  issues: ValidationIssue[],
+  opts: { optional?: boolean; max?: number; pattern?: RegExp } = {},
+): void {
+  if (v === undefined) {
+    if (!opts.optional) issues.push({ path: at, message: 'is required' });
+    return;
+  }
+  if (typeof v !== 'string' || v.length === 0) {
+    issues.push({ path: at, message: 'must be a non-empty string' });
+  } else if (v.length > (opts.max ?? 200)) {
+    issues.push({ path: at, message: `must be at most ${opts.max ?? 200} characters` });
+  } else if (opts.pattern && !opts.pattern.test(v)) {
+    issues.push({ path: at, message: `must match ${opts.pattern.source}` });
+  }
+}
+
+function int(v: unknown, at: string, issues: ValidationIssue[], min: number, max: number): void {
+  if (v === undefined) return;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    issues.push({ path: at, message: `must be an integer from ${min} to ${max}` });
+  }
+}
+
+/**
+ * Checks the shape of a rule input and returns the stored form (without revision and
+ * timestamps). Condition and action ids default to `condition-<n>` / `action-<n>`.
+ */
+export function normaliseRule(
+  input: RuleInput,
+  id: string,
+  issues: ValidationIssue[],
+): Omit<Rule, 'revision' | 'createdAt' | 'updatedAt'> {
+  if (!isObject(input)) {
+    issues.push({ path: '', message: 'a rule must be an object' });
+    return input as never;
+  }
+  unknownKeys(input, RULE_KEYS, '', issues);
+  str(id, 'id', issues, { pattern: RULE_ID_PATTERN, max: 128 });
+  str(input.name, 'name', issues);
+  str(input.description, 'description', issues, { optional: true, max: 10_000 });
+  if (input.enabled !== undefined && typeof input.enabled !== 'boolean') {
+    issues.push({ path: 'enabled', message: 'must be true or false' });
+  }
+  str(input.integrationId, 'integrationId', issues, { max: 64 });
+  str(input.triggerType, 'triggerType', issues, { max: 128 });
+  if (input.triggerConfig !== undefined && !isObject(input.triggerConfig)) {
+    issues.push({ path: 'triggerConfig', message: 'must be an object' });
+  }
+  if (input.metadata !== undefined && !isObject(input.metadata)) {
+    issues.push({ path: 'metadata', message: 'must be an object' });
+  }
+  const conditions: RuleCondition[] = [];
+  if (input.conditions !== undefined && !Array.isArray(input.conditions)) {
+    issues.push({ path: 'conditions', message: 'must be an array' });
+  } else if ((input.conditions?.length ?? 0) > 100) {
+    issues.push({ path: 'conditions', message: 'must hold at most 100 conditions' });
+  } else {
+    const seen = new Set<string>();
+    (input.conditions ?? []).forEach((c, i) => {
+      const at = `conditions[${i}]`;
+      if (!isObject(c)) {
+        issues.push({ path: at, message: 'must be an object { id?, type, config }' });
+        return;
+      }
+      unknownKeys(c, CONDITION_KEYS, at, issues);
+      const cid = (c.id ?? `condition-${i + 1}`) as string;
+      str(cid, `${at}.id`, issues, { pattern: RULE_ID_PATTERN, max: 128 });
+      if (seen.has(cid)) issues.push({ path: `${at}.id`, message: `duplicate id '${cid}'` });
+      seen.add(cid);
+      str(c.type, `${at}.type`, issues, { max: 128 });
+      if (c.config === undefined) issues.push({ path: `${at}.config`, message: 'is required' });
+      conditions.push({ id: cid, type: c.type as string, config: c.config });
+    });
+  }
+  const actions: RuleAction[] = [];
+  if (!Array.isArray(input.actions)) {
+    issues.push({ path: 'actions', message: 'must be an array' });
+  } else if (input.actions.length > 50) {
+    issues.push({ path: 'actions', message: 'must hold at most 50 actions' });
+  } else {
+    const seen = new Set<string>();
+    input.actions.forEach((a, i) => {
+      const at = `actions[${i}]`;
+      if (!isObject(a)) {
+        issues.push({ path: at, message: 'must be an object { id?, type, config, … }' });
+        return;
+      }
+      unknownKeys(a, ACTION_KEYS, at, issues);
+      const aid = (a.id ?? `action-${i + 1}`) as string;
+      str(aid, `${at}.id`, issues, { pattern: RULE_ID_PATTERN, max: 128 });
+      if (seen.has(aid)) issues.push({ path: `${at}.id`, message: `duplicate id '${aid}'` });
+      seen.add(aid);
+      str(a.type, `${at}.type`, issues, { max: 128 });
+      str(a.integrationId, `${at}.integrationId`, issues, { optional: true, max: 64 });
+      str(a.instanceId, `${at}.instanceId`, issues, { optional: true, max: 512 });
+      if (!isObject(a.config)) issues.push({ path: `${at}.config`, message: 'must be an object' });
+      int(a.timeoutMs, `${at}.timeoutMs`, issues, 1, 24 * 3600 * 1000);
+      if (a.continueOnError !== undefined && typeof a.continueOnError !== 'boolean') {
+        issues.push({ path: `${at}.continueOnError`, message: 'must be true or false' });
+      }
+      if (a.retry !== undefined) {
+        if (!isObject(a.retry)) {
+          issues.push({ path: `${at}.retry`, message: 'must be an object' });
+        } else {
+          unknownKeys(a.retry, RETRY_KEYS, `${at}.retry`, issues);
+          int(a.retry.attempts, `${at}.retry.attempts`, issues, 1, 20);
+          int(a.retry.initialDelayMs, `${at}.retry.initialDelayMs`, issues, 0, 3_600_000);
+          int(a.retry.maxDelayMs, `${at}.retry.maxDelayMs`, issues, 0, 3_600_000);
+          const f = a.retry.factor;
+          if (f !== undefined && (typeof f !== 'number' || !(f >= 1 && f <= 10))) {
+            issues.push({ path: `${at}.retry.factor`, message: 'must be a number from 1 to 10' });
+          }
+        }
+      }
+      actions.push({ ...a, id: aid } as RuleAction);
+    });
+  }
+  return {
+    id,
+    name: input.name,
+    ...(input.description !== undefined ? { description: input.description } : {}),
+    enabled: input.enabled ?? true,
+    integrationId: input.integrationId,
+    triggerType: input.triggerType,
+    triggerConfig: input.triggerConfig ?? {},
+    conditions,
+    actions,
+    ...(input.metadata !== undefined ? { metadata: input.metadata } : {}),
+  };
+}
+
+/** A condition compiled for evaluation. */
+export type CompiledCondition =
+  | { readonly kind: 'match'; readonly id: string; readonly match: CompiledMatch }
+  | {
+      readonly kind: 'custom';
+      readonly id: string;
+      readonly type: string;
+      readonly config: unknown;
+      /** The factory the check was built from; rebuilt when the plugin's factory changes. */
+      factory?: unknown;
+      check?: (event: never, ctx: never) => boolean | Promise<boolean>;
+    };
+
+/** An action compiled for execution. */
+export interface CompiledAction {
+  readonly action: RuleAction;
+  readonly integrationId: string;
+  readonly template: CompiledTemplate;
+  /** Index in the rule, for error paths. */
+  readonly index: number;
+}
+
+/** A rule compiled for evaluation. */
+export interface CompiledRule {
+  readonly rule: Rule;
+  readonly conditions: readonly CompiledCondition[];
+  /** True when every condition is a `match` (evaluation is synchronous). */
+  readonly syncConditions: boolean;
+  readonly actions: readonly CompiledAction[];
+  /** Trigger factory the filter was built from, and the filter. */
+  trigger?: { readonly factory: unknown; readonly filter: ((event: never) => boolean) | undefined };
+}
+
+/** Compiles a stored (or about to be stored) rule; problems are appended to `issues`. */
+export function compileRule(
+  rule: Rule,
+  operators: OperatorTable,
+  issues: ValidationIssue[],
+): CompiledRule {
+  const conditions: CompiledCondition[] = rule.conditions.map((c, i) =>
+    c.type === 'match'
+      ? {
+          kind: 'match',
+          id: c.id,
+          match: compileMatch(c.config, operators, `conditions[${i}].config`, issues),
+        }
+      : { kind: 'custom', id: c.id, type: c.type, config: c.config },
+  );
+  const actions = rule.actions.map(
+    (a, index): CompiledAction => ({
+      action: a,
+      integrationId: a.integrationId ?? rule.integrationId,
+      template: compileTemplates(a.config ?? {}, `actions[${index}].config`, issues),
+      index,
+    }),
+  );
+  return {
+    rule,
+    conditions,
+    syncConditions: conditions.every((c) => c.kind === 'match'),
+    actions,
+  };
+}
