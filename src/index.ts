@@ -5,11 +5,40 @@
  */
 
 export type {
+  ConfigLogger,
+  ConfigManagerOptions,
+  ConfigOAuth2Options,
+  ConfigPlugin,
+  ConfigPluginSource,
+  ConfigRegistry,
+} from './config/manager.js';
+export { ConfigManager } from './config/manager.js';
+export type {
+  AuditEntry,
+  AuditInput,
+  AuditQuery,
+  AuditRetention,
+  AuthorizationRequest,
+  CheckHealthOptions,
+  ConnectionTestResult,
   ContextType,
+  CreateInstanceInput,
+  CreateInstanceOptions,
+  HealthCheckSchedule,
+  HealthReport,
   InstanceContext,
+  InstanceFailureKind,
   InstanceState,
   InstanceStatus,
   InstanceView,
+  InstanceWriteOptions,
+  IntegrationConfig,
+  ListInstancesQuery,
+  ReencryptOptions,
+  ReencryptReport,
+  ResolveContext,
+  TokenInfo,
+  UpdateInstanceChanges,
 } from './config/types.js';
 export type {
   FailureKind,
@@ -39,11 +68,11 @@ export {
 export type {
   AuthorizationUrlParams,
   ClientAuthMethod,
-  OAuth2Tokens,
   PkcePair,
   RetryOptions,
   StoredOAuth2Tokens,
   TokenRequestOptions,
+  TokenResponse,
 } from './credentials/oauth2.js';
 export {
   buildAuthorizationUrl,
@@ -54,7 +83,7 @@ export {
 export type { KeyMaterial, KeyringOptions } from './credentials/keyring.js';
 export { Keyring } from './credentials/keyring.js';
 export { REDACTED, redactCredentials } from './credentials/redact.js';
-export type { RegistryEvents } from './events.js';
+export type { ConfigManagerEvents, RegistryEvents } from './events.js';
 export type { IntegrationDefinition } from './schema/definition.js';
 export {
   ActionDefinition,

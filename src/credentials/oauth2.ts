@@ -11,7 +11,7 @@ import type { OAuth2Config } from '../schema/definition.js';
 import { scrub } from './redact.js';
 
 /** Tokens as a token endpoint or a plugin's `refreshAccessToken` returns them. */
-export interface OAuth2Tokens {
+export interface TokenResponse {
   /** The access token. */
   readonly access_token: string;
   /** A (possibly rotated) refresh token; when absent the previous one is kept. */
@@ -154,7 +154,7 @@ export async function requestToken(
   tokenUrl: string,
   grant: Readonly<Record<string, string>>,
   options: TokenRequestOptions,
-): Promise<OAuth2Tokens> {
+): Promise<TokenResponse> {
   const doFetch = options.fetch ?? globalThis.fetch;
   const secrets = [
     options.clientSecret,
@@ -254,7 +254,7 @@ export async function requestTokenWithRetry(
   tokenUrl: string,
   grant: Readonly<Record<string, string>>,
   options: TokenRequestOptions & RetryOptions,
-): Promise<OAuth2Tokens> {
+): Promise<TokenResponse> {
   return withRetry(() => requestToken(tokenUrl, grant, options), options);
 }
 
@@ -283,7 +283,7 @@ export async function withRetry<T>(
 
 /** Turns a token answer into the stored shape, keeping the old refresh token if none came. */
 export function toStoredTokens(
-  tokens: OAuth2Tokens,
+  tokens: TokenResponse,
   previous: StoredOAuth2Tokens | undefined,
   now: number,
 ): StoredOAuth2Tokens {

@@ -1,0 +1,143 @@
+/**
+ * The audit log: an append-only record of credential reads, token operations, instance
+ * changes and action invocations, kept in the `audit_log` collection with a retention
+ * policy.
+ *
+ * @internal
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import { ValidationError } from '../errors.js';
+import type { Collection, StorageAdapter, StoredDocument } from '../storage/types.js';
+import type { AuditEntry, AuditInput, AuditQuery, AuditRetention } from './types.js';
+
+interface AuditDocument extends StoredDocument {
+  readonly timestamp: string;
+  readonly actor: string;
+  readonly action: string;
+  readonly instanceId?: string;
+  readonly integrationId?: string;
+  readonly outcome: 'success' | 'failure';
+  readonly detail?: string;
+}
+
+const PRUNE_EVERY = 100;
+
+/** Appends, queries and prunes audit entries. */
+export class AuditLog {
+  private readonly col: Collection<AuditDocument>;
+  private lastMs = 0;
+  private seq = 0;
+  private readonly node = randomBytes(3).toString('hex');
+  private sincePrune = 0;
+  private pruning: Promise<number> | undefined;
+
+  constructor(
+    storage: StorageAdapter,
+    private readonly retention: AuditRetention | undefined,
+    private readonly now: () => number,
+  ) {
+    this.col = storage.collection<AuditDocument>('audit_log', {
+      indexes: ['instanceId', 'action', 'integrationId', 'actor'],
+    });
+    if (
+      retention?.maxEntries !== undefined &&
+      (!Number.isInteger(retention.maxEntries) || retention.maxEntries < 1)
+    ) {
+      throw new ValidationError(
+        [{ path: 'auditRetention.maxEntries', message: 'must be a positive integer' }],
+        'ConfigManager options',
+      );
+    }
+    if (retention?.maxAgeMs !== undefined && !(retention.maxAgeMs > 0)) {
+      throw new ValidationError(
+        [{ path: 'auditRetention.maxAgeMs', message: 'must be a positive number' }],
+        'ConfigManager options',
+      );
+    }
+  }
+
+  /** A time-ordered, unique id: sorting ids sorts entries by time of writing. */
+  private nextId(ms: number): string {
+    if (ms > this.lastMs) {
+      this.lastMs = ms;
+      this.seq = 0;
+    } else {
+      this.seq++;
+    }
+    return `${this.lastMs.toString(36).padStart(9, '0')}-${this.seq.toString(36).padStart(4, '0')}-${this.node}`;
+  }
+
+  /** Appends an entry and returns it. */
+  async append(input: AuditInput): Promise<AuditEntry> {
+    const ms = this.now();
+    const doc: Record<string, unknown> = {
+      id: this.nextId(ms),
+      timestamp: new Date(ms).toISOString(),
+      actor: input.actor,
+      action: input.action,
+      outcome: input.outcome,
+    };
+    if (input.instanceId !== undefined) doc['instanceId'] = input.instanceId;
+    if (input.integrationId !== undefined) doc['integrationId'] = input.integrationId;
+    if (input.detail !== undefined) doc['detail'] = input.detail.slice(0, 1000);
+    const stored = await this.col.insert(doc as unknown as Omit<AuditDocument, 'revision'>);
+    if (this.retention && ++this.sincePrune >= PRUNE_EVERY) {
+      this.sincePrune = 0;
+      await this.prune();
+    }
+    return toEntry(stored);
+  }
+
+  /** Entries, newest first. */
+  async query(q: AuditQuery = {}): Promise<{ items: AuditEntry[]; nextCursor?: string }> {
+    const where: Record<string, string> = {};
+    if (q.instanceId !== undefined) where['instanceId'] = q.instanceId;
+    if (q.action !== undefined) where['action'] = q.action;
+    const page = await this.col.find({
+      where,
+      orderBy: { field: 'id', direction: 'desc' },
+      limit: q.limit ?? 100,
+      ...(q.cursor !== undefined ? { cursor: q.cursor } : {}),
+    });
+    const items = page.items.map(toEntry);
+    return page.nextCursor !== undefined ? { items, nextCursor: page.nextCursor } : { items };
+  }
+
+  /** Applies the retention policy now; resolves the number of entries removed. */
+  prune(): Promise<number> {
+    if (!this.retention) return Promise.resolve(0);
+    this.pruning ??= this.runPrune().finally(() => {
+      this.pruning = undefined;
+    });
+    return this.pruning;
+  }
+
+  private async runPrune(): Promise<number> {
+    const { maxEntries, maxAgeMs } = this.retention ?? {};
+    let removed = 0;
+    if (maxAgeMs !== undefined) {
+      // Ids sort by time, so the oldest entries come first in id order.
+      const cutoff = (this.now() - maxAgeMs).toString(36).padStart(9, '0');
+      for (;;) {
+        const { items } = await this.col.find({ limit: 500 });
+        const old = items.filter((d) => d.id.slice(0, 9) < cutoff);
+        for (const d of old) if (await this.col.delete(d.id)) removed++;
+        if (old.length < items.length || items.length === 0) break;
+      }
+    }
+    if (maxEntries !== undefined) {
+      const excess = (await this.col.count()) - maxEntries;
+      if (excess > 0) {
+        const { items } = await this.col.find({ limit: excess });
+        for (const d of items) if (await this.col.delete(d.id)) removed++;
+      }
+    }
+    return removed;
+  }
+}
+
+function toEntry(doc: AuditDocument): AuditEntry {
+  const { revision: _revision, ...rest } = doc;
+  return rest;
+}
