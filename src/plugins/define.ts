@@ -1,0 +1,512 @@
+/**
+ * `defineIntegration()`: build a plugin from TypeBox schemas, with handlers typed from
+ * those schemas and no hand-written duplicate types.
+ *
+ * @module
+ */
+import type { Static, TRecord, TSchema, TString, TUnknown } from '@sinclair/typebox';
+import { ValidationError } from '../errors.js';
+import type { AuthType, OAuth2Config } from '../schema/definition.js';
+import type {
+  ActionContext,
+  ConditionContext,
+  IntegrationDefinitionInput,
+  IntegrationEvent,
+  RegisteredAction,
+  RegisteredCondition,
+  RegisteredTrigger,
+} from '../schema/runtime.js';
+import type {
+  IntegrationPlugin,
+  OAuth2Tokens,
+  PayloadValidationResult,
+  PluginContext,
+  PluginLogger,
+} from './types.js';
+
+/** The schema type used when a schema is omitted: any JSON object. */
+export type TAnyObject = TRecord<TString, TUnknown>;
+
+/** Tools the loader provides to a plugin's own functions. */
+export interface PluginTools {
+  /** The host's `fetch` (a mock in tests); `globalThis.fetch` outside a loader. */
+  readonly fetch: typeof fetch;
+  /** The plugin's logger. */
+  readonly log: PluginLogger;
+}
+
+/** What a typed action handler receives besides its input. */
+export type TypedActionContext<TConfig, TCredentials> = ActionContext<TConfig, TCredentials> &
+  PluginTools;
+
+/** Serialisable fields and plugin-level functions passed to {@link defineIntegration}. */
+export interface IntegrationSpec<TConfig extends TSchema, TCredentials extends TSchema> {
+  /** Slug such as `xero`. */
+  readonly id: string;
+  /** Display name. */
+  readonly name: string;
+  /** What the integration does. */
+  readonly description?: string;
+  /** Semantic version of this definition. */
+  readonly version: string;
+  /** How instances authenticate. */
+  readonly authType: AuthType;
+  /** Required when `authType` is `oauth2`. */
+  readonly oauth2Config?: OAuth2Config;
+  /** Instance configuration schema; types `config` everywhere. */
+  readonly configSchema?: TConfig;
+  /** Credential schema; mark secrets with `writeOnly: true` or `format: 'password'`. */
+  readonly credentialSchema?: TCredentials;
+  /** Search tags. */
+  readonly tags?: readonly string[];
+  /** Homepage URL. */
+  readonly homepage?: string;
+  /** Icon (URL or data URI). */
+  readonly icon?: string;
+  /** Shared schema components (draft-07), referenced as `#/definitions/<name>`. */
+  readonly definitions?: Record<string, unknown>;
+  /** Shared schema components (2020-12), referenced as `#/$defs/<name>`. */
+  readonly $defs?: Record<string, unknown>;
+  /** One-time set-up; the loader bounds it with a timeout. */
+  initialize?(ctx: PluginContext): Promise<void>;
+  /** Checks credentials and config against the service; throws on failure. */
+  testConnection?(
+    credentials: Static<TCredentials>,
+    config: Static<TConfig>,
+    tools: PluginTools,
+  ): Promise<void>;
+  /** Refreshes OAuth2 tokens the service's own way. */
+  refreshAccessToken?(
+    credentials: Static<TCredentials>,
+    config: Static<TConfig>,
+    tools: PluginTools,
+  ): Promise<OAuth2Tokens>;
+  /** Custom payload validation; without it the trigger's `payloadSchema` is used. */
+  validateEventPayload?(eventType: string, payload: unknown): Promise<PayloadValidationResult>;
+  /** Releases resources on unload. */
+  dispose?(): Promise<void>;
+}
+
+/** An action: schemas and a handler typed from them. */
+export interface ActionSpec<
+  TInput extends TSchema,
+  TOutput extends TSchema,
+  TConfig,
+  TCredentials,
+> {
+  /** Display name. */
+  readonly name: string;
+  /** What it does. */
+  readonly description?: string;
+  /** Schema of the handler's `input`. */
+  readonly inputSchema: TInput;
+  /** Schema of what the handler returns; the return type is checked against it. */
+  readonly outputSchema?: TOutput;
+  /** Performs the action. */
+  handler(
+    input: Static<TInput>,
+    ctx: TypedActionContext<TConfig, TCredentials>,
+  ): Promise<Static<TOutput>>;
+}
+
+/** A trigger: payload and rule-config schemas, and an optional typed filter factory. */
+export interface TriggerSpec<TPayload extends TSchema, TTriggerConfig extends TSchema> {
+  /** Display name. */
+  readonly name: string;
+  /** When it fires. */
+  readonly description?: string;
+  /** Schema of the event payload; types `event.payload` in `factory`. */
+  readonly payloadSchema?: TPayload;
+  /** Schema of a rule's `triggerConfig`; types `config` in `factory`. */
+  readonly configSchema?: TTriggerConfig;
+  /** Builds a filter from a rule's `triggerConfig`; absent: every event fires. */
+  factory?(config: Static<TTriggerConfig>): (event: IntegrationEvent<Static<TPayload>>) => boolean;
+}
+
+/** An integration-specific condition type. */
+export interface ConditionSpec<TConditionConfig extends TSchema> {
+  /** Display name. */
+  readonly name: string;
+  /** What it checks. */
+  readonly description?: string;
+  /** Schema of the condition's config. */
+  readonly configSchema: TConditionConfig;
+  /** Builds the check once per rule. */
+  factory(
+    config: Static<TConditionConfig>,
+  ): (event: IntegrationEvent, ctx: ConditionContext) => boolean | Promise<boolean>;
+}
+
+/** Static types recorded by a {@link DefinedIntegration}, for the `*Of` helper types. */
+export interface DefinedTypes {
+  /** Instance config. */
+  readonly config: unknown;
+  /** Instance credentials. */
+  readonly credentials: unknown;
+  /** Per action type: input and output. */
+  readonly actions: Record<string, { readonly input: unknown; readonly output: unknown }>;
+  /** Per trigger type: payload and rule config. */
+  readonly triggers: Record<string, { readonly payload: unknown; readonly config: unknown }>;
+}
+
+/** The `config` type of a plugin built with {@link defineIntegration}. */
+export type ConfigOf<P extends { readonly '~types': DefinedTypes }> = P['~types']['config'];
+/** The `credentials` type of a plugin built with {@link defineIntegration}. */
+export type CredentialsOf<P extends { readonly '~types': DefinedTypes }> =
+  P['~types']['credentials'];
+/** The input type of one action of a plugin built with {@link defineIntegration}. */
+export type ActionInputOf<
+  P extends { readonly '~types': DefinedTypes },
+  K extends keyof P['~types']['actions'],
+> = P['~types']['actions'][K]['input'];
+/** The output type of one action of a plugin built with {@link defineIntegration}. */
+export type ActionOutputOf<
+  P extends { readonly '~types': DefinedTypes },
+  K extends keyof P['~types']['actions'],
+> = P['~types']['actions'][K]['output'];
+/** The payload type of one trigger of a plugin built with {@link defineIntegration}. */
+export type TriggerPayloadOf<
+  P extends { readonly '~types': DefinedTypes },
+  K extends keyof P['~types']['triggers'],
+> = P['~types']['triggers'][K]['payload'];
+
+interface Components {
+  readonly actions: ReadonlyMap<string, ActionSpec<TSchema, TSchema, unknown, unknown>>;
+  readonly triggers: ReadonlyMap<string, TriggerSpec<TSchema, TSchema>>;
+  readonly conditions: ReadonlyMap<string, ConditionSpec<TSchema>>;
+}
+
+const noopLogger: PluginLogger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+};
+
+/** TypeBox schemas carry symbol keys; the registry stores plain JSON. */
+function toJsonSchema(schema: TSchema): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(schema)) as Record<string, unknown>;
+}
+
+function withKey<V>(
+  map: ReadonlyMap<string, V>,
+  kind: string,
+  key: string,
+  value: V,
+): Map<string, V> {
+  if (map.has(key)) {
+    throw new ValidationError(
+      [{ path: `${kind}.${key}`, message: `${kind.slice(0, -1)} '${key}' is defined twice` }],
+      'integration',
+    );
+  }
+  return new Map(map).set(key, value);
+}
+
+/**
+ * A plugin built by {@link defineIntegration}. Add components with {@link action},
+ * {@link trigger} and {@link condition}; each call returns a new plugin that also
+ * records the component's static types.
+ */
+export class DefinedIntegration<
+  TConfig extends TSchema,
+  TCredentials extends TSchema,
+  TTypes extends DefinedTypes,
+> implements IntegrationPlugin
+{
+  /** Static types only (for {@link ActionInputOf} and friends); `undefined` at run time. */
+  declare readonly '~types': TTypes;
+  readonly #spec: IntegrationSpec<TConfig, TCredentials>;
+  readonly #components: Components;
+  #context: PluginContext | undefined;
+
+  /** {@inheritDoc IntegrationPlugin.testConnection}; present when the spec has one. */
+  declare readonly testConnection?: (
+    credentials: Record<string, unknown>,
+    config: Record<string, unknown>,
+  ) => Promise<void>;
+  /** {@inheritDoc IntegrationPlugin.refreshAccessToken}; present when the spec has one. */
+  declare readonly refreshAccessToken?: (
+    credentials: Record<string, unknown>,
+    config: Record<string, unknown>,
+  ) => Promise<OAuth2Tokens>;
+  /** {@inheritDoc IntegrationPlugin.validateEventPayload}; present when the spec has one. */
+  declare readonly validateEventPayload?: (
+    eventType: string,
+    payload: unknown,
+  ) => Promise<PayloadValidationResult>;
+
+  /** @internal use {@link defineIntegration} */
+  constructor(spec: IntegrationSpec<TConfig, TCredentials>, components?: Components) {
+    this.#spec = spec;
+    this.#components = components ?? {
+      actions: new Map(),
+      triggers: new Map(),
+      conditions: new Map(),
+    };
+    // Only what the spec provides, so callers fall back to generic behaviour otherwise.
+    const { testConnection, refreshAccessToken, validateEventPayload } = spec;
+    if (testConnection) {
+      Object.defineProperty(this, 'testConnection', {
+        value: (credentials: Record<string, unknown>, config: Record<string, unknown>) =>
+          testConnection.call(
+            spec,
+            credentials as Static<TCredentials>,
+            config as Static<TConfig>,
+            this.#tools(),
+          ),
+      });
+    }
+    if (refreshAccessToken) {
+      Object.defineProperty(this, 'refreshAccessToken', {
+        value: (credentials: Record<string, unknown>, config: Record<string, unknown>) =>
+          refreshAccessToken.call(
+            spec,
+            credentials as Static<TCredentials>,
+            config as Static<TConfig>,
+            this.#tools(),
+          ),
+      });
+    }
+    if (validateEventPayload) {
+      Object.defineProperty(this, 'validateEventPayload', {
+        value: (eventType: string, payload: unknown) =>
+          validateEventPayload.call(spec, eventType, payload),
+      });
+    }
+  }
+
+  /** The integration id. */
+  get id(): string {
+    return this.#spec.id;
+  }
+
+  /** The definition version. */
+  get version(): string {
+    return this.#spec.version;
+  }
+
+  /**
+   * Adds an action; `input` is typed from `inputSchema` and the handler's return type is
+   * checked against `outputSchema`.
+   *
+   * @throws {ValidationError} when the type is already defined
+   */
+  action<K extends string, TInput extends TSchema, TOutput extends TSchema = TUnknown>(
+    type: K,
+    spec: ActionSpec<TInput, TOutput, Static<TConfig>, Static<TCredentials>>,
+  ): DefinedIntegration<
+    TConfig,
+    TCredentials,
+    TTypes & {
+      readonly actions: {
+        readonly [P in K]: { readonly input: Static<TInput>; readonly output: Static<TOutput> };
+      };
+    }
+  > {
+    return new DefinedIntegration(this.#spec, {
+      ...this.#components,
+      actions: withKey(
+        this.#components.actions,
+        'actions',
+        type,
+        spec as unknown as ActionSpec<TSchema, TSchema, unknown, unknown>,
+      ),
+    });
+  }
+
+  /**
+   * Adds a trigger; `event.payload` in `factory` is typed from `payloadSchema` and its
+   * `config` from `configSchema`.
+   *
+   * @throws {ValidationError} when the type is already defined
+   */
+  trigger<
+    K extends string,
+    TPayload extends TSchema = TUnknown,
+    TTriggerConfig extends TSchema = TAnyObject,
+  >(
+    type: K,
+    spec: TriggerSpec<TPayload, TTriggerConfig>,
+  ): DefinedIntegration<
+    TConfig,
+    TCredentials,
+    TTypes & {
+      readonly triggers: {
+        readonly [P in K]: {
+          readonly payload: Static<TPayload>;
+          readonly config: Static<TTriggerConfig>;
+        };
+      };
+    }
+  > {
+    return new DefinedIntegration(this.#spec, {
+      ...this.#components,
+      triggers: withKey(
+        this.#components.triggers,
+        'triggers',
+        type,
+        spec as unknown as TriggerSpec<TSchema, TSchema>,
+      ),
+    });
+  }
+
+  /**
+   * Adds an integration-specific condition type; `config` in `factory` is typed from
+   * `configSchema`.
+   *
+   * @throws {ValidationError} when the type is already defined
+   */
+  condition<K extends string, TConditionConfig extends TSchema>(
+    type: K,
+    spec: ConditionSpec<TConditionConfig>,
+  ): DefinedIntegration<TConfig, TCredentials, TTypes> {
+    return new DefinedIntegration(this.#spec, {
+      ...this.#components,
+      conditions: withKey(
+        this.#components.conditions,
+        'conditions',
+        type,
+        spec as unknown as ConditionSpec<TSchema>,
+      ),
+    });
+  }
+
+  /** {@inheritDoc IntegrationPlugin.getDefinition} */
+  getDefinition(): IntegrationDefinitionInput {
+    const s = this.#spec;
+    const actions: RegisteredAction[] = [...this.#components.actions].map(([type, a]) => ({
+      type,
+      name: a.name,
+      ...(a.description === undefined ? {} : { description: a.description }),
+      inputSchema: toJsonSchema(a.inputSchema),
+      ...(a.outputSchema === undefined ? {} : { outputSchema: toJsonSchema(a.outputSchema) }),
+      handler: (input: unknown, ctx: ActionContext) => a.handler(input, this.#actionContext(ctx)),
+    }));
+    const triggers: RegisteredTrigger[] = [...this.#components.triggers].map(([type, t]) => {
+      const factory = t.factory;
+      return {
+        type,
+        name: t.name,
+        ...(t.description === undefined ? {} : { description: t.description }),
+        ...(t.payloadSchema === undefined ? {} : { payloadSchema: toJsonSchema(t.payloadSchema) }),
+        ...(t.configSchema === undefined ? {} : { configSchema: toJsonSchema(t.configSchema) }),
+        ...(factory === undefined
+          ? {}
+          : {
+              factory: (config: unknown) =>
+                factory.call(t, config) as (e: IntegrationEvent) => boolean,
+            }),
+      };
+    });
+    const conditions: RegisteredCondition[] = [...this.#components.conditions].map(([type, c]) => ({
+      type,
+      name: c.name,
+      ...(c.description === undefined ? {} : { description: c.description }),
+      configSchema: toJsonSchema(c.configSchema),
+      factory: (config: unknown) => c.factory(config),
+    }));
+    return {
+      id: s.id,
+      name: s.name,
+      version: s.version,
+      authType: s.authType,
+      ...(s.description === undefined ? {} : { description: s.description }),
+      ...(s.oauth2Config === undefined ? {} : { oauth2Config: structuredClone(s.oauth2Config) }),
+      ...(s.configSchema === undefined ? {} : { configSchema: toJsonSchema(s.configSchema) }),
+      ...(s.credentialSchema === undefined
+        ? {}
+        : { credentialSchema: toJsonSchema(s.credentialSchema) }),
+      ...(s.tags === undefined ? {} : { tags: [...s.tags] }),
+      ...(s.homepage === undefined ? {} : { homepage: s.homepage }),
+      ...(s.icon === undefined ? {} : { icon: s.icon }),
+      ...(s.definitions === undefined ? {} : { definitions: structuredClone(s.definitions) }),
+      ...(s.$defs === undefined ? {} : { $defs: structuredClone(s.$defs) }),
+      triggers,
+      conditions,
+      actions,
+    };
+  }
+
+  /** {@inheritDoc IntegrationPlugin.initialize} */
+  async initialize(ctx: PluginContext): Promise<void> {
+    this.#context = ctx;
+    await this.#spec.initialize?.(ctx);
+  }
+
+  /** {@inheritDoc IntegrationPlugin.dispose} */
+  async dispose(): Promise<void> {
+    await this.#spec.dispose?.();
+    this.#context = undefined;
+  }
+
+  #tools(): PluginTools {
+    return {
+      fetch: this.#context?.fetch ?? globalThis.fetch,
+      log: this.#context?.log ?? noopLogger,
+    };
+  }
+
+  #actionContext(ctx: ActionContext): TypedActionContext<unknown, unknown> {
+    const tools = this.#tools();
+    return {
+      event: ctx.event,
+      instance: ctx.instance,
+      config: ctx.config,
+      signal: ctx.signal,
+      log: ctx.log,
+      getCredentials: () => ctx.getCredentials(),
+      fetch: tools.fetch,
+    };
+  }
+}
+
+/**
+ * Builds an {@link IntegrationPlugin} from TypeBox schemas. `config` and `credentials`
+ * are typed from `configSchema` and `credentialSchema` in `testConnection` and in every
+ * action handler; add actions, triggers and conditions with the returned plugin's
+ * `.action()`, `.trigger()` and `.condition()`, whose handlers are typed from their own
+ * schemas.
+ *
+ * Optional plugin functions (`refreshAccessToken`, `validateEventPayload`) exist on the
+ * result only when the spec provides them, so the loader and the ConfigManager fall back
+ * to their generic behaviour otherwise.
+ *
+ * @example
+ * ```ts
+ * import { Type } from '@sinclair/typebox';
+ *
+ * export const echo = defineIntegration({
+ *   id: 'echo',
+ *   name: 'Echo',
+ *   version: '1.0.0',
+ *   authType: 'none',
+ *   configSchema: Type.Object({ prefix: Type.String() }),
+ * }).action('say', {
+ *   name: 'Say',
+ *   inputSchema: Type.Object({ text: Type.String() }),
+ *   outputSchema: Type.Object({ said: Type.String() }),
+ *   async handler(input, ctx) {
+ *     return { said: ctx.config.prefix + input.text };
+ *   },
+ * });
+ * ```
+ */
+export function defineIntegration<
+  TConfig extends TSchema = TAnyObject,
+  TCredentials extends TSchema = TAnyObject,
+>(
+  spec: IntegrationSpec<TConfig, TCredentials>,
+): DefinedIntegration<
+  TConfig,
+  TCredentials,
+  {
+    readonly config: Static<TConfig>;
+    readonly credentials: Static<TCredentials>;
+    readonly actions: Record<never, never>;
+    readonly triggers: Record<never, never>;
+  }
+> {
+  const plugin = new DefinedIntegration(spec);
+  return plugin;
+}

@@ -1,0 +1,300 @@
+/**
+ * Manifest packages: a directory with `manifest.json`, JSON Schema files, and optionally
+ * a `main` module with the runtime parts.
+ *
+ * @module
+ */
+import { realpath, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { ValidateFunction } from 'ajv';
+import type { ValidationIssue } from '../errors.js';
+import { createAjv, toIssues } from '../schema/ajv.js';
+import type {
+  ActionDefinition,
+  ConditionDefinition,
+  IntegrationDefinitionData,
+  TriggerDefinition,
+} from '../schema/definition.js';
+import type { ActionRuntime, ConditionRuntime, TriggerRuntime } from '../schema/runtime.js';
+import { PluginManifest } from './manifest-schema.js';
+import { type JsonFileCache, PackageReader } from './package-files.js';
+import type { OAuth2Tokens, PayloadValidationResult, PluginContext } from './types.js';
+
+type Json = Record<string, unknown>;
+
+/**
+ * The runtime parts a manifest package's `main` module provides, keyed by component
+ * type. Every member is optional.
+ */
+export interface ManifestRuntime {
+  /** Trigger filters, keyed by event type. */
+  readonly triggers?: Readonly<Record<string, TriggerRuntime>>;
+  /** Condition factories, keyed by condition type. */
+  readonly conditions?: Readonly<Record<string, ConditionRuntime>>;
+  /** Action handlers, keyed by action type. */
+  readonly actions?: Readonly<Record<string, ActionRuntime>>;
+  /** Checks credentials and config against the service; throws on failure. */
+  testConnection?(
+    credentials: Record<string, unknown>,
+    config: Record<string, unknown>,
+  ): Promise<void>;
+  /** The package's own payload validator. */
+  validateEventPayload?(eventType: string, payload: unknown): Promise<PayloadValidationResult>;
+  /** Refreshes OAuth2 tokens the service's own way. */
+  refreshAccessToken?(
+    credentials: Record<string, unknown>,
+    config: Record<string, unknown>,
+  ): Promise<OAuth2Tokens>;
+  /** Releases resources on unload. */
+  dispose?(): Promise<void>;
+}
+
+/**
+ * What a `main` module exports as `default` (or as `runtime`): the runtime parts, or a
+ * function of the {@link PluginContext} returning them (to capture the host's `fetch`).
+ */
+export type ManifestRuntimeExport =
+  | ManifestRuntime
+  | ((ctx: PluginContext) => ManifestRuntime | Promise<ManifestRuntime>);
+
+/**
+ * Identity helper that types a `main` module's runtime factory.
+ *
+ * @example
+ * ```ts
+ * export default defineManifestRuntime((ctx) => ({
+ *   actions: { ping: { handler: async () => (await ctx.fetch('https://example.com')).ok } },
+ * }));
+ * ```
+ */
+export function defineManifestRuntime<T extends ManifestRuntimeExport>(runtime: T): T {
+  return runtime;
+}
+
+/** A manifest package read from disk and turned into a definition. */
+export interface ManifestPackage {
+  /** Real path of the package directory. */
+  readonly dir: string;
+  /** The parsed manifest. */
+  readonly manifest: PluginManifest;
+  /** The definition built from it, with schema files read and `$ref`s bundled. */
+  readonly definition: IntegrationDefinitionData;
+  /** Real path of the `main` module, when the manifest names one. */
+  readonly mainPath?: string;
+}
+
+/** Result of {@link readManifestPackage}: the package, or every problem found. */
+export type ReadManifestResult =
+  | { readonly ok: true; readonly package: ManifestPackage }
+  | {
+      readonly ok: false;
+      /** The manifest's `type`, when it could be read. */
+      readonly id?: string;
+      /** The package directory (as given, resolved). */
+      readonly dir: string;
+      /** Every problem, with paths such as `events[0].schemaPath`. */
+      readonly issues: ValidationIssue[];
+    };
+
+let manifestValidator: ValidateFunction | undefined;
+
+function validateManifest(value: unknown): ValidationIssue[] {
+  manifestValidator ??= createAjv('draft-07').compile(PluginManifest);
+  if (manifestValidator(value)) return [];
+  return toIssues(manifestValidator.errors, '', 50);
+}
+
+function duplicates(
+  items: readonly { readonly key: string }[],
+  path: (i: number) => string,
+): ValidationIssue[] {
+  const seen = new Map<string, number>();
+  const issues: ValidationIssue[] = [];
+  items.forEach((item, i) => {
+    const first = seen.get(item.key);
+    if (first === undefined) seen.set(item.key, i);
+    else
+      issues.push({
+        path: path(i),
+        message: `'${item.key}' is defined twice (also at ${path(first)})`,
+      });
+  });
+  return issues;
+}
+
+/**
+ * Reads a manifest package: validates `manifest.json` against the published schema,
+ * reads every schema file from inside the directory only, and builds the definition.
+ * Never throws for a bad package; returns every problem instead.
+ *
+ * @param dirOrManifest - the package directory, or its `manifest.json`
+ */
+export async function readManifestPackage(
+  dirOrManifest: string,
+  options: { readonly cache?: JsonFileCache } = {},
+): Promise<ReadManifestResult> {
+  let dir = resolve(dirOrManifest);
+  const fail = (issues: ValidationIssue[], id?: string): ReadManifestResult => ({
+    ok: false,
+    dir,
+    issues,
+    ...(id === undefined ? {} : { id }),
+  });
+  try {
+    const info = await stat(dir);
+    if (info.isFile() && basename(dir) === 'manifest.json') dir = dirname(dir);
+    else if (!info.isDirectory()) {
+      return fail([{ path: '', message: `${dir} is neither a directory nor a manifest.json` }]);
+    }
+    dir = await realpath(dir);
+  } catch {
+    return fail([{ path: '', message: `${dir} does not exist` }]);
+  }
+
+  const reader0 = new PackageReader(dir, options.cache);
+  const manifestPath = await reader0.resolveInside('manifest.json', dir, 'manifest.json');
+  if (manifestPath === undefined) return fail(reader0.issues);
+  const read = await reader0.readJson(manifestPath, 'manifest.json');
+  if (!read.ok) return fail(reader0.issues);
+  const raw = read.value;
+  const id =
+    typeof (raw as Json | null)?.['type'] === 'string'
+      ? ((raw as Json)['type'] as string)
+      : undefined;
+  const schemaIssues = validateManifest(raw);
+  if (schemaIssues.length > 0) return fail(schemaIssues, id);
+  const manifest = raw as PluginManifest;
+
+  const reserved = [
+    ...Object.keys(manifest.definitions ?? {}),
+    ...Object.keys(manifest.$defs ?? {}),
+  ];
+  const reader = new PackageReader(dir, options.cache, reserved);
+  const issues = reader.issues;
+  issues.push(
+    ...duplicates(
+      (manifest.events ?? []).map((e) => ({ key: e.eventType })),
+      (i) => `events[${i}].eventType`,
+    ),
+    ...duplicates(
+      (manifest.actions ?? []).map((a) => ({ key: a.type })),
+      (i) => `actions[${i}].type`,
+    ),
+    ...duplicates(
+      (manifest.conditions ?? []).map((c) => ({ key: c.type })),
+      (i) => `conditions[${i}].type`,
+    ),
+  );
+
+  const definitions = manifest.definitions ? structuredClone(manifest.definitions) : undefined;
+  const $defs = manifest.$defs ? structuredClone(manifest.$defs) : undefined;
+  for (const [block, map] of [
+    ['definitions', definitions],
+    ['$defs', $defs],
+  ] as const) {
+    for (const [name, schema] of Object.entries(map ?? {})) {
+      await reader.processInline(schema, manifestPath, `${block}.${name}`);
+    }
+  }
+  const credentialSchema = manifest.credentialSchema
+    ? structuredClone(manifest.credentialSchema)
+    : undefined;
+  if (credentialSchema)
+    await reader.processInline(credentialSchema, manifestPath, 'credentialSchema');
+  const configSchema = manifest.configSchema ? structuredClone(manifest.configSchema) : undefined;
+  if (configSchema) await reader.processInline(configSchema, manifestPath, 'configSchema');
+
+  const triggers: TriggerDefinition[] = [];
+  for (const [i, e] of (manifest.events ?? []).entries()) {
+    const payloadSchema =
+      e.schemaPath === undefined
+        ? undefined
+        : await reader.loadSchemaFile(e.schemaPath, `events[${i}].schemaPath`);
+    const triggerConfig =
+      e.configSchemaPath === undefined
+        ? undefined
+        : await reader.loadSchemaFile(e.configSchemaPath, `events[${i}].configSchemaPath`);
+    triggers.push({
+      type: e.eventType,
+      name: e.name ?? e.eventType,
+      ...(e.description === undefined ? {} : { description: e.description }),
+      ...(payloadSchema === undefined ? {} : { payloadSchema }),
+      ...(triggerConfig === undefined ? {} : { configSchema: triggerConfig }),
+    });
+  }
+  const actions: ActionDefinition[] = [];
+  for (const [i, a] of (manifest.actions ?? []).entries()) {
+    const inputSchema = await reader.loadSchemaFile(
+      a.inputSchemaPath,
+      `actions[${i}].inputSchemaPath`,
+    );
+    const outputSchema =
+      a.outputSchemaPath === undefined
+        ? undefined
+        : await reader.loadSchemaFile(a.outputSchemaPath, `actions[${i}].outputSchemaPath`);
+    actions.push({
+      type: a.type,
+      name: a.name ?? a.type,
+      ...(a.description === undefined ? {} : { description: a.description }),
+      inputSchema: inputSchema ?? {},
+      ...(outputSchema === undefined ? {} : { outputSchema }),
+    });
+  }
+  const conditions: ConditionDefinition[] = [];
+  for (const [i, c] of (manifest.conditions ?? []).entries()) {
+    const cfg = await reader.loadSchemaFile(
+      c.configSchemaPath,
+      `conditions[${i}].configSchemaPath`,
+    );
+    conditions.push({
+      type: c.type,
+      name: c.name ?? c.type,
+      ...(c.description === undefined ? {} : { description: c.description }),
+      configSchema: cfg ?? {},
+    });
+  }
+  const mainPath =
+    manifest.main === undefined
+      ? undefined
+      : await reader.resolveInside(manifest.main, dir, 'main');
+  if (issues.length > 0) return fail(issues, id);
+
+  const sharedDefinitions =
+    definitions || Object.keys(reader.bundled).length > 0
+      ? { ...definitions, ...reader.bundled }
+      : undefined;
+  const sharedDefs =
+    $defs || Object.keys(reader.bundledDefs).length > 0
+      ? { ...$defs, ...reader.bundledDefs }
+      : undefined;
+  const authType =
+    manifest.authType ??
+    (manifest.oauth2Config ? 'oauth2' : manifest.credentialSchema ? 'apikey' : 'none');
+  const definition: IntegrationDefinitionData = {
+    id: manifest.type,
+    name: manifest.name,
+    version: manifest.version,
+    authType,
+    ...(manifest.description === undefined ? {} : { description: manifest.description }),
+    ...(manifest.oauth2Config === undefined ? {} : { oauth2Config: manifest.oauth2Config }),
+    ...(credentialSchema === undefined ? {} : { credentialSchema }),
+    ...(configSchema === undefined ? {} : { configSchema }),
+    triggers,
+    conditions,
+    actions,
+    ...(manifest.tags === undefined ? {} : { tags: manifest.tags }),
+    ...(manifest.homepage === undefined ? {} : { homepage: manifest.homepage }),
+    ...(manifest.icon === undefined ? {} : { icon: manifest.icon }),
+    ...(sharedDefinitions === undefined ? {} : { definitions: sharedDefinitions }),
+    ...(sharedDefs === undefined ? {} : { $defs: sharedDefs }),
+  };
+  return {
+    ok: true,
+    package: { dir, manifest, definition, ...(mainPath === undefined ? {} : { mainPath }) },
+  };
+}
+
+/** The path of `manifest.json` inside a package directory. */
+export function manifestFile(dir: string): string {
+  return join(dir, 'manifest.json');
+}
