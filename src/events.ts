@@ -16,6 +16,7 @@ import type {
   IntegrationConfig,
   ReencryptReport,
 } from './config/types.js';
+import type { LoadedPlugin, PluginLoadFailure } from './plugins/types.js';
 import type { DefinitionStatus, IntegrationDefinition } from './schema/definition.js';
 
 /** Events of `IntegrationRegistry`. */
@@ -59,4 +60,14 @@ export interface ConfigManagerEvents {
   'health:checked': [report: HealthReport];
   /** `reencryptAll` finished (or stopped). */
   'credentials:reencrypted': [report: ReencryptReport];
+}
+
+/** Events of `PluginLoader`. */
+export interface PluginLoaderEvents {
+  /** A plugin was loaded and its definition registered (or its runtime re-attached). */
+  'plugin:loaded': [plugin: LoadedPlugin];
+  /** A plugin could not be loaded; `error.cause` says why. */
+  'plugin:failed': [failure: PluginLoadFailure];
+  /** A plugin was unloaded and its runtime parts detached. */
+  'plugin:unloaded': [ref: { readonly id: string; readonly version: string }];
 }

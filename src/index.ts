@@ -83,7 +83,44 @@ export {
 export type { KeyMaterial, KeyringOptions } from './credentials/keyring.js';
 export { Keyring } from './credentials/keyring.js';
 export { REDACTED, redactCredentials } from './credentials/redact.js';
-export type { ConfigManagerEvents, RegistryEvents } from './events.js';
+export type { ConfigManagerEvents, PluginLoaderEvents, RegistryEvents } from './events.js';
+export type {
+  ActionInputOf,
+  ActionOutputOf,
+  ActionSpec,
+  ConditionSpec,
+  ConfigOf,
+  CredentialsOf,
+  DefinedTypes,
+  IntegrationSpec,
+  PluginTools,
+  TAnyObject,
+  TriggerPayloadOf,
+  TriggerSpec,
+  TypedActionContext,
+} from './plugins/define.js';
+export { DefinedIntegration, defineIntegration } from './plugins/define.js';
+export type { LoadOptions, PluginLoaderOptions, UnloadOptions } from './plugins/loader.js';
+export { PluginLoader } from './plugins/loader.js';
+export type {
+  ManifestPackage,
+  ManifestRuntime,
+  ManifestRuntimeExport,
+  ReadManifestResult,
+} from './plugins/manifest.js';
+export { defineManifestRuntime, readManifestPackage } from './plugins/manifest.js';
+export type { ManifestAction, ManifestCondition, ManifestEvent } from './plugins/manifest-schema.js';
+export { MANIFEST_SCHEMA_ID, PluginManifest } from './plugins/manifest-schema.js';
+export type {
+  IntegrationPlugin,
+  LoadAllResult,
+  LoadedPlugin,
+  OAuth2Tokens,
+  PluginContext,
+  PluginKind,
+  PluginLoadFailure,
+  PluginLogger,
+} from './plugins/types.js';
 export type { IntegrationDefinition } from './schema/definition.js';
 export {
   ActionDefinition,
