@@ -1,6 +1,18 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
+const src = (p: string) => fileURLToPath(new URL(`./src/${p}`, import.meta.url));
+
 export default defineConfig({
+  resolve: {
+    // Lets tests, examples and documentation snippets import the package by its name.
+    alias: [
+      { find: /^plugboard$/, replacement: src('index.ts') },
+      { find: /^plugboard\/storage\/json-file$/, replacement: src('storage/json-file.ts') },
+      { find: /^plugboard\/storage\/postgres$/, replacement: src('storage/postgres.ts') },
+      { find: /^plugboard\/testing$/, replacement: src('testing/index.ts') },
+    ],
+  },
   test: {
     include: ['test/**/*.test.ts'],
     typecheck: {

@@ -496,7 +496,7 @@ export class IntegrationRegistry extends EventEmitter<RegistryEvents> {
         const changes = findBreakingChanges(prev.def, def);
         if (changes.length > 0) {
           throw new CompatibilityError(
-            `'${key}' is not backward compatible with ${prev.def.version}; publish it as ${parsed.major + 1}.0.0 or restore`,
+            `'${key}' is not backward compatible with ${prev.def.version}; release it as ${parsed.major + 1}.0.0 or undo these changes`,
             changes,
           );
         }
