@@ -26,6 +26,8 @@ export class TestOAuthServer {
   expiresIn = 3600;
   /** Delay before answering, to widen race windows. */
   delayMs = 0;
+  /** Every access and refresh token handed out. */
+  readonly minted: string[] = [];
   /** Every request to /token, in order. */
   readonly requests: TokenRequestRecord[] = [];
   private readonly script: ScriptedResponse[] = [];
@@ -161,8 +163,10 @@ export class TestOAuthServer {
 
   private mint(): Record<string, unknown> {
     const refresh = this.issueRefreshToken();
+    const access = `at-${randomBytes(12).toString('hex')}`;
+    this.minted.push(access, refresh);
     return {
-      access_token: `at-${randomBytes(12).toString('hex')}`,
+      access_token: access,
       refresh_token: refresh,
       token_type: 'Bearer',
       expires_in: this.expiresIn,

@@ -1,0 +1,280 @@
+/**
+ * Registers secrets, exercises every public method and event of ConfigManager, and checks
+ * that no secret appears in any result, error, event, log line, `util.inspect` output or
+ * file on disk. The only methods allowed to return secrets are `getCredentials` and
+ * `getAccessToken`, whose results are deliberately not inspected.
+ */
+import { randomBytes } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { inspect } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigManager, type ConfigManagerEvents, Keyring, REDACTED } from '../../src/index.js';
+import { TestOAuthServer } from '../credentials/oauth-server.js';
+import { adapters, KEY_A, KEY_B, makeRegistry, pluginSource } from './helpers.js';
+
+let server: TestOAuthServer;
+beforeAll(async () => {
+  server = await new TestOAuthServer().start();
+});
+afterAll(async () => {
+  await server.stop();
+});
+
+async function filesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await filesUnder(p)));
+    else out.push(p);
+  }
+  return out;
+}
+
+for (const adapter of adapters()) {
+  describe(`no secret leaks with ${adapter.name}`, () => {
+    afterAll(() => adapter.cleanup());
+
+    it('keeps every secret out of results, errors, events, logs, inspect output and disk', async () => {
+      const apiKey = `sk_live_SECRET_${randomBytes(8).toString('hex')}`;
+      const pin = `PIN${randomBytes(6).toString('hex')}`;
+      const newApiKey = `sk_live_ROTATED_${randomBytes(8).toString('hex')}`;
+      const secrets = () => [
+        apiKey,
+        pin,
+        newApiKey,
+        server.clientSecret,
+        ...server.minted,
+        KEY_A,
+        KEY_B,
+      ];
+
+      const seen: unknown[] = [];
+      const record = (label: string, value: unknown): void => {
+        seen.push({ label, value });
+      };
+      const attempt = async (label: string, fn: () => Promise<unknown>): Promise<unknown> => {
+        try {
+          const v = await fn();
+          record(label, v);
+          return v;
+        } catch (error) {
+          record(`${label} (error)`, error);
+          return undefined;
+        }
+      };
+      const logs: unknown[] = [];
+
+      const storage = await adapter.create();
+      const registry = await makeRegistry(storage, {
+        tokenUrl: server.tokenUrl,
+        authorizationUrl: server.authorizationUrl,
+      });
+      let failTests = false;
+      const config = new ConfigManager({
+        storage,
+        registry,
+        keyring: new Keyring({ keys: { a: KEY_A, b: KEY_B }, primary: 'a' }),
+        oauth2: { retryBaseMs: 1, maxRetries: 1 },
+        logger: { warn: (message, data) => logs.push({ message, data }) },
+        plugins: pluginSource({
+          acme: {
+            async testConnection(credentials) {
+              // A careless plugin echoing the key in its error message.
+              if (failTests)
+                throw new Error(
+                  `API key ${String(credentials['apiKey'])} was rejected (pin ${String(credentials['pin'])})`,
+                );
+            },
+          },
+        }),
+      });
+      const eventNames: (keyof ConfigManagerEvents)[] = [
+        'instance:created',
+        'instance:updated',
+        'instance:deleted',
+        'instance:status-changed',
+        'token:refreshed',
+        'config:updated',
+        'health:checked',
+        'credentials:reencrypted',
+      ];
+      for (const name of eventNames) {
+        config.on(name, (...args: unknown[]) => record(`event ${name}`, args));
+      }
+
+      const inst = (await attempt('createInstance', () =>
+        config.createInstance(
+          {
+            integrationId: 'acme',
+            version: '1.0.0',
+            name: 'Acme',
+            credentials: { apiKey, accountId: 'acct_1', pin },
+            config: { region: 'eu' },
+          },
+          { test: true },
+        ),
+      )) as { instanceId: string };
+      const id = inst.instanceId;
+      await attempt('createInstance invalid', () =>
+        config.createInstance({
+          integrationId: 'acme',
+          version: '1.0.0',
+          name: 'bad',
+          credentials: { apiKey: 42, pin: { nested: pin }, extra: apiKey },
+          config: { region: apiKey },
+        }),
+      );
+      await attempt('getInstance', () => config.getInstance(id));
+      await attempt('listInstances', () => config.listInstances());
+      await attempt('resolveInstance', () => config.resolveInstance('acme'));
+      await attempt('resolveInstance none', () =>
+        config.resolveInstance('oauthy', { userId: 'u' }),
+      );
+      await attempt('updateInstance', () =>
+        config.updateInstance(id, {
+          credentials: { apiKey: newApiKey, accountId: 'acct_1', pin: REDACTED },
+        }),
+      );
+      await attempt('updateInstance stale', () =>
+        config.updateInstance(id, { name: 'x' }, { expectedRevision: 1 }),
+      );
+      await attempt('upgradeInstance fails', () => config.upgradeInstance(id, '2.0.0'));
+      await attempt('testConnection ok', () => config.testConnection(id));
+      failTests = true;
+      await attempt('testConnection failing', () => config.testConnection(id));
+      await attempt('checkHealth', () => config.checkHealth({ concurrency: 2 }));
+      const stop = config.startHealthChecks({ intervalMs: 5, runImmediately: true });
+      await new Promise((r) => setTimeout(r, 30));
+      await stop();
+      await attempt('createInstance with failing test', () =>
+        config.createInstance(
+          { integrationId: 'acme', version: '1.0.0', name: 'x', credentials: { apiKey, pin } },
+          { test: true },
+        ),
+      );
+      failTests = false;
+      await attempt('upgradeInstance', () =>
+        config.upgradeInstance(id, '2.0.0', { config: { tenantId: 't' } }),
+      );
+      await config.getCredentials(id, { actor: 'test' }); // result deliberately not inspected
+
+      // OAuth2
+      const oauth = (await attempt('createInstance oauth', () =>
+        config.createInstance({
+          integrationId: 'oauthy',
+          name: 'OAuthy',
+          credentials: { clientId: server.clientId, clientSecret: server.clientSecret },
+        }),
+      )) as { instanceId: string };
+      const auth = (await attempt('buildAuthorizationUrl', () =>
+        config.buildAuthorizationUrl(oauth.instanceId, {
+          redirectUri: 'http://localhost/cb',
+          state: 's',
+        }),
+      )) as { url: string; codeVerifier: string };
+      const challenge = new URL(auth.url).searchParams.get('code_challenge')!;
+      await attempt('exchangeCode', () =>
+        config.exchangeCode(oauth.instanceId, {
+          code: server.issueCode('http://localhost/cb', challenge),
+          codeVerifier: auth.codeVerifier,
+          redirectUri: 'http://localhost/cb',
+        }),
+      );
+      await attempt('exchangeCode refused', () =>
+        config.exchangeCode(oauth.instanceId, { code: 'nope', redirectUri: 'http://localhost/cb' }),
+      );
+      await config.getAccessToken(oauth.instanceId); // result deliberately not inspected
+      // force a refresh, then an invalid_grant echoing the refresh token
+      const creds = await config.getCredentials(oauth.instanceId);
+      await attempt('expire token', () =>
+        config.updateInstance(oauth.instanceId, {
+          credentials: {
+            ...creds,
+            oauth2: { ...(creds['oauth2'] as object), expires_at: new Date(0).toISOString() },
+          },
+        }),
+      );
+      await config.getAccessToken(oauth.instanceId);
+      const creds2 = await config.getCredentials(oauth.instanceId);
+      const refresh = (creds2['oauth2'] as { refresh_token: string }).refresh_token;
+      await attempt('expire token again', () =>
+        config.updateInstance(oauth.instanceId, {
+          credentials: {
+            ...creds2,
+            oauth2: { ...(creds2['oauth2'] as object), expires_at: new Date(0).toISOString() },
+          },
+        }),
+      );
+      server.respondWith({
+        status: 400,
+        body: { error: 'invalid_grant', error_description: `token ${refresh} revoked` },
+      });
+      await attempt('getAccessToken invalid_grant', () => config.getAccessToken(oauth.instanceId));
+      await attempt('testConnection oauth', () => config.testConnection(oauth.instanceId));
+
+      // integration config, audit, rotation, deletion, tampering
+      await attempt('updateConfig', () =>
+        config.updateConfig('acme', { enabled: true, settings: { a: 1 } }),
+      );
+      await attempt('getConfig', () => config.getConfig('acme'));
+      await attempt('isEnabled', () => config.isEnabled('acme'));
+      await attempt('recordAudit', () =>
+        config.recordAudit({
+          actor: 'rule:1',
+          action: 'action.invoke',
+          instanceId: id,
+          outcome: 'success',
+        }),
+      );
+      await attempt('getAuditLog', () => config.getAuditLog({ limit: 1000 }));
+      const rotated = new ConfigManager({
+        storage,
+        registry,
+        keyring: new Keyring({ keys: { a: KEY_A, b: KEY_B }, primary: 'b' }),
+      });
+      await attempt('reencryptAll', () => rotated.reencryptAll({ batchSize: 1 }));
+      const wrongKey = new ConfigManager({
+        storage,
+        registry,
+        keyring: new Keyring({ keys: { b: randomBytes(32) }, primary: 'b' }),
+      });
+      await attempt('getCredentials wrong key', () => wrongKey.getCredentials(id));
+      await attempt('getAccessToken wrong key', () => wrongKey.getAccessToken(oauth.instanceId));
+      record('inspect manager', config);
+      record('inspect keyring', new Keyring({ keys: { a: KEY_A, b: KEY_B }, primary: 'a' }));
+      await attempt('deleteInstance', () => config.deleteInstance(id));
+      await attempt('getInstance deleted', () => config.getInstance(id));
+      await rotated.close();
+      await wrongKey.close();
+      await config.close();
+
+      expect(seen.length).toBeGreaterThan(40);
+      expect(
+        seen.filter((s) => String((s as { label: string }).label).startsWith('event ')).length,
+      ).toBeGreaterThan(10);
+      const dump = [
+        ...seen.map((s) => JSON.stringify(s)),
+        ...seen.map((s) => inspect(s, { depth: 20, showHidden: true, getters: true })),
+        ...seen.map((s) => String((s as { value: unknown }).value)),
+        JSON.stringify(logs),
+        inspect(logs, { depth: 20 }),
+      ].join('\n');
+      for (const secret of secrets()) {
+        expect(dump.includes(secret), `secret ${secret.slice(0, 6)}… leaked`).toBe(false);
+      }
+
+      const dir = adapter.dirOf(storage);
+      await storage.close();
+      if (dir) {
+        const files = await filesUnder(dir);
+        expect(files.length).toBeGreaterThan(0);
+        const disk = (await Promise.all(files.map((f) => readFile(f, 'utf8')))).join('\n');
+        expect(disk).toContain('pb1:b:');
+        for (const secret of secrets()) {
+          expect(disk.includes(secret), `secret ${secret.slice(0, 6)}… on disk`).toBe(false);
+        }
+      }
+    });
+  });
+}
