@@ -53,16 +53,23 @@ export class PackageReader {
   readonly #root: string;
   readonly #cache: JsonFileCache | undefined;
   readonly #keys = new Map<string, string>();
-  readonly #usedKeys: Set<string>;
+  readonly #usedKeys: { readonly definitions: Set<string>; readonly $defs: Set<string> };
 
   /**
    * @param root - the real path of the package directory
-   * @param reservedKeys - names already used in the manifest's `definitions`/`$defs`
+   * @param reserved - names already used in the manifest's `definitions` and `$defs`
    */
-  constructor(root: string, cache?: JsonFileCache, reservedKeys: Iterable<string> = []) {
+  constructor(
+    root: string,
+    cache?: JsonFileCache,
+    reserved: { readonly definitions?: Iterable<string>; readonly $defs?: Iterable<string> } = {},
+  ) {
     this.#root = root;
     this.#cache = cache;
-    this.#usedKeys = new Set(reservedKeys);
+    this.#usedKeys = {
+      definitions: new Set(reserved.definitions),
+      $defs: new Set(reserved.$defs),
+    };
   }
 
   /** A path relative to the package, with `/` separators, for messages. */
@@ -275,9 +282,10 @@ export class PackageReader {
     const cacheKey = `${block}:${abs}`;
     const known = this.#keys.get(cacheKey);
     if (known !== undefined) return known;
+    const used = this.#usedKeys[block];
     let key = bundleKey(this.display(abs));
-    for (let n = 2; this.#usedKeys.has(key); n++) key = `${bundleKey(this.display(abs))}_${n}`;
-    this.#usedKeys.add(key);
+    for (let n = 2; used.has(key); n++) key = `${bundleKey(this.display(abs))}_${n}`;
+    used.add(key);
     const pointer = `#/${block}/${key}`;
     // Registered before reading, so files referencing each other terminate.
     this.#keys.set(cacheKey, pointer);
