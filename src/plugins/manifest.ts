@@ -165,11 +165,10 @@ export async function readManifestPackage(
   if (schemaIssues.length > 0) return fail(schemaIssues, id);
   const manifest = raw as PluginManifest;
 
-  const reserved = [
-    ...Object.keys(manifest.definitions ?? {}),
-    ...Object.keys(manifest.$defs ?? {}),
-  ];
-  const reader = new PackageReader(dir, options.cache, reserved);
+  const reader = new PackageReader(dir, options.cache, {
+    definitions: Object.keys(manifest.definitions ?? {}),
+    $defs: Object.keys(manifest.$defs ?? {}),
+  });
   const issues = reader.issues;
   issues.push(
     ...duplicates(
