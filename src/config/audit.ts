@@ -21,7 +21,8 @@ interface AuditDocument extends StoredDocument {
   readonly detail?: string;
 }
 
-const PRUNE_EVERY = 100;
+/** Fewest appends between automatic prunes. */
+const MIN_PRUNE_INTERVAL = 100;
 
 /** Appends, queries and prunes audit entries. */
 export class AuditLog {
@@ -30,6 +31,12 @@ export class AuditLog {
   private seq = 0;
   private readonly node = randomBytes(3).toString('hex');
   private sincePrune = 0;
+  /**
+   * Appends between automatic prunes: a tenth of `maxEntries` (at least 100), so each
+   * prune's scan is paid for by many appends. Between prunes the log may exceed
+   * `maxEntries` by that much; `prune()` trims it exactly.
+   */
+  private readonly pruneInterval: number;
   private pruning: Promise<number> | undefined;
 
   constructor(
@@ -38,7 +45,8 @@ export class AuditLog {
     private readonly now: () => number,
   ) {
     this.col = storage.collection<AuditDocument>('audit_log', {
-      indexes: ['instanceId', 'action', 'integrationId', 'actor'],
+      // Only what getAuditLog filters on: every index costs time on each append.
+      indexes: ['instanceId', 'action'],
     });
     if (
       retention?.maxEntries !== undefined &&
@@ -49,6 +57,10 @@ export class AuditLog {
         'ConfigManager options',
       );
     }
+    this.pruneInterval = Math.max(
+      MIN_PRUNE_INTERVAL,
+      Math.floor((retention?.maxEntries ?? 0) / 10),
+    );
     if (retention?.maxAgeMs !== undefined && !(retention.maxAgeMs > 0)) {
       throw new ValidationError(
         [{ path: 'auditRetention.maxAgeMs', message: 'must be a positive number' }],
@@ -82,7 +94,7 @@ export class AuditLog {
     if (input.integrationId !== undefined) doc['integrationId'] = input.integrationId;
     if (input.detail !== undefined) doc['detail'] = input.detail.slice(0, 1000);
     const stored = await this.col.insert(doc as unknown as Omit<AuditDocument, 'revision'>);
-    if (this.retention && ++this.sincePrune >= PRUNE_EVERY) {
+    if (this.retention && ++this.sincePrune >= this.pruneInterval) {
       this.sincePrune = 0;
       await this.prune();
     }

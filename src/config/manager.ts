@@ -156,6 +156,12 @@ export interface ConfigManagerOptions {
   readonly lastUsedThrottleMs?: number;
   /** Logger for background failures. */
   readonly logger?: ConfigLogger;
+  /**
+   * How many instances' decrypted credentials are kept in memory (least recently used
+   * first out), so repeated reads skip the AES-GCM setup; default 1,000, `0` disables.
+   * An entry is only used while the stored ciphertext is exactly the one it came from.
+   */
+  readonly credentialCacheSize?: number;
   /** Clock, for tests; default `Date.now`. */
   readonly now?: () => number;
 }
@@ -254,6 +260,12 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
   private readonly secretCache = new Map<string, Promise<ReadonlySet<string>>>();
   private readonly configCache = new Map<string, IntegrationConfig>();
   private readonly refreshing = new Map<string, Promise<string>>();
+  /** instanceId → the sealed value last opened and its plaintext JSON (LRU order). */
+  private readonly plainCache = new Map<
+    string,
+    { readonly sealed: string; readonly json: string }
+  >();
+  private readonly plainCacheSize: number;
   private readonly stoppers = new Set<() => Promise<void>>();
   private readonly removeReferenceChecker: () => void;
 
@@ -282,6 +294,13 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     this.defaultActor = options.defaultActor ?? 'system';
     this.testTimeoutMs = options.testTimeoutMs ?? 30_000;
     this.lastUsedThrottleMs = options.lastUsedThrottleMs ?? 60_000;
+    this.plainCacheSize = options.credentialCacheSize ?? 1000;
+    if (!Number.isInteger(this.plainCacheSize) || this.plainCacheSize < 0) {
+      throw new ValidationError(
+        [{ path: 'credentialCacheSize', message: 'must be a non-negative integer' }],
+        'ConfigManager options',
+      );
+    }
     this.logger = options.logger;
     this.now = options.now ?? Date.now;
     this.instances = this.storage.collection<InstanceDocument>('instances', {
@@ -640,6 +659,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
       expectedRevision: opts.expectedRevision ?? doc.revision,
     });
     this.scopes.remove(doc.integrationId, instanceId);
+    this.plainCache.delete(instanceId);
     await this.recordAudit({
       actor,
       action: 'instance.delete',
@@ -1192,6 +1212,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     await Promise.all([...this.stoppers].map((stop) => stop()));
     this.removeReferenceChecker();
     await Promise.allSettled([...this.refreshing.values()]);
+    this.plainCache.clear();
   }
 
   /** Same as {@link ConfigManager.close}, for `await using`. */
@@ -1299,8 +1320,22 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
   }
 
   private decrypt(doc: InstanceDocument): Record<string, unknown> {
-    const plain = this.keyring.open(doc.sealedCredentials, doc.id);
-    return JSON.parse(plain.toString('utf8')) as Record<string, unknown>;
+    const cache = this.plainCache;
+    const hit = cache.get(doc.id);
+    // Same instance, byte-identical ciphertext: it authenticated before, so the plaintext
+    // is the same. Any change of the stored value misses and is authenticated again.
+    if (hit !== undefined && hit.sealed === doc.sealedCredentials) {
+      cache.delete(doc.id);
+      cache.set(doc.id, hit);
+      return JSON.parse(hit.json) as Record<string, unknown>;
+    }
+    const json = this.keyring.open(doc.sealedCredentials, doc.id).toString('utf8');
+    if (this.plainCacheSize > 0) {
+      cache.delete(doc.id);
+      cache.set(doc.id, { sealed: doc.sealedCredentials, json });
+      if (cache.size > this.plainCacheSize) cache.delete(cache.keys().next().value as string);
+    }
+    return JSON.parse(json) as Record<string, unknown>;
   }
 
   private async requireDoc(instanceId: string): Promise<InstanceDocument> {
