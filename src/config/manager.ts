@@ -1648,6 +1648,9 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     const secretFields = await this.secretFields(doc.integrationId, doc.version);
     const secrets = secretStrings(credentials, secretFields);
     const plugin = this.plugins?.getPlugin(doc.integrationId);
+    // Asking a non-OAuth2 instance for a token is a caller mistake, not an auth failure of
+    // the instance: throw before the status could be touched.
+    if (!plugin?.refreshAccessToken) this.oauthConfig(def);
     let tokens: TokenResponse;
     try {
       if (plugin?.refreshAccessToken) {

@@ -534,6 +534,13 @@ for (const adapter of adapters()) {
       });
     });
 
+    it('getAccessToken on a non-OAuth2 instance is a ValidationError and leaves the status alone', async () => {
+      await setup();
+      const inst = await config.createInstance(acme());
+      await expect(config.getAccessToken(inst.instanceId)).rejects.toBeInstanceOf(ValidationError);
+      expect((await config.getInstance(inst.instanceId)).status.state).toBe('active');
+    });
+
     it('returns frozen views (callers cannot corrupt the cache)', async () => {
       await setup();
       const inst: InstanceView = await config.createInstance(acme());
