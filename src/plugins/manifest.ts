@@ -98,10 +98,39 @@ export type ReadManifestResult =
 
 let manifestValidator: ValidateFunction | undefined;
 
+/** Plain-words replacements of regex patterns, by the last segment of the field path. */
+const PATTERN_HINTS: Record<string, string> = {
+  version: 'must be a semantic version such as 1.0.0',
+  type: "must be a slug: a lowercase letter, then 1 to 63 of a-z, 0-9, '_' or '-' (e.g. 'stripe')",
+  component:
+    "must start with a letter and contain only letters, digits and _ . : / - (e.g. 'charge.succeeded')",
+};
+
 function validateManifest(value: unknown): ValidationIssue[] {
   manifestValidator ??= createAjv('draft-07').compile(PluginManifest);
   if (manifestValidator(value)) return [];
-  return toIssues(manifestValidator.errors, '', 50);
+  return toIssues(manifestValidator.errors, '', 50).map((issue) => {
+    if (issue.keyword !== 'pattern') return issue;
+    const hint =
+      issue.path === 'version'
+        ? PATTERN_HINTS['version']
+        : issue.path === 'type'
+          ? PATTERN_HINTS['type']
+          : /^(events|actions|conditions)\[\d+\]\.(eventType|type)$/.test(issue.path)
+            ? PATTERN_HINTS['component']
+            : undefined;
+    return hint ? { ...issue, message: hint } : issue;
+  });
+}
+
+/** Whether a schema issue leaves the lists of files readable (so file checks can go on). */
+function isShallow(issue: ValidationIssue): boolean {
+  return (
+    issue.path !== '' &&
+    !/^(events|actions|conditions|main|definitions|\$defs|credentialSchema|configSchema)\b/.test(
+      issue.path,
+    )
+  );
 }
 
 function duplicates(
@@ -152,9 +181,9 @@ export async function readManifestPackage(
   }
 
   const reader0 = new PackageReader(dir, options.cache);
-  const manifestPath = await reader0.resolveInside('manifest.json', dir, 'manifest.json');
+  const manifestPath = await reader0.resolveInside('manifest.json', dir, '');
   if (manifestPath === undefined) return fail(reader0.issues);
-  const read = await reader0.readJson(manifestPath, 'manifest.json');
+  const read = await reader0.readJson(manifestPath, '');
   if (!read.ok) return fail(reader0.issues);
   const raw = read.value;
   const id =
@@ -162,7 +191,9 @@ export async function readManifestPackage(
       ? ((raw as Json)['type'] as string)
       : undefined;
   const schemaIssues = validateManifest(raw);
-  if (schemaIssues.length > 0) return fail(schemaIssues, id);
+  // Report file problems along with shallow ones (a bad version, a missing name), so an
+  // author sees every problem in one run.
+  if (schemaIssues.length > 0 && !schemaIssues.every(isShallow)) return fail(schemaIssues, id);
   const manifest = raw as PluginManifest;
 
   const reader = new PackageReader(dir, options.cache, {
@@ -256,7 +287,7 @@ export async function readManifestPackage(
     manifest.main === undefined
       ? undefined
       : await reader.resolveInside(manifest.main, dir, 'main');
-  if (issues.length > 0) return fail(issues, id);
+  if (schemaIssues.length > 0 || issues.length > 0) return fail([...schemaIssues, ...issues], id);
 
   const sharedDefinitions =
     definitions || Object.keys(reader.bundled).length > 0

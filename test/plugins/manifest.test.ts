@@ -422,7 +422,9 @@ describe('loadManifestsFrom', () => {
     expect(result.failed[1]?.error.message).toMatch(
       /events\[0\]\.schemaPath: '..\/pkg-000\/schemas\/ship.json' leaves the package directory/,
     );
-    expect(result.failed[2]?.error.message).toMatch(/version: must match/);
+    expect(result.failed[2]?.error.message).toMatch(
+      /version: must be a semantic version such as 1.0.0/,
+    );
     expect(failedEvents.sort()).toEqual(['pkg-007', 'pkg-042', 'pkg-093']);
     expect((await registry.list({ limit: 1000 })).items).toHaveLength(97);
   });
