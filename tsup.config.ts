@@ -5,6 +5,9 @@ export default defineConfig({
     index: 'src/index.ts',
     'storage/json-file': 'src/storage/json-file.ts',
     'testing/index': 'src/testing/index.ts',
+    // The plugin-author CLI; src/cli/index.ts starts with `#!/usr/bin/env node`, which
+    // esbuild keeps at the top of the entry chunk, so only dist/cli.js gets the shebang.
+    cli: 'src/cli/index.ts',
   },
   format: ['esm'],
   target: 'node20',
