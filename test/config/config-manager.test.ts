@@ -469,7 +469,9 @@ for (const adapter of adapters()) {
         const reports: unknown[] = [];
         config.on('health:checked', (r) => reports.push(r));
         const stop = config.startHealthChecks({ intervalMs: 20, jitter: 0.5, concurrency: 5 });
-        await new Promise((r) => setTimeout(r, 150));
+        for (let waited = 0; reports.length < 2 && waited < 5000; waited += 10) {
+          await new Promise((r) => setTimeout(r, 10));
+        }
         await stop();
         const seen = reports.length;
         expect(seen).toBeGreaterThanOrEqual(2);
