@@ -536,6 +536,51 @@ for (const adapter of adapters()) {
       });
     });
 
+    it('removes audit entries older than maxAgeMs', async () => {
+      let clock = Date.parse('2026-01-01T00:00:00Z');
+      await setup({ auditRetention: { maxAgeMs: 60_000 }, now: () => clock });
+      for (let i = 0; i < 5; i++)
+        await config.recordAudit({ actor: 'x', action: 'old', outcome: 'success' });
+      clock += 120_000;
+      for (let i = 0; i < 3; i++)
+        await config.recordAudit({ actor: 'x', action: 'new', outcome: 'success' });
+      expect(await config.pruneAuditLog()).toBe(5);
+      const { items } = await config.getAuditLog();
+      expect(items.map((e) => e.action)).toEqual(['new', 'new', 'new']);
+      expect(items[0]!.timestamp).toBe('2026-01-01T00:02:00.000Z');
+    });
+
+    it('decrypts correctly with the plaintext cache off, tiny, or evicting', async () => {
+      for (const size of [0, 1]) {
+        await setup({ credentialCacheSize: size });
+        const a = await config.createInstance(
+          acme({ credentials: { apiKey: 'sk_live_aaaaaaaaaa' } }),
+        );
+        const b = await config.createInstance(
+          acme({ credentials: { apiKey: 'sk_live_bbbbbbbbbb' } }),
+        );
+        for (let i = 0; i < 3; i++) {
+          expect((await config.getCredentials(a.instanceId))['apiKey']).toBe('sk_live_aaaaaaaaaa');
+          expect((await config.getCredentials(b.instanceId))['apiKey']).toBe('sk_live_bbbbbbbbbb');
+        }
+        // a caller mutating its copy never changes what the next read returns
+        const copy = await config.getCredentials(a.instanceId);
+        copy['apiKey'] = 'changed';
+        expect((await config.getCredentials(a.instanceId))['apiKey']).toBe('sk_live_aaaaaaaaaa');
+        await config.updateInstance(a.instanceId, {
+          credentials: { apiKey: 'sk_live_cccccccccc' },
+        });
+        expect((await config.getCredentials(a.instanceId))['apiKey']).toBe('sk_live_cccccccccc');
+        await config.close();
+        await storage.close();
+      }
+      await setup();
+      expect(
+        () =>
+          new ConfigManager({ storage, registry, keyring: keyringA(), credentialCacheSize: -1 }),
+      ).toThrow(/credentialCacheSize/);
+    });
+
     it('getAccessToken on a non-OAuth2 instance is a ValidationError and leaves the status alone', async () => {
       await setup();
       const inst = await config.createInstance(acme());
