@@ -7,39 +7,79 @@
  */
 import type { ValidationIssue } from '../errors.js';
 import type { OperatorTable, ValueTest } from './operators.js';
-import { compileReader, MISSING, type PathReader, parsePath } from './paths.js';
+import { compileReader, MISSING, type PathPart, type PathReader, parsePath } from './paths.js';
 import type { ConditionFailure, ExplainedLeaf, ExplainedNode } from './types.js';
 
 /** Where a compiled tree failed, for the execution record. */
 export type LeafFailure = Omit<ConditionFailure, 'conditionId'>;
 
-/** A compiled `match` tree. */
-export interface CompiledMatch {
-  /** Short-circuit evaluation. */
-  readonly test: (root: unknown) => boolean;
-  /** Full evaluation with every node annotated. */
-  readonly explain: (root: unknown) => ExplainedNode;
-  /** For a failing tree: the leaf that decided the failure, when one leaf did. */
-  readonly why: (root: unknown) => LeafFailure | undefined;
-}
+/**
+ * A compiled `match` node: a short-circuit `test` closure plus the little data that
+ * {@link explainMatch} and {@link whyMatch} need. Leaves with the same path, operator and
+ * value are shared between rules (see {@link CompileCache}), which keeps 100,000 rules
+ * small in memory.
+ */
+export type CompiledMatch =
+  | { readonly kind: 'all' | 'any'; readonly test: Test; readonly children: readonly CompiledMatch[] }
+  | { readonly kind: 'not'; readonly test: Test; readonly child: CompiledMatch }
+  | {
+      readonly kind: 'leaf';
+      readonly test: Test;
+      readonly path: string;
+      readonly operator: string;
+      readonly value: unknown;
+      readonly read: PathReader;
+      /** The operator's test of a present value (absent for exists/some/every). */
+      readonly check?: ValueTest;
+      /** The element sub-tree of some/every. */
+      readonly sub?: CompiledMatch;
+    };
+
+type Test = (root: unknown) => boolean;
 
 /** Limits that keep a stored tree from becoming a denial of service. */
 export const MATCH_LIMITS = Object.freeze({ maxDepth: 16, maxLeaves: 500 });
 
+/** Shares compiled readers and leaves between rules; bounded. */
+export class CompileCache {
+  private readonly readers = new Map<string, PathReader>();
+  private readonly leaves = new Map<string, CompiledMatch>();
+  constructor(private readonly max = 50_000) {}
+
+  reader(path: string, parts: readonly PathPart[]): PathReader {
+    let r = this.readers.get(path);
+    if (!r) {
+      if (this.readers.size >= this.max) this.readers.clear();
+      r = compileReader(parts);
+      this.readers.set(path, r);
+    }
+    return r;
+  }
+
+  leaf(key: string): CompiledMatch | undefined {
+    return this.leaves.get(key);
+  }
+
+  setLeaf(key: string, node: CompiledMatch): void {
+    if (this.leaves.size >= this.max) this.leaves.clear();
+    this.leaves.set(key, node);
+  }
+
+  /** Compiled action configs, keyed by their JSON. */
+  readonly templates = new Map<string, unknown>();
+}
+
 interface State {
   readonly operators: OperatorTable;
   readonly issues: ValidationIssue[];
+  readonly cache: CompileCache;
   leaves: number;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === 'object' && !Array.isArray(v);
 
-const FALSE: CompiledMatch = {
-  test: () => false,
-  explain: () => ({ all: [], result: false }),
-  why: () => undefined,
-};
+const FALSE: CompiledMatch = { kind: 'any', test: () => false, children: [] };
 
 /**
  * Compiles a `match` tree. Problems are appended to `issues` (with paths under
@@ -50,8 +90,9 @@ export function compileMatch(
   operators: OperatorTable,
   basePath: string,
   issues: ValidationIssue[],
+  cache: CompileCache = new CompileCache(),
 ): CompiledMatch {
-  return compileNode(tree, basePath, 0, { operators, issues, leaves: 0 });
+  return compileNode(tree, basePath, 0, { operators, issues, cache, leaves: 0 });
 }
 
 function compileNode(node: unknown, at: string, depth: number, st: State): CompiledMatch {
@@ -72,75 +113,52 @@ function compileNode(node: unknown, at: string, depth: number, st: State): Compi
     const list = node[kind];
     if (!Array.isArray(list)) return issue(`${at}.${kind}`, 'must be an array');
     const children = list.map((c, i) => compileNode(c, `${at}.${kind}[${i}]`, depth + 1, st));
-    return kind === 'all' ? compileAll(children) : compileAny(children);
+    const tests = children.map((c) => c.test);
+    return { kind, test: kind === 'all' ? allTest(tests) : anyTest(tests), children };
   }
   if ('not' in node) {
     if (keys.length !== 1) return issue(at, "a 'not' node must have no other field");
     const child = compileNode(node['not'], `${at}.not`, depth + 1, st);
-    return {
-      test: (r) => !child.test(r),
-      explain: (r) => {
-        const inner = child.explain(r);
-        return { not: inner, result: !inner.result };
-      },
-      why: () => undefined,
-    };
+    const t = child.test;
+    return { kind: 'not', test: (r) => !t(r), child };
   }
   return compileLeaf(node, at, depth, st);
 }
 
-function compileAll(children: CompiledMatch[]): CompiledMatch {
-  const tests = children.map((c) => c.test);
+function allTest(tests: Test[]): Test {
   const [a, b, c] = tests;
-  let test: (r: unknown) => boolean;
-  if (tests.length === 0) test = () => true;
-  else if (tests.length === 1) test = a!;
-  else if (tests.length === 2) test = (r) => a!(r) && b!(r);
-  else if (tests.length === 3) test = (r) => a!(r) && b!(r) && c!(r);
-  else {
-    test = (r) => {
-      for (const t of tests) if (!t(r)) return false;
-      return true;
-    };
-  }
-  return {
-    test,
-    explain: (r) => {
-      const all = children.map((ch) => ch.explain(r));
-      return { all, result: all.every((x) => x.result) };
-    },
-    why: (r) => {
-      for (const ch of children) if (!ch.test(r)) return ch.why(r);
-      return undefined;
-    },
+  if (tests.length === 0) return () => true;
+  if (tests.length === 1) return a!;
+  if (tests.length === 2) return (r) => a!(r) && b!(r);
+  if (tests.length === 3) return (r) => a!(r) && b!(r) && c!(r);
+  return (r) => {
+    for (const t of tests) if (!t(r)) return false;
+    return true;
   };
 }
 
-function compileAny(children: CompiledMatch[]): CompiledMatch {
-  const tests = children.map((c) => c.test);
+function anyTest(tests: Test[]): Test {
   const [a, b] = tests;
-  let test: (r: unknown) => boolean;
-  if (tests.length === 0) test = () => false;
-  else if (tests.length === 1) test = a!;
-  else if (tests.length === 2) test = (r) => a!(r) || b!(r);
-  else {
-    test = (r) => {
-      for (const t of tests) if (t(r)) return true;
-      return false;
-    };
-  }
-  return {
-    test,
-    explain: (r) => {
-      const any = children.map((ch) => ch.explain(r));
-      return { any, result: any.some((x) => x.result) };
-    },
-    // Every child failed; the first one is as good an answer as any.
-    why: (r) => children[0]?.why(r),
+  if (tests.length === 0) return () => false;
+  if (tests.length === 1) return a!;
+  if (tests.length === 2) return (r) => a!(r) || b!(r);
+  return (r) => {
+    for (const t of tests) if (t(r)) return true;
+    return false;
   };
 }
 
 const LEAF_KEYS = new Set(['path', 'operator', 'value']);
+
+function leafKey(path: unknown, operator: unknown, value: unknown): string | undefined {
+  if (typeof path !== 'string' || typeof operator !== 'string') return undefined;
+  if (operator === 'some' || operator === 'every') return undefined;
+  try {
+    return `${path}\u0000${operator}\u0000${JSON.stringify(value) ?? ''}`;
+  } catch {
+    return undefined;
+  }
+}
 
 function compileLeaf(
   node: Record<string, unknown>,
@@ -148,6 +166,17 @@ function compileLeaf(
   depth: number,
   st: State,
 ): CompiledMatch {
+  if (++st.leaves > MATCH_LIMITS.maxLeaves) {
+    st.issues.push({ path: at, message: `a tree may hold at most ${MATCH_LIMITS.maxLeaves} leaves` });
+    return FALSE;
+  }
+  const path = node['path'];
+  const operator = node['operator'];
+  const value = node['value'];
+  const onlyLeafKeys = Object.keys(node).every((k) => LEAF_KEYS.has(k));
+  const key = onlyLeafKeys ? leafKey(path, operator, value) : undefined;
+  const hit = key !== undefined ? st.cache.leaf(key) : undefined;
+  if (hit) return hit;
   const before = st.issues.length;
   for (const k of Object.keys(node)) {
     if (!LEAF_KEYS.has(k)) {
@@ -157,16 +186,6 @@ function compileLeaf(
       });
     }
   }
-  if (++st.leaves > MATCH_LIMITS.maxLeaves) {
-    st.issues.push({
-      path: at,
-      message: `a tree may hold at most ${MATCH_LIMITS.maxLeaves} leaves`,
-    });
-    return FALSE;
-  }
-  const path = node['path'];
-  const operator = node['operator'];
-  const value = node['value'];
   const parts = typeof path === 'string' ? parsePath(path) : 'is required (a string)';
   if (typeof parts === 'string') st.issues.push({ path: `${at}.path`, message: parts });
   if (typeof operator !== 'string') {
@@ -174,8 +193,9 @@ function compileLeaf(
     return FALSE;
   }
   if (typeof parts === 'string') return FALSE;
-  const read = compileReader(parts);
   const p = path as string;
+  const read = st.cache.reader(p, parts);
+  let compiled: CompiledMatch;
 
   if (operator === 'exists') {
     if (value !== undefined && typeof value !== 'boolean') {
@@ -183,95 +203,110 @@ function compileLeaf(
       return FALSE;
     }
     const want = value !== false;
-    const test = (r: unknown): boolean => (read(r) !== MISSING) === want;
-    return {
-      test,
-      explain: (r) => leafExplain(p, operator, value ?? true, read(r), test(r)),
-      why: (r) => leafWhy(p, operator, value ?? true, read(r)),
-    };
-  }
-
-  if (operator === 'some' || operator === 'every') {
+    const test = (r: unknown): boolean => read(r) !== MISSING === want;
+    compiled = { kind: 'leaf', test, path: p, operator, value: value ?? true, read };
+  } else if (operator === 'some' || operator === 'every') {
     const sub = compileNode(value, `${at}.value`, depth + 1, st);
     if (st.issues.length > before) return FALSE;
-    const some = operator === 'some';
-    const test = some
-      ? (r: unknown): boolean => {
-          const a = read(r);
-          return Array.isArray(a) && a.some(sub.test);
-        }
-      : (r: unknown): boolean => {
-          const a = read(r);
-          return Array.isArray(a) && a.every(sub.test);
-        };
-    return {
-      test,
-      explain: (r) => {
-        const a = read(r);
-        const result = test(r);
-        const base = leafExplain(p, operator, value, a, result) as ExplainedLeaf;
-        if (!Array.isArray(a) || a.length === 0) return base;
-        let index = some ? a.findIndex(sub.test) : a.findIndex((x) => !sub.test(x));
-        if (index < 0) {
-          if (!some) return base;
-          index = 0;
-        }
-        return { ...base, element: { index, tree: sub.explain(a[index]) } };
-      },
-      why: (r) => leafWhy(p, operator, value, read(r)),
-    };
-  }
-
-  const spec = st.operators.get(operator);
-  if (!spec) {
-    st.issues.push({
-      path: `${at}.operator`,
-      message: `unknown operator '${operator}'${suggest(operator, st.operators.names())}`,
-    });
-    return FALSE;
-  }
-  const problem = spec.check(value);
-  if (problem !== undefined) {
-    st.issues.push({ path: `${at}.value`, message: `${problem} for operator '${operator}'` });
-    return FALSE;
-  }
-  if (st.issues.length > before) return FALSE;
-  const check: ValueTest = spec.compile(value);
-  const test = (r: unknown): boolean => {
-    const a = read(r);
-    return a !== MISSING && check(a);
-  };
-  return {
-    test,
-    explain: (r) => {
+    const t = sub.test;
+    const test =
+      operator === 'some'
+        ? (r: unknown): boolean => {
+            const a = read(r);
+            return Array.isArray(a) && a.some(t);
+          }
+        : (r: unknown): boolean => {
+            const a = read(r);
+            return Array.isArray(a) && a.every(t);
+          };
+    compiled = { kind: 'leaf', test, path: p, operator, value, read, sub };
+  } else {
+    const spec = st.operators.get(operator);
+    if (!spec) {
+      st.issues.push({
+        path: `${at}.operator`,
+        message: `unknown operator '${operator}'${suggest(operator, st.operators.names())}`,
+      });
+      return FALSE;
+    }
+    const problem = spec.check(value);
+    if (problem !== undefined) {
+      st.issues.push({ path: `${at}.value`, message: `${problem} for operator '${operator}'` });
+      return FALSE;
+    }
+    if (st.issues.length > before) return FALSE;
+    const check: ValueTest = spec.compile(value);
+    const test = (r: unknown): boolean => {
       const a = read(r);
-      if (a === MISSING) return leafExplain(p, operator, value, a, false);
-      try {
-        return leafExplain(p, operator, value, a, check(a));
-      } catch (e) {
-        return { path: p, operator, expected: value, actual: a, result: false, error: errText(e) };
-      }
-    },
-    why: (r) => leafWhy(p, operator, value, read(r)),
-  };
+      return a !== MISSING && check(a);
+    };
+    compiled = { kind: 'leaf', test, path: p, operator, value, read, check };
+  }
+  if (key !== undefined) st.cache.setLeaf(key, compiled);
+  return compiled;
 }
 
-function leafExplain(
-  path: string,
-  operator: string,
-  expected: unknown,
-  actual: unknown,
-  result: boolean,
-): ExplainedNode {
-  return actual === MISSING
-    ? { path, operator, expected, missing: true, result }
-    : { path, operator, expected, actual, result };
+/** Full evaluation of a compiled tree, every node annotated with its result. */
+export function explainMatch(node: CompiledMatch, root: unknown): ExplainedNode {
+  switch (node.kind) {
+    case 'all': {
+      const all = node.children.map((c) => explainMatch(c, root));
+      return { all, result: all.every((x) => x.result) };
+    }
+    case 'any': {
+      const any = node.children.map((c) => explainMatch(c, root));
+      return { any, result: any.some((x) => x.result) };
+    }
+    case 'not': {
+      const inner = explainMatch(node.child, root);
+      return { not: inner, result: !inner.result };
+    }
+    default:
+      return explainLeaf(node, root);
+  }
 }
 
-function leafWhy(path: string, operator: string, expected: unknown, actual: unknown): LeafFailure {
-  return actual === MISSING
-    ? { path, operator, expected }
-    : { path, operator, expected, actual: actual as unknown };
+function explainLeaf(node: Extract<CompiledMatch, { kind: 'leaf' }>, root: unknown): ExplainedLeaf {
+  const { path, operator, value: expected } = node;
+  const actual = node.read(root);
+  if (actual === MISSING) {
+    return { path, operator, expected, missing: true, result: node.test(root) };
+  }
+  let result: boolean;
+  try {
+    result = node.check ? node.check(actual) : node.test(root);
+  } catch (e) {
+    return { path, operator, expected, actual, result: false, error: errText(e) };
+  }
+  const leaf: ExplainedLeaf = { path, operator, expected, actual, result };
+  const sub = node.sub;
+  if (!sub || !Array.isArray(actual) || actual.length === 0) return leaf;
+  const some = operator === 'some';
+  let index = some ? actual.findIndex(sub.test) : actual.findIndex((x) => !sub.test(x));
+  if (index < 0) {
+    if (!some) return leaf;
+    index = 0;
+  }
+  return { ...leaf, element: { index, tree: explainMatch(sub, actual[index]) } };
+}
+
+/** For a failing tree: the leaf that decided the failure, when one leaf did. */
+export function whyMatch(node: CompiledMatch, root: unknown): LeafFailure | undefined {
+  switch (node.kind) {
+    case 'all':
+      for (const c of node.children) if (!c.test(root)) return whyMatch(c, root);
+      return undefined;
+    case 'any':
+      // Every child failed; the first one is as good an answer as any.
+      return node.children[0] ? whyMatch(node.children[0], root) : undefined;
+    case 'not':
+      return undefined;
+    default: {
+      const actual = node.read(root);
+      const { path, operator, value: expected } = node;
+      return actual === MISSING ? { path, operator, expected } : { path, operator, expected, actual };
+    }
+  }
 }
 
 /** The message of a thrown value. */
@@ -309,5 +344,3 @@ function distance(a: string, b: string): number {
   return row[b.length]!;
 }
 
-/** Re-exported for the engine: the reader type used by templates. */
-export type { PathReader };

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { setMaxListeners } from 'node:events';
 import { EventEmitter } from 'eventemitter3';
 import type { ConfigManager } from '../config/manager.js';
 import type { InstanceView } from '../config/types.js';
@@ -27,7 +28,14 @@ import type {
   RegisteredTrigger,
 } from '../schema/runtime.js';
 import type { Collection, StorageAdapter } from '../storage/types.js';
-import { errText, suggest } from './compile.js';
+import {
+  CompileCache,
+  type CompiledMatch,
+  errText,
+  explainMatch,
+  suggest,
+  whyMatch,
+} from './compile.js';
 import { Semaphore, sleep, withTimeout } from './concurrency.js';
 import { ExecutionStore, type LogEntry, type RetentionOptions } from './executions.js';
 import { type OperatorFn, type OperatorOptions, OperatorTable } from './operators.js';
@@ -46,6 +54,7 @@ import type {
   ExecutionLog,
   ExecutionQuery,
   ExplainedCondition,
+  ExplainedNode,
   RetryPolicy,
   Rule,
   RuleChanges,
@@ -77,6 +86,12 @@ export interface RuleEngineOptions {
   readonly closeGraceMs?: number;
   /** How often age-based retention runs for idle rules, in ms. Default 60 000. */
   readonly pruneIntervalMs?: number;
+  /**
+   * Record (and return from `dispatch`) executions whose conditions were not met.
+   * Default true, so users can see why nothing happened; turn it off to save writes
+   * when many rules share a trigger type.
+   */
+  readonly recordUnmatched?: boolean;
 }
 
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -158,7 +173,9 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   private readonly rules: Collection<Rule>;
   private readonly store: ExecutionStore;
   private readonly operators = new OperatorTable();
+  private readonly cache = new CompileCache();
   private readonly validatePayloads: boolean;
+  private readonly recordUnmatched: boolean;
   private readonly actionTimeoutMs: number;
   private readonly retry: Required<RetryPolicy>;
   private readonly minLevel: number;
@@ -215,6 +232,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     this.registry = options.registry;
     this.config = options.config;
     this.validatePayloads = options.validatePayloads ?? true;
+    this.recordUnmatched = options.recordUnmatched ?? true;
     this.actionTimeoutMs = options.actionTimeoutMs ?? 30_000;
     this.retry = {
       attempts: options.retry?.attempts ?? 1,
@@ -225,6 +243,8 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     this.minLevel = LEVELS[options.logLevel ?? 'info'];
     this.closeGraceMs = options.closeGraceMs ?? 10_000;
     this.semaphore = new Semaphore(options.maxConcurrentActions ?? 16);
+    // Every running attempt listens for shutdown; that is not a leak.
+    setMaxListeners(0, this.abort.signal);
     this.rules = this.storage.collection<Rule>('rules', { indexes: RULE_INDEXES });
     this.store = new ExecutionStore(this.storage, options.retention);
     this.idPrefix = `ex_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}_`;
@@ -277,7 +297,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   /** Compiles and indexes a stored rule. */
   private install(rule: Rule, fromStorage: boolean): CompiledRule | undefined {
     const issues: ValidationIssue[] = [];
-    const compiled = compileRule(rule, this.operators, issues);
+    const compiled = compileRule(rule, this.operators, issues, this.cache);
     this.uninstall(rule.id);
     if (issues.length > 0) {
       if (!fromStorage) throw new ValidationError(issues, `rule '${rule.id}'`);
@@ -354,7 +374,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
 
   private async validate(rule: Rule, issues: ValidationIssue[]): Promise<void> {
     // Shape and compile problems come first; registry checks only on a sane rule.
-    compileRule(rule, this.operators, issues);
+    compileRule(rule, this.operators, issues, this.cache);
     if (issues.length > 0) return;
     let version: string | undefined;
     try {
@@ -402,7 +422,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
       issues.push({ path: 'integrationId', message: e.message });
     }
     if (version === undefined) return;
-    const compiled = compileRule(rule, this.operators, []);
+    const compiled = compileRule(rule, this.operators, [], this.cache);
     for (const ca of compiled.actions) await this.validateAction(rule, ca, issues);
   }
 
@@ -754,7 +774,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     this.validatePayload(event, rt);
     const now = new Date().toISOString();
     const triggerData = event;
-    const out: Promise<Execution>[] = [];
+    const out: Promise<Execution | undefined>[] = [];
     // Snapshot: rules changed during the dispatch do not affect it.
     for (const cr of bucket.slice()) {
       const logs: LogEntry[] = [];
@@ -771,25 +791,36 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
         continue;
       }
       if (!fired) continue;
+      if (!cr.syncConditions) {
+        const draft = this.draft(cr, event, now, triggerData);
+        this.log(logs, 'debug', 'trigger', 'trigger fired', undefined, event.type);
+        out.push(this.runAsync(cr, event, draft, logs, rt));
+        continue;
+      }
+      let failed: Extract<CompiledCondition, { kind: 'match' }> | undefined;
+      let thrown: { error: unknown } | undefined;
+      try {
+        failed = firstFailing(cr, event);
+      } catch (error) {
+        thrown = { error };
+      }
+      if (failed && !this.recordUnmatched) continue;
       const draft = this.draft(cr, event, now, triggerData);
       this.log(logs, 'debug', 'trigger', 'trigger fired', undefined, event.type);
-      if (cr.syncConditions) {
-        let met: boolean;
-        try {
-          met = this.matchSync(cr, event, draft, logs);
-        } catch (e) {
-          out.push(this.finish(this.conditionError(draft, logs, e), logs));
-          continue;
-        }
-        if (!met || cr.actions.length === 0) {
-          draft.conditionsMet = met;
-          out.push(this.finish(draft, logs));
-          continue;
-        }
+      if (thrown) {
+        out.push(this.finish(this.conditionError(draft, logs, thrown.error), logs));
+      } else if (failed) {
+        this.notMet(draft, logs, failed, event);
+        out.push(this.finish(draft, logs));
+      } else if (cr.actions.length === 0) {
+        draft.conditionsMet = true;
+        out.push(this.finish(draft, logs));
+      } else {
+        out.push(this.runAsync(cr, event, draft, logs, rt));
       }
-      out.push(this.runAsync(cr, event, draft, logs, rt));
     }
-    return Promise.all(out);
+    const done = await Promise.all(out);
+    return this.recordUnmatched ? (done as Execution[]) : done.filter((e) => e !== undefined);
   }
 
   private draft(
@@ -847,24 +878,18 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     logs.push(entry);
   }
 
-  /** Evaluates `match` conditions; records where they failed. */
-  private matchSync(
-    cr: CompiledRule,
-    event: IntegrationEvent,
+  /** Records on the draft where a `match` condition failed. */
+  private notMet(
     draft: ExecutionDraft,
     logs: LogEntry[],
-  ): boolean {
-    for (const c of cr.conditions) {
-      if (c.kind !== 'match') continue;
-      if (!c.match.test(event)) {
-        const why = c.match.why(event);
-        const failure: ConditionFailure = { conditionId: c.id, ...(toJson(why) as object) };
-        draft.failedCondition = failure;
-        this.log(logs, 'debug', 'condition', `condition '${c.id}' not met`, why, c.id);
-        return false;
-      }
+    c: Extract<CompiledCondition, { kind: 'match' }>,
+    event: IntegrationEvent,
+  ): void {
+    const why = whyMatch(c.match, event);
+    draft.failedCondition = why ? { conditionId: c.id, ...why } : { conditionId: c.id };
+    if (this.minLevel <= LEVELS.debug) {
+      this.log(logs, 'debug', 'condition', `condition '${c.id}' not met`, why, c.id);
     }
-    return true;
   }
 
   private conditionError(draft: ExecutionDraft, logs: LogEntry[], e: unknown): ExecutionDraft {
@@ -881,7 +906,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     draft: ExecutionDraft,
     logs: LogEntry[],
     rt: DispatchRuntime,
-  ): Promise<Execution> {
+  ): Promise<Execution | undefined> {
     draft.startTime = new Date().toISOString();
     if (!cr.syncConditions) {
       const ctx: ConditionContext = { ruleId: cr.rule.id, integrationId: cr.rule.integrationId };
@@ -891,9 +916,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
           if (c.kind === 'match') {
             ok = c.match.test(event);
             if (!ok) {
-              const why = c.match.why(event);
-              draft.failedCondition = { conditionId: c.id, ...(toJson(why) as object) };
-              this.log(logs, 'debug', 'condition', `condition '${c.id}' not met`, why, c.id);
+              this.notMet(draft, logs, c, event);
             }
           } else {
             ok = (await this.customCheck(c, rt.conditions)(event, ctx)) === true;
@@ -910,6 +933,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
             }
           }
           if (!ok) {
+            if (!this.recordUnmatched) return undefined;
             draft.endTime = new Date().toISOString();
             return this.finish(draft, logs);
           }
@@ -1189,51 +1213,45 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     const rt = await this.runtimeFor(event);
     const out: RuleEvaluation[] = [];
     for (const cr of bucket.slice()) {
-      const actions = cr.rule.actions.map((a) => ({ id: a.id, type: a.type }));
-      const head = { ruleId: cr.rule.id, ruleName: cr.rule.name, actions };
+      cr.actionList ??= Object.freeze(cr.rule.actions.map((a) => Object.freeze({ id: a.id, type: a.type })));
+      const ruleId = cr.rule.id;
+      const ruleName = cr.rule.name;
+      const actions = cr.actionList;
       let triggered: boolean;
       try {
         const filter = rt?.trigger ? this.filterOf(cr, rt.trigger) : undefined;
         triggered = rt?.trigger !== undefined && (filter ? filter(event) === true : true);
       } catch (e) {
-        out.push({
-          ...head,
-          triggered: false,
-          conditionsMet: false,
-          conditions: [],
-          error: errText(e),
-        });
+        out.push({ ruleId, ruleName, actions, triggered: false, conditionsMet: false, conditions: [], error: errText(e) });
         continue;
       }
       if (!triggered) {
-        out.push({ ...head, triggered, conditionsMet: false, conditions: [] });
+        out.push({ ruleId, ruleName, actions, triggered, conditionsMet: false, conditions: [] });
         continue;
       }
       const conditions: ExplainedCondition[] = [];
+      let met = true;
       for (const c of cr.conditions) {
+        let explained: ExplainedCondition;
         if (c.kind === 'match') {
           try {
-            const tree = c.match.explain(event);
-            conditions.push({ id: c.id, type: 'match', result: tree.result, tree });
+            explained = new LazyMatchExplanation(c.id, c.match.test(event), c.match, event);
           } catch (e) {
-            conditions.push({ id: c.id, type: 'match', result: false, error: errText(e) });
+            explained = { id: c.id, type: 'match', result: false, error: errText(e) };
           }
-          continue;
+        } else {
+          try {
+            const ctx = { ruleId, integrationId: cr.rule.integrationId };
+            const ok = (await this.customCheck(c, rt?.conditions ?? [])(event, ctx)) === true;
+            explained = { id: c.id, type: c.type, result: ok };
+          } catch (e) {
+            explained = { id: c.id, type: c.type, result: false, error: errText(e) };
+          }
         }
-        try {
-          const ctx = { ruleId: cr.rule.id, integrationId: cr.rule.integrationId };
-          const ok = (await this.customCheck(c, rt?.conditions ?? [])(event, ctx)) === true;
-          conditions.push({ id: c.id, type: c.type, result: ok });
-        } catch (e) {
-          conditions.push({ id: c.id, type: c.type, result: false, error: errText(e) });
-        }
+        if (!explained.result) met = false;
+        conditions.push(explained);
       }
-      out.push({
-        ...head,
-        triggered,
-        conditionsMet: conditions.every((c) => c.result),
-        conditions,
-      });
+      out.push({ ruleId, ruleName, actions, triggered, conditionsMet: met, conditions });
     }
     return out;
   }
@@ -1270,6 +1288,49 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/**
+ * An explained `match` condition whose annotated tree is computed on first access (and
+ * kept), so a dry run that only reads `result` costs no more than the evaluation itself.
+ * `JSON.stringify` includes the tree.
+ */
+class LazyMatchExplanation implements ExplainedCondition {
+  readonly type = 'match';
+  #tree: ExplainedNode | undefined;
+  readonly #match: CompiledMatch;
+  readonly #event: IntegrationEvent;
+
+  constructor(
+    readonly id: string,
+    readonly result: boolean,
+    match: CompiledMatch,
+    event: IntegrationEvent,
+  ) {
+    this.#match = match;
+    this.#event = event;
+  }
+
+  /** The annotated tree: `{ result, actual, expected }` on every leaf. */
+  get tree(): ExplainedNode {
+    this.#tree ??= explainMatch(this.#match, this.#event);
+    return this.#tree;
+  }
+
+  toJSON(): ExplainedCondition {
+    return { id: this.id, type: this.type, result: this.result, tree: this.tree };
+  }
+}
+
+/** The first `match` condition that fails, when all conditions are `match` ones. */
+function firstFailing(
+  cr: CompiledRule,
+  event: IntegrationEvent,
+): Extract<CompiledCondition, { kind: 'match' }> | undefined {
+  for (const c of cr.conditions) {
+    if (c.kind === 'match' && !c.match.test(event)) return c;
+  }
+  return undefined;
 }
 
 function checkEvent(event: IntegrationEvent): void {

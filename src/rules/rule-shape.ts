@@ -6,7 +6,7 @@
  * @module
  */
 import type { ValidationIssue } from '../errors.js';
-import { type CompiledMatch, compileMatch } from './compile.js';
+import { CompileCache, type CompiledMatch, compileMatch } from './compile.js';
 import type { OperatorTable } from './operators.js';
 import { type CompiledTemplate, compileTemplates } from './templates.js';
 import type { Rule, RuleAction, RuleCondition, RuleInput } from './types.js';
@@ -218,6 +218,8 @@ export interface CompiledRule {
   /** True when every condition is a `match` (evaluation is synchronous). */
   readonly syncConditions: boolean;
   readonly actions: readonly CompiledAction[];
+  /** `{ id, type }` of the actions, built once for explanations. */
+  actionList?: readonly { readonly id: string; readonly type: string }[];
   /** Trigger factory the filter was built from, and the filter. */
   trigger?: { readonly factory: unknown; readonly filter: ((event: never) => boolean) | undefined };
 }
@@ -227,13 +229,14 @@ export function compileRule(
   rule: Rule,
   operators: OperatorTable,
   issues: ValidationIssue[],
+  cache: CompileCache = new CompileCache(),
 ): CompiledRule {
   const conditions: CompiledCondition[] = rule.conditions.map((c, i) =>
     c.type === 'match'
       ? {
           kind: 'match',
           id: c.id,
-          match: compileMatch(c.config, operators, `conditions[${i}].config`, issues),
+          match: compileMatch(c.config, operators, `conditions[${i}].config`, issues, cache),
         }
       : { kind: 'custom', id: c.id, type: c.type, config: c.config },
   );
@@ -241,7 +244,7 @@ export function compileRule(
     (a, index): CompiledAction => ({
       action: a,
       integrationId: a.integrationId ?? rule.integrationId,
-      template: compileTemplates(a.config ?? {}, `actions[${index}].config`, issues),
+      template: cachedTemplate(a.config ?? {}, `actions[${index}].config`, issues, cache),
       index,
     }),
   );
@@ -251,4 +254,27 @@ export function compileRule(
     syncConditions: conditions.every((c) => c.kind === 'match'),
     actions,
   };
+}
+
+function cachedTemplate(
+  config: Readonly<Record<string, unknown>>,
+  at: string,
+  issues: ValidationIssue[],
+  cache: CompileCache,
+): CompiledTemplate {
+  let key: string | undefined;
+  try {
+    key = JSON.stringify(config);
+  } catch {
+    key = undefined;
+  }
+  const hit = key !== undefined ? cache.templates.get(key) : undefined;
+  if (hit) return hit as CompiledTemplate;
+  const before = issues.length;
+  const compiled = compileTemplates(config, at, issues);
+  if (key !== undefined && issues.length === before) {
+    if (cache.templates.size >= 50_000) cache.templates.clear();
+    cache.templates.set(key, compiled);
+  }
+  return compiled;
 }
