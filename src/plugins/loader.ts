@@ -21,7 +21,12 @@ import {
 import type { PluginLoaderEvents } from '../events.js';
 import type { DefinitionRuntime, IntegrationRegistry } from '../registry/index.js';
 import type { IntegrationDefinition } from '../schema/definition.js';
-import type { IntegrationDefinitionInput } from '../schema/runtime.js';
+import type {
+  ActionRuntime,
+  ConditionRuntime,
+  IntegrationDefinitionInput,
+  TriggerRuntime,
+} from '../schema/runtime.js';
 import { type ManifestRuntimeExport, readManifestPackage } from './manifest.js';
 import { ManifestPlugin } from './manifest-plugin.js';
 import type { JsonFileCache } from './package-files.js';
@@ -132,27 +137,16 @@ function fingerprint(def: IntegrationDefinitionInput | IntegrationDefinition): s
 
 /** The runtime parts carried inline by a definition, keyed by component type. */
 function runtimeOf(def: IntegrationDefinitionInput): DefinitionRuntime {
-  const pick = <T extends { readonly type: string }>(
-    items: readonly T[] | undefined,
-    fn: keyof T,
-  ) => {
-    const out: Record<string, T> = {};
-    for (const item of items ?? []) if (typeof item[fn] === 'function') out[item.type] = item;
-    return out;
-  };
-  const triggers: Record<string, { factory?: never }> = {};
-  for (const [type, t] of Object.entries(pick(def.triggers, 'factory'))) {
-    Object.assign(triggers, { [type]: { factory: t.factory } });
-  }
-  const conditions: Record<string, unknown> = {};
-  for (const [type, c] of Object.entries(pick(def.conditions, 'factory'))) {
-    conditions[type] = { factory: c.factory };
-  }
-  const actions: Record<string, unknown> = {};
-  for (const [type, a] of Object.entries(pick(def.actions, 'handler'))) {
-    actions[type] = { handler: a.handler };
-  }
-  return { triggers, conditions, actions } as DefinitionRuntime;
+  const triggers: Record<string, TriggerRuntime> = {};
+  for (const t of def.triggers ?? [])
+    if (typeof t.factory === 'function') triggers[t.type] = { factory: t.factory };
+  const conditions: Record<string, ConditionRuntime> = {};
+  for (const c of def.conditions ?? [])
+    if (typeof c.factory === 'function') conditions[c.type] = { factory: c.factory };
+  const actions: Record<string, ActionRuntime> = {};
+  for (const a of def.actions ?? [])
+    if (typeof a.handler === 'function') actions[a.type] = { handler: a.handler };
+  return { triggers, conditions, actions };
 }
 
 /**
@@ -182,6 +176,11 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
   readonly #pending = new Map<string, string>();
   readonly #fileCache: JsonFileCache = new Map();
 
+  /**
+   * @param options - the registry, and optionally `fetch`, `initializeTimeoutMs`,
+   *   `logger`, `publish` and `concurrency`
+   * @throws {ValidationError} when `registry` is missing or the timeout is not positive
+   */
   constructor(options: PluginLoaderOptions) {
     super();
     if (!options?.registry) {
@@ -294,7 +293,7 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
               : await this.#reporting(source, () => this.#load(item, 'code', source, {}));
           results[i] = { ok: loaded };
         } catch (error) {
-          const err = this.#asLoadError(error, undefined);
+          const err = this.#asLoadError(error);
           results[i] = {
             failed: {
               ...(err.pluginId === undefined ? {} : { id: err.pluginId }),
@@ -441,7 +440,7 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
     try {
       return await run();
     } catch (error) {
-      const err = this.#asLoadError(error, undefined);
+      const err = this.#asLoadError(error);
       this.emit('plugin:failed', {
         ...(err.pluginId === undefined ? {} : { id: err.pluginId }),
         source,
@@ -451,9 +450,9 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
     }
   }
 
-  #asLoadError(error: unknown, id: string | undefined): PluginLoadError {
+  #asLoadError(error: unknown): PluginLoadError {
     if (isPlugboardError(error, 'PLUGIN_LOAD_FAILED')) return error as PluginLoadError;
-    return new PluginLoadError(message(error), id, { cause: error });
+    return new PluginLoadError(message(error), undefined, { cause: error });
   }
 
   async #load(
