@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { combineMockFetch, type MockServer } from '../../examples/integrations/mock-http.js';
@@ -16,8 +17,10 @@ import {
 } from '../../examples/integrations/xero/mock-server.js';
 import {
   type ActionContext,
+  ConfigManager,
   IntegrationRegistry,
   isPlugboardError,
+  Keyring,
   MemoryStorage,
   PluginLoader,
 } from '../../src/index.js';
@@ -255,5 +258,27 @@ describe('xero (code plugin)', () => {
     const result = await registry.validateConfig('xero', { tenantId: 42 });
     expect(result.valid).toBe(false);
     expect(result.errors[0]?.path).toBe('config.tenantId');
+  });
+});
+
+describe('unloading an integration in use', () => {
+  it('is refused while a ConfigManager instance uses it', async () => {
+    const config = new ConfigManager({
+      storage: new MemoryStorage(),
+      registry,
+      plugins: loader,
+      keyring: new Keyring({ keys: { k: randomBytes(32) }, primary: 'k' }),
+    });
+    const instance = await config.createInstance({
+      integrationId: 'slack',
+      name: 'Workspace',
+      credentials: { clientId: '1', oauth2: { access_token: SLACK_TEST_TOKEN } },
+    });
+    const error = await loader.unload('slack').catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'REFERENCED' });
+    expect((error as Error).message).toContain(instance.instanceId);
+    expect(loader.getPlugin('slack')).toBeDefined();
+    await config.deleteInstance(instance.instanceId);
+    await config.close();
   });
 });

@@ -300,6 +300,51 @@ describe('loadManifest', () => {
     await expect(registry.validateConfig('refs', {})).resolves.toMatchObject({ valid: false });
   });
 
+  it("bundles files referenced from the manifest's own definitions", async () => {
+    const dir = await writePackage('sharedrefs', {
+      ...validPackage('sharedrefs'),
+      'manifest.json': manifest('sharedrefs', {
+        definitions: { order: { $ref: 'schemas/order.created.json' } },
+        actions: [{ type: 'ship', inputSchemaPath: 'schemas/ship.json' }],
+      }),
+      'schemas/ship.json': {
+        type: 'object',
+        properties: { order: { $ref: '../manifest.json#/definitions/order' } },
+        required: ['order'],
+      },
+    });
+    const { registry, loader } = setup();
+    await loader.loadManifest(dir);
+    const def = await registry.get('sharedrefs');
+    expect(def.definitions?.['order']).toEqual({
+      $ref: '#/definitions/file_schemas_order_created_json',
+    });
+    expect(def.actions[0]?.inputSchema).toMatchObject({
+      properties: { order: { $ref: '#/definitions/order' } },
+    });
+    const validate = registry.getValidator('sharedrefs', '1.0.0', {
+      kind: 'action-input',
+      type: 'ship',
+    });
+    expect(validate({ order: { id: 'o1' } }).valid).toBe(true);
+    expect(validate({ order: { amount: 1 } }).valid).toBe(false);
+  });
+
+  it('re-attaches runtime parts when the package was registered by an earlier process', async () => {
+    const dir = await writePackage('again', {
+      ...validPackage('again', { main: 'runtime.mjs' }),
+      'runtime.mjs':
+        'export default { actions: { ship: { handler: async () => ({ ok: true }) } } };',
+    });
+    const storage = new MemoryStorage();
+    await new PluginLoader({ registry: new IntegrationRegistry({ storage }) }).loadManifest(dir);
+    const registry = new IntegrationRegistry({ storage });
+    const loaded = await new PluginLoader({ registry }).loadManifest(dir);
+    expect(loaded.id).toBe('again');
+    const [ship] = await registry.getAvailableActions('again');
+    await expect(ship?.handler?.({}, {} as never)).resolves.toEqual({ ok: true });
+  });
+
   it('applies the escape rules to $refs too', async () => {
     const dir = await writePackage('badrefs', {
       ...validPackage('badrefs'),
