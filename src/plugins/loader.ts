@@ -478,6 +478,11 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
         cause: error,
       });
     }
+    if (typeof (def as { then?: unknown } | undefined)?.then === 'function') {
+      throw new PluginLoadError(
+        'getDefinition() returned a Promise; it must return the definition synchronously (do async set-up in initialize())',
+      );
+    }
     const id = isObject(def) && typeof def.id === 'string' ? def.id : undefined;
     const version = isObject(def) && typeof def.version === 'string' ? def.version : undefined;
     if (id === undefined || version === undefined) {

@@ -199,6 +199,13 @@ describe('PluginLoader.load', () => {
     expect((e2 as PluginLoadError).pluginId).toBe('Bad Id!');
     expect((e2 as Error).message).toMatch(/invalid definition/);
     expect(isPlugboardError((e2 as Error).cause, 'VALIDATION_FAILED')).toBe(true);
+
+    const e3 = await loader
+      .load({ getDefinition: (async () => ({})) as unknown as IntegrationPlugin['getDefinition'] })
+      .catch((e: unknown) => e);
+    expect((e3 as Error).message).toMatch(
+      /returned a Promise; it must return the definition synchronously/,
+    );
   });
 
   it('refuses a second plugin with the same id@version', async () => {
