@@ -50,7 +50,8 @@ function pick<T>(rnd: () => number, list: readonly T[]): T {
 function subset<T>(rnd: () => number, list: readonly T[], n: number): T[] {
   const copy = [...list];
   const out: T[] = [];
-  while (out.length < n && copy.length > 0) out.push(copy.splice(Math.floor(rnd() * copy.length), 1)[0]!);
+  while (out.length < n && copy.length > 0)
+    out.push(copy.splice(Math.floor(rnd() * copy.length), 1)[0]!);
   return out;
 }
 
@@ -65,7 +66,11 @@ function leaf(rnd: () => number, kind: number): MatchLeaf {
     case 3:
       return { path: 'payload.tags', operator: 'contains', value: pick(rnd, TAGS) };
     case 4:
-      return { path: 'payload.customer.address.city', operator: 'notEqual', value: pick(rnd, CITIES) };
+      return {
+        path: 'payload.customer.address.city',
+        operator: 'notEqual',
+        value: pick(rnd, CITIES),
+      };
     default:
       return { path: 'payload.items[0].sku', operator: 'in', value: subset(rnd, SKUS, 3) };
   }

@@ -168,7 +168,10 @@ async function compare(): Promise<void> {
     [
       { name: 'json-rules-engine 7 run()', fn: () => jreRun(events[i++ % EVENTS]!) },
       { name: 'plugboard evaluate()', fn: () => pbEvaluate(events[j++ % EVENTS]!) },
-      { name: 'plugboard evaluate() + reading every explanation', fn: () => pbExplain(events[m++ % EVENTS]!) },
+      {
+        name: 'plugboard evaluate() + reading every explanation',
+        fn: () => pbExplain(events[m++ % EVENTS]!),
+      },
       {
         name: 'plugboard dispatch() + MemoryStorage recording (default: every triggered rule)',
         fn: () => pbDispatch(events[k++ % EVENTS]!),
@@ -226,7 +229,9 @@ async function interleaved(
     return s[Math.floor(s.length / 2)]!;
   };
   const base = median(times[0]!);
-  console.log(`\n## rules: interleaved batches (${rounds} rounds × ${batch} events, median µs/event)\n`);
+  console.log(
+    `\n## rules: interleaved batches (${rounds} rounds × ${batch} events, median µs/event)\n`,
+  );
   console.log('| engine | µs/event (median batch) | events/s | × json-rules-engine |');
   console.log('|---|---:|---:|---:|');
   engines.forEach((eng, e) => {
@@ -282,7 +287,9 @@ async function loadTest(): Promise<void> {
   const heap = process.memoryUsage().heapUsed;
   const probe = await engine.evaluate(event(generateEvents(1, 3)[0]!));
   console.log(`\n## rules: load and compile ${fmt(LOAD_RULES)} stored rules\n`);
-  console.log('| rules | load + compile (ms) | heap used after (MB) | heap added by the engine (MB) | rules per trigger type |');
+  console.log(
+    '| rules | load + compile (ms) | heap used after (MB) | heap added by the engine (MB) | rules per trigger type |',
+  );
   console.log('|---:|---:|---:|---:|---:|');
   console.log(
     `| ${fmt(LOAD_RULES)} | ${fmt(ms)} | ${fmt(heap / 2 ** 20)} | ${fmt((heap - heapBefore) / 2 ** 20)} | ${fmt(probe.length)} |`,

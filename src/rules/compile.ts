@@ -20,7 +20,11 @@ export type LeafFailure = Omit<ConditionFailure, 'conditionId'>;
  * small in memory.
  */
 export type CompiledMatch =
-  | { readonly kind: 'all' | 'any'; readonly test: Test; readonly children: readonly CompiledMatch[] }
+  | {
+      readonly kind: 'all' | 'any';
+      readonly test: Test;
+      readonly children: readonly CompiledMatch[];
+    }
   | { readonly kind: 'not'; readonly test: Test; readonly child: CompiledMatch }
   | {
       readonly kind: 'leaf';
@@ -167,7 +171,10 @@ function compileLeaf(
   st: State,
 ): CompiledMatch {
   if (++st.leaves > MATCH_LIMITS.maxLeaves) {
-    st.issues.push({ path: at, message: `a tree may hold at most ${MATCH_LIMITS.maxLeaves} leaves` });
+    st.issues.push({
+      path: at,
+      message: `a tree may hold at most ${MATCH_LIMITS.maxLeaves} leaves`,
+    });
     return FALSE;
   }
   const path = node['path'];
@@ -203,7 +210,7 @@ function compileLeaf(
       return FALSE;
     }
     const want = value !== false;
-    const test = (r: unknown): boolean => read(r) !== MISSING === want;
+    const test = (r: unknown): boolean => (read(r) !== MISSING) === want;
     compiled = { kind: 'leaf', test, path: p, operator, value: value ?? true, read };
   } else if (operator === 'some' || operator === 'every') {
     const sub = compileNode(value, `${at}.value`, depth + 1, st);
@@ -304,7 +311,9 @@ export function whyMatch(node: CompiledMatch, root: unknown): LeafFailure | unde
     default: {
       const actual = node.read(root);
       const { path, operator, value: expected } = node;
-      return actual === MISSING ? { path, operator, expected } : { path, operator, expected, actual };
+      return actual === MISSING
+        ? { path, operator, expected }
+        : { path, operator, expected, actual };
     }
   }
 }
@@ -343,4 +352,3 @@ function distance(a: string, b: string): number {
   }
   return row[b.length]!;
 }
-

@@ -489,6 +489,22 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   // ---------------------------------------------------------------- CRUD
 
   /**
+   * Checks a rule input exactly as {@link RuleEngine.createRule} would, without saving.
+   * Never throws for an invalid rule.
+   */
+  async validateRule(input: RuleInput): Promise<{ valid: boolean; errors: ValidationIssue[] }> {
+    await this.ready();
+    const issues: ValidationIssue[] = [];
+    const id = input?.id ?? 'rule_validation';
+    const now = new Date().toISOString();
+    const base = normaliseRule(input, id, issues);
+    if (issues.length === 0) {
+      await this.validate({ ...base, revision: 0, createdAt: now, updatedAt: now }, issues);
+    }
+    return { valid: issues.length === 0, errors: issues };
+  }
+
+  /**
    * Validates and stores a new rule, compiled and indexed at once.
    *
    * @throws ValidationError with paths such as `actions[1].config.channel`
@@ -1213,7 +1229,9 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     const rt = await this.runtimeFor(event);
     const out: RuleEvaluation[] = [];
     for (const cr of bucket.slice()) {
-      cr.actionList ??= Object.freeze(cr.rule.actions.map((a) => Object.freeze({ id: a.id, type: a.type })));
+      cr.actionList ??= Object.freeze(
+        cr.rule.actions.map((a) => Object.freeze({ id: a.id, type: a.type })),
+      );
       const ruleId = cr.rule.id;
       const ruleName = cr.rule.name;
       const actions = cr.actionList;
@@ -1222,7 +1240,15 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
         const filter = rt?.trigger ? this.filterOf(cr, rt.trigger) : undefined;
         triggered = rt?.trigger !== undefined && (filter ? filter(event) === true : true);
       } catch (e) {
-        out.push({ ruleId, ruleName, actions, triggered: false, conditionsMet: false, conditions: [], error: errText(e) });
+        out.push({
+          ruleId,
+          ruleName,
+          actions,
+          triggered: false,
+          conditionsMet: false,
+          conditions: [],
+          error: errText(e),
+        });
         continue;
       }
       if (!triggered) {
