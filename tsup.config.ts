@@ -4,6 +4,7 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     'storage/json-file': 'src/storage/json-file.ts',
+    'storage/postgres': 'src/storage/postgres.ts',
     'testing/index': 'src/testing/index.ts',
     // The plugin-author CLI; src/cli/index.ts starts with `#!/usr/bin/env node`, which
     // esbuild keeps at the top of the entry chunk, so only dist/cli.js gets the shebang.
