@@ -109,7 +109,7 @@ export interface ConfigPlugin {
 /** Where ConfigManager finds plugins (`PluginLoader` fits). */
 export interface ConfigPluginSource {
   /** The plugin providing an integration, if loaded. */
-  getPlugin(integrationId: string): ConfigPlugin | undefined;
+  getPlugin(integrationId: string, version?: string): ConfigPlugin | undefined;
 }
 
 /** A logger for background work (health checks, pruning); messages never contain secrets. */
@@ -1511,7 +1511,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     actor?: string,
   ): Promise<Omit<ConnectionTestResult, 'instanceId' | 'state' | 'checkedAt' | 'durationMs'>> {
     const secrets = secretStrings(credentials, secretFields);
-    const plugin = this.plugins?.getPlugin(def.id);
+    const plugin = this.pluginFor(def.id, def.version);
     if (plugin?.testConnection) {
       const test = plugin.testConnection.bind(plugin);
       try {
@@ -1637,6 +1637,13 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     return refresh;
   }
 
+  /** The plugin of the instance's pinned version, else the highest loaded one. */
+  private pluginFor(integrationId: string, version: string): ConfigPlugin | undefined {
+    return (
+      this.plugins?.getPlugin(integrationId, version) ?? this.plugins?.getPlugin(integrationId)
+    );
+  }
+
   /** Runs while holding the per-instance refresh slot. */
   private async refreshLocked(instanceId: string): Promise<string> {
     // Re-read: another caller may have refreshed between our read and taking the slot.
@@ -1647,7 +1654,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     const def = await this.registry.getVersion(doc.integrationId, doc.version);
     const secretFields = await this.secretFields(doc.integrationId, doc.version);
     const secrets = secretStrings(credentials, secretFields);
-    const plugin = this.plugins?.getPlugin(doc.integrationId);
+    const plugin = this.pluginFor(doc.integrationId, doc.version);
     // Asking a non-OAuth2 instance for a token is a caller mistake, not an auth failure of
     // the instance: throw before the status could be touched.
     if (!plugin?.refreshAccessToken) this.oauthConfig(def);

@@ -188,6 +188,28 @@ for (const adapter of adapters()) {
         expect(inst.status.lastChecked).toBeDefined();
       });
 
+      it("tests a connection with the plugin of the instance's pinned version", async () => {
+        const used: string[] = [];
+        const plugin = (v: string) => ({
+          async testConnection() {
+            used.push(v);
+          },
+        });
+        const byVersion: Record<string, ReturnType<typeof plugin>> = {
+          'acme@1.0.0': plugin('1.0.0'),
+          'acme@2.0.0': plugin('2.0.0'),
+        };
+        await setup({
+          plugins: {
+            getPlugin: (id, version) =>
+              version === undefined ? byVersion[`${id}@2.0.0`] : byVersion[`${id}@${version}`],
+          },
+        });
+        const inst = await config.createInstance(acme({ version: '1.0.0' }));
+        await config.testConnection(inst.instanceId);
+        expect(used).toEqual(['1.0.0']);
+      });
+
       it('tells the registry which instances use a definition', async () => {
         await setup();
         const inst = await config.createInstance(acme({ version: '1.0.0' }));
