@@ -4,7 +4,7 @@
 #   eval "$(scripts/start-test-postgres.sh)"     # exports PLUGBOARD_TEST_PG_URL in this shell
 #
 # Needs the server binaries (Debian/Ubuntu: `apt-get install -y postgresql`). The data
-# directory lives under $TMPDIR and is thrown away: fsync is off unless PG_FSYNC=on.
+# directory lives under $TMPDIR (/tmp as root) and is thrown away: fsync is off unless PG_FSYNC=on.
 # Stdout carries only `export ...` lines (for eval); progress goes to stderr.
 # Stop it with the `pg_ctl ... stop` command printed on stderr.
 set -euo pipefail
@@ -38,7 +38,12 @@ if [[ -z "$port" ]]; then
   port="$(node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")"
 fi
 
-datadir="$(mktemp -d "${TMPDIR:-/tmp}/plugboard-pg.XXXXXX")"
+# As root the server runs as `postgres`, which must reach the data directory: use /tmp
+# then, not a TMPDIR that may sit under /root. PG_DATA_PARENT overrides both.
+if [[ ${#run_as[@]} -gt 0 ]]; then parent="${PG_DATA_PARENT:-/tmp}"; else parent="${PG_DATA_PARENT:-${TMPDIR:-/tmp}}"; fi
+datadir="$(mktemp -d "$parent/plugboard-pg.XXXXXX")"
+# The server user may not be allowed into the caller's working directory.
+cd /
 chmod 700 "$datadir"
 if [[ ${#run_as[@]} -gt 0 ]]; then chown postgres: "$datadir"; fi
 
