@@ -89,14 +89,13 @@ export async function withTimeout<T>(
   parent.addEventListener('abort', onParent, { once: true });
   const timer = setTimeout(() => controller.abort(new TimeoutError(what, ms)), ms);
   try {
-    const work = Promise.resolve().then(() => fn(signal));
-    // The handler may settle after we stopped waiting; never leave that unhandled.
-    work.catch(() => undefined);
-    const aborted = new Promise<never>((_, reject) => {
+    return await new Promise<T>((resolve, reject) => {
       signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+      // The handler may settle after we stopped waiting; that outcome is ignored.
+      Promise.resolve()
+        .then(() => fn(signal))
+        .then(resolve, reject);
     });
-    aborted.catch(() => undefined);
-    return await Promise.race([work, aborted]);
   } finally {
     clearTimeout(timer);
     parent.removeEventListener('abort', onParent);

@@ -99,9 +99,27 @@ const RESOLVED = Promise.resolve();
 const RULE_INDEXES = ['integrationId', 'triggerType', 'enabled'];
 
 interface DispatchRuntime {
+  /** The integration version (only looked up when payloads are validated). */
   readonly version: string;
   readonly trigger: RegisteredTrigger | undefined;
-  readonly conditions: readonly RegisteredCondition[];
+  /** Condition types with their factories, fetched on first use. */
+  readonly conditions: () => Promise<readonly RegisteredCondition[]>;
+}
+
+/** Lookups shared by the actions of one dispatch (many rules use the same integration). */
+interface DispatchScope {
+  readonly actions: Map<string, Promise<{ version: string; actions: readonly RegisteredAction[] }>>;
+  readonly instances: Map<string, Promise<InstanceView>>;
+  readonly enabled: Map<string, Promise<boolean>>;
+}
+
+function memo<T>(map: Map<string, Promise<T>>, key: string, make: () => Promise<T>): Promise<T> {
+  let p = map.get(key);
+  if (!p) {
+    p = make();
+    map.set(key, p);
+  }
+  return p;
 }
 
 interface ExecutionDraft {
@@ -183,6 +201,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   private readonly semaphore: Semaphore;
   private readonly abort = new AbortController();
   private readonly byId = new Map<string, CompiledRule>();
+  private readonly triggerMaps = new WeakMap<object, Map<string, RegisteredTrigger>>();
   private readonly index = new Map<string, CompiledRule[]>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly running = new Set<Promise<unknown>>();
@@ -691,17 +710,27 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
 
   // ---------------------------------------------------------------- runtime lookups
 
-  private async runtimeFor(event: IntegrationEvent): Promise<DispatchRuntime | undefined> {
+  private async runtimeFor(
+    event: IntegrationEvent,
+    withVersion: boolean,
+  ): Promise<DispatchRuntime | undefined> {
+    const id = event.integrationId;
     try {
-      const [def, triggers, conditions] = await Promise.all([
-        this.registry.get(event.integrationId),
-        this.registry.getAvailableTriggers(event.integrationId),
-        this.registry.getAvailableConditions(event.integrationId),
-      ]);
+      const triggers = await this.registry.getAvailableTriggers(id);
+      // The registry hands out the same array until the definition or its runtime changes.
+      let byType = this.triggerMaps.get(triggers);
+      if (!byType) {
+        byType = new Map(triggers.map((t) => [t.type, t]));
+        this.triggerMaps.set(triggers, byType);
+      }
+      let conditions: Promise<readonly RegisteredCondition[]> | undefined;
       return {
-        version: def.version,
-        trigger: triggers.find((t) => t.type === event.type),
-        conditions,
+        version: withVersion ? (await this.registry.get(id)).version : '',
+        trigger: byType.get(event.type),
+        conditions: () => {
+          conditions ??= this.registry.getAvailableConditions(id);
+          return conditions;
+        },
       };
     } catch (e) {
       if (isPlugboardError(e, 'NOT_FOUND')) return undefined;
@@ -784,12 +813,13 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   ): Promise<Execution[]> {
     const [enabled, rt] = await Promise.all([
       this.config.isEnabled(event.integrationId),
-      this.runtimeFor(event),
+      this.runtimeFor(event, this.validatePayloads),
     ]);
     if (!enabled || !rt?.trigger) return [];
     this.validatePayload(event, rt);
     const now = new Date().toISOString();
     const triggerData = event;
+    const scope: DispatchScope = { actions: new Map(), instances: new Map(), enabled: new Map() };
     const out: Promise<Execution | undefined>[] = [];
     // Snapshot: rules changed during the dispatch do not affect it.
     for (const cr of bucket.slice()) {
@@ -810,7 +840,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
       if (!cr.syncConditions) {
         const draft = this.draft(cr, event, now, triggerData);
         this.log(logs, 'debug', 'trigger', 'trigger fired', undefined, event.type);
-        out.push(this.runAsync(cr, event, draft, logs, rt));
+        out.push(this.runAsync(cr, event, draft, logs, rt, scope));
         continue;
       }
       let failed: Extract<CompiledCondition, { kind: 'match' }> | undefined;
@@ -832,7 +862,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
         draft.conditionsMet = true;
         out.push(this.finish(draft, logs));
       } else {
-        out.push(this.runAsync(cr, event, draft, logs, rt));
+        out.push(this.runAsync(cr, event, draft, logs, rt, scope));
       }
     }
     const done = await Promise.all(out);
@@ -922,6 +952,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     draft: ExecutionDraft,
     logs: LogEntry[],
     rt: DispatchRuntime,
+    scope: DispatchScope,
   ): Promise<Execution | undefined> {
     draft.startTime = new Date().toISOString();
     if (!cr.syncConditions) {
@@ -935,7 +966,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
               this.notMet(draft, logs, c, event);
             }
           } else {
-            ok = (await this.customCheck(c, rt.conditions)(event, ctx)) === true;
+            ok = (await this.customCheck(c, await rt.conditions())(event, ctx)) === true;
             if (!ok) {
               draft.failedCondition = { conditionId: c.id };
               this.log(
@@ -983,7 +1014,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
         );
         continue;
       }
-      const r = await this.runAction(cr, ca, event, draft.id, logs);
+      const r = await this.runAction(cr, ca, event, draft.id, logs, scope);
       results.push(r);
       if (!r.successful) {
         draft.successful = false;
@@ -1002,6 +1033,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     event: IntegrationEvent,
     executionId: string,
     logs: LogEntry[],
+    scope: DispatchScope,
   ): Promise<ActionResult> {
     const { action } = ca;
     const started = performance.now();
@@ -1031,14 +1063,21 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     let handler: RegisteredAction['handler'];
     let version: string;
     try {
-      if (aid !== cr.rule.integrationId && !(await this.config.isEnabled(aid))) {
+      if (
+        aid !== cr.rule.integrationId &&
+        !(await memo(scope.enabled, aid, () => this.config.isEnabled(aid)))
+      ) {
         return fail(`integration '${aid}' is disabled`, 0);
       }
-      const [def, actions] = await Promise.all([
-        this.registry.get(aid),
-        this.registry.getAvailableActions(aid),
-      ]);
-      version = def.version;
+      const looked = await memo(scope.actions, aid, async () => {
+        const [def, actions] = await Promise.all([
+          this.registry.get(aid),
+          this.registry.getAvailableActions(aid),
+        ]);
+        return { version: def.version, actions };
+      });
+      version = looked.version;
+      const actions = looked.actions;
       const found = actions.find((a) => a.type === action.type);
       if (!found) return fail(`'${aid}@${version}' has no action '${action.type}' any more`, 0);
       handler = found.handler;
@@ -1058,15 +1097,18 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     }
     let instance: InstanceView;
     try {
+      const explicit = action.instanceId;
       instance =
-        action.instanceId !== undefined
-          ? await this.config.getInstance(action.instanceId)
-          : await this.config.resolveInstance(aid, {
-              ...(event.context?.userId !== undefined ? { userId: event.context.userId } : {}),
-              ...(event.context?.clientId !== undefined
-                ? { clientId: event.context.clientId }
-                : {}),
-            });
+        explicit !== undefined
+          ? await memo(scope.instances, `#${explicit}`, () => this.config.getInstance(explicit))
+          : await memo(scope.instances, aid, () =>
+              this.config.resolveInstance(aid, {
+                ...(event.context?.userId !== undefined ? { userId: event.context.userId } : {}),
+                ...(event.context?.clientId !== undefined
+                  ? { clientId: event.context.clientId }
+                  : {}),
+              }),
+            );
     } catch (e) {
       return fail(`no instance of '${aid}': ${errText(e)}`, 0);
     }
@@ -1098,7 +1140,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
         const durationMs = performance.now() - started;
         this.log(
           logs,
-          'info',
+          'debug',
           'action',
           `succeeded in ${Math.round(durationMs)} ms`,
           { attempts },
@@ -1226,7 +1268,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     if (!this.loaded) await this.ready();
     const bucket = this.index.get(keyOf(event.integrationId, event.type));
     if (!bucket || bucket.length === 0) return [];
-    const rt = await this.runtimeFor(event);
+    const rt = await this.runtimeFor(event, false);
     const out: RuleEvaluation[] = [];
     for (const cr of bucket.slice()) {
       cr.actionList ??= Object.freeze(
@@ -1255,6 +1297,16 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
         out.push({ ruleId, ruleName, actions, triggered, conditionsMet: false, conditions: [] });
         continue;
       }
+      if (cr.syncConditions) {
+        let met: boolean;
+        try {
+          met = firstFailing(cr, event) === undefined;
+        } catch {
+          met = false;
+        }
+        out.push(new LazyRuleEvaluation(ruleId, ruleName, actions, met, cr, event));
+        continue;
+      }
       const conditions: ExplainedCondition[] = [];
       let met = true;
       for (const c of cr.conditions) {
@@ -1268,7 +1320,8 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
         } else {
           try {
             const ctx = { ruleId, integrationId: cr.rule.integrationId };
-            const ok = (await this.customCheck(c, rt?.conditions ?? [])(event, ctx)) === true;
+            const ok =
+              (await this.customCheck(c, rt ? await rt.conditions() : [])(event, ctx)) === true;
             explained = { id: c.id, type: c.type, result: ok };
           } catch (e) {
             explained = { id: c.id, type: c.type, result: false, error: errText(e) };
@@ -1345,6 +1398,56 @@ class LazyMatchExplanation implements ExplainedCondition {
 
   toJSON(): ExplainedCondition {
     return { id: this.id, type: this.type, result: this.result, tree: this.tree };
+  }
+}
+
+/**
+ * The evaluation of a rule whose conditions are all `match` ones: `conditionsMet` is
+ * computed at once, the per-condition explanations on first access of `conditions`.
+ */
+class LazyRuleEvaluation implements RuleEvaluation {
+  readonly triggered = true;
+  #conditions: readonly ExplainedCondition[] | undefined;
+  readonly #rule: CompiledRule;
+  readonly #event: IntegrationEvent;
+
+  constructor(
+    readonly ruleId: string,
+    readonly ruleName: string,
+    readonly actions: readonly { readonly id: string; readonly type: string }[],
+    readonly conditionsMet: boolean,
+    rule: CompiledRule,
+    event: IntegrationEvent,
+  ) {
+    this.#rule = rule;
+    this.#event = event;
+  }
+
+  /** Every condition, explained. */
+  get conditions(): readonly ExplainedCondition[] {
+    if (!this.#conditions) {
+      const event = this.#event;
+      this.#conditions = this.#rule.conditions.map((c): ExplainedCondition => {
+        if (c.kind !== 'match') return { id: c.id, type: c.type, result: false };
+        try {
+          return new LazyMatchExplanation(c.id, c.match.test(event), c.match, event);
+        } catch (e) {
+          return { id: c.id, type: 'match', result: false, error: errText(e) };
+        }
+      });
+    }
+    return this.#conditions;
+  }
+
+  toJSON(): RuleEvaluation {
+    return {
+      ruleId: this.ruleId,
+      ruleName: this.ruleName,
+      triggered: this.triggered,
+      conditionsMet: this.conditionsMet,
+      conditions: this.conditions,
+      actions: this.actions,
+    };
   }
 }
 
