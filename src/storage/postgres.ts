@@ -355,6 +355,12 @@ export class PostgresStorage implements StorageAdapter {
     return storage;
   }
 
+  /**
+   * Opens (or creates) a collection. Synchronous: its table and any newly declared index
+   * are created by its first operation, which waits for them.
+   *
+   * @throws ValidationError for a bad collection name or an index path it cannot quote.
+   */
   collection<T extends StoredDocument>(name: string, options?: CollectionOptions): Collection<T> {
     this.assertOpen();
     assertCollectionName(name);
@@ -385,6 +391,7 @@ export class PostgresStorage implements StorageAdapter {
     if (this.endPool) await this.shared.db.end?.();
   }
 
+  /** Same as {@link PostgresStorage.close}, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
@@ -436,7 +443,10 @@ async function migrate(shared: Shared): Promise<void> {
     }
     await q.query('SELECT pg_advisory_lock($1::bigint)', [shared.lockKey]);
     try {
-      await q.query(`CREATE SCHEMA IF NOT EXISTS ${qschema}`);
+      // CREATE SCHEMA needs the database's CREATE privilege even with IF NOT EXISTS, which
+      // a role owning a pre-created schema may lack.
+      const ns = await q.query('SELECT to_regnamespace($1) IS NOT NULL AS ok', [qschema]);
+      if (ns.rows[0]?.['ok'] !== true) await q.query(`CREATE SCHEMA IF NOT EXISTS ${qschema}`);
       await q.query(
         `CREATE TABLE IF NOT EXISTS ${qschema}._migrations (
            id integer PRIMARY KEY,

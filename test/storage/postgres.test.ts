@@ -208,6 +208,30 @@ describe.skipIf(!run)('PostgresStorage on a real server', () => {
       await Promise.all(opened.map((s) => s.close()));
     });
 
+    it('works for a role that may not create schemas, in a schema created for it', async () => {
+      const schema = freshSchema();
+      const role = `${schema}_role`;
+      await thePool().query(`CREATE ROLE "${role}" LOGIN`);
+      await thePool().query(`CREATE SCHEMA "${schema}" AUTHORIZATION "${role}"`);
+      const url = new URL(pgUrl as string);
+      url.username = role;
+      const limited = new pg.Pool({ connectionString: url.toString(), max: 2 });
+      try {
+        const s = await PostgresStorage.open({ pool: limited, schema });
+        const col = s.collection<TeamDoc>('teams', { indexes: ['team'] });
+        await col.insert({ id: 'a', team: 'red' });
+        expect(await col.count({ team: 'red' })).toBe(1);
+        await s.close();
+        await expect(
+          PostgresStorage.open({ pool: limited, schema: freshSchema() }),
+        ).rejects.toMatchObject({ code: '42501' }); // insufficient_privilege, passed through
+      } finally {
+        await limited.end();
+        await thePool().query(`DROP SCHEMA "${schema}" CASCADE`);
+        await thePool().query(`DROP ROLE "${role}"`);
+      }
+    });
+
     it('refuses a schema migrated by a newer plugboard', async () => {
       const schema = freshSchema();
       await (await PostgresStorage.open({ pool: thePool(), schema })).close();
