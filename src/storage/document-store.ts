@@ -272,7 +272,7 @@ export class MemoryCollection<T extends StoredDocument> implements Collection<T>
   private readonly docs = new Map<string, T>();
   private readonly indexes = new Map<
     string,
-    { parts: readonly string[]; map: Map<Scalar, Set<string>> }
+    { parts: readonly string[]; map: Map<Scalar, Set<T>> }
   >();
   private readonly hooks: CollectionHooks;
 
@@ -292,7 +292,7 @@ export class MemoryCollection<T extends StoredDocument> implements Collection<T>
         );
       }
       if (field === 'id' || this.indexes.has(field)) continue;
-      const entry = { parts: splitPath(field), map: new Map<Scalar, Set<string>>() };
+      const entry = { parts: splitPath(field), map: new Map<Scalar, Set<T>>() };
       this.indexes.set(field, entry);
       for (const doc of this.docs.values()) this.indexDoc(doc, entry);
     }
@@ -331,10 +331,7 @@ export class MemoryCollection<T extends StoredDocument> implements Collection<T>
     }
   }
 
-  private indexDoc(
-    doc: T,
-    entry: { parts: readonly string[]; map: Map<Scalar, Set<string>> },
-  ): void {
+  private indexDoc(doc: T, entry: { parts: readonly string[]; map: Map<Scalar, Set<T>> }): void {
     const v = readPath(doc, entry.parts);
     if (v === undefined || (v !== null && typeof v === 'object')) return;
     let bucket = entry.map.get(v as Scalar);
@@ -342,7 +339,7 @@ export class MemoryCollection<T extends StoredDocument> implements Collection<T>
       bucket = new Set();
       entry.map.set(v as Scalar, bucket);
     }
-    bucket.add(doc.id);
+    bucket.add(doc);
   }
 
   private index(doc: T): void {
@@ -355,7 +352,7 @@ export class MemoryCollection<T extends StoredDocument> implements Collection<T>
       if (v === undefined || (v !== null && typeof v === 'object')) continue;
       const bucket = entry.map.get(v as Scalar);
       if (bucket) {
-        bucket.delete(doc.id);
+        bucket.delete(doc);
         if (bucket.size === 0) entry.map.delete(v as Scalar);
       }
     }
@@ -470,10 +467,21 @@ export class MemoryCollection<T extends StoredDocument> implements Collection<T>
 
   private candidates(where: [string, Scalar][]): Iterable<T> {
     if (where.length === 0) return this.docs.values();
-    let best: Set<string> | undefined;
+    if (where.length === 1) {
+      // One equality filter: the index bucket is exactly the answer, no re-check needed.
+      const [field, value] = where[0]!;
+      if (field === 'id') {
+        const doc = this.docs.get(value as string);
+        return doc ? [doc] : [];
+      }
+      const bucket = this.indexes.get(field)?.map.get(value);
+      return bucket ? Array.from(bucket) : [];
+    }
+    let best: Set<T> | undefined;
     for (const [field, value] of where) {
       if (field === 'id') {
-        best = this.docs.has(value as string) ? new Set([value as string]) : new Set();
+        const doc = this.docs.get(value as string);
+        best = new Set(doc ? [doc] : []);
         break;
       }
       const bucket = this.indexes.get(field)?.map.get(value);
@@ -482,9 +490,7 @@ export class MemoryCollection<T extends StoredDocument> implements Collection<T>
     }
     const out: T[] = [];
     const checks = where.map(([f, v]) => [splitPath(f), v] as const);
-    for (const id of best ?? []) {
-      const doc = this.docs.get(id);
-      if (!doc) continue;
+    for (const doc of best ?? []) {
       let ok = true;
       for (const [parts, v] of checks) {
         if (readPath(doc, parts) !== v) {
@@ -503,15 +509,19 @@ export class MemoryCollection<T extends StoredDocument> implements Collection<T>
     this.assertOpen();
     const { field, direction, limit } = normaliseQuery(query);
     const where = assertWhere(query?.where, this.isIndexed, this.name);
-    const parts = splitPath(field);
     const sign = direction === 'asc' ? 1 : -1;
-    const keyOf = (doc: T): unknown => (field === 'id' ? doc.id : readPath(doc, parts));
-    const cmp = (a: T, b: T): number => {
-      const c = compareValues(keyOf(a), keyOf(b));
-      if (c !== 0) return c * sign;
-      return (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) * sign;
-    };
-    let list = Array.from(this.candidates(where));
+    const byId = field === 'id';
+    const parts = byId ? [] : splitPath(field);
+    const keyOf = (doc: T): unknown => (byId ? doc.id : readPath(doc, parts));
+    const cmp = byId
+      ? (a: T, b: T): number => (a.id < b.id ? -sign : a.id > b.id ? sign : 0)
+      : (a: T, b: T): number => {
+          const c = compareValues(readPath(a, parts), readPath(b, parts));
+          if (c !== 0) return c * sign;
+          return (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) * sign;
+        };
+    const found = this.candidates(where);
+    let list = Array.isArray(found) ? (found as T[]) : Array.from(found);
     if (query?.cursor !== undefined) {
       const pos = decodeCursor(query.cursor, field, direction);
       list = list.filter((doc) => {
