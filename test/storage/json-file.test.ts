@@ -384,6 +384,34 @@ describe('JsonFileStorage', () => {
       await again.close();
     });
 
+    it('a compaction that fails on close loses nothing: the journal is replayed on the next open', async () => {
+      const dir = await tempDir();
+      const s = await JsonFileStorage.open({ dir });
+      for (let i = 0; i < 5; i++) await s.collection<Doc>('items').insert({ id: `d${i}`, n: i });
+      const proto = await fileHandleProto(dir);
+      const enospc = Object.assign(new Error('ENOSPC: no space left on device, fsync'), {
+        code: 'ENOSPC',
+      });
+      const sync = vi.spyOn(proto, 'sync').mockRejectedValueOnce(enospc);
+      try {
+        const e = await errorOf(s.close());
+        expect(e['code']).toBe('STORAGE_CLOSED');
+        expect(e['cause']).toBe(enospc);
+      } finally {
+        sync.mockRestore();
+      }
+      expect(await readdir(dir)).not.toContain('plugboard.lock');
+      expect((await manifestOf(dir)).generation).toBe(0);
+      const again = await JsonFileStorage.open({ dir });
+      expect(await again.collection<Doc>('items').count()).toBe(5);
+      await again.close();
+      expect((await readdir(dir)).sort()).toEqual([
+        'items.1.json',
+        'journal.1.ndjson',
+        'manifest.json',
+      ]);
+    });
+
     it('a failed fsync is a failed write too', async () => {
       const dir = await tempDir();
       const s = await JsonFileStorage.open({ dir, durability: 'fsync' });
@@ -455,6 +483,15 @@ describe('JsonFileStorage', () => {
       expect(await readdir(dir)).not.toContain('plugboard.lock');
     });
 
+    it('never takes over an unreadable lock file', async () => {
+      const dir = await closedStore();
+      await writeFile(join(dir, 'plugboard.lock'), '{"pid":0}');
+      const e = await errorOf(JsonFileStorage.open({ dir }));
+      expect(e['code']).toBe('STORAGE_LOCKED');
+      expect(e['holder']).toContain('unreadable lock file');
+      expect(await readFile(join(dir, 'plugboard.lock'), 'utf8')).toBe('{"pid":0}');
+    });
+
     it('never takes over the lock of another host, and names it', async () => {
       const dir = await closedStore();
       const text = JSON.stringify({
@@ -517,6 +554,13 @@ describe('JsonFileStorage', () => {
       const e = await errorOf(JsonFileStorage.open({ dir }));
       expect(e['code']).toBe('STORAGE_CORRUPT');
       expect(String(e['message'])).toContain('items.1.json');
+    });
+
+    it('a collection file the manifest names but that is missing', async () => {
+      const dir = await closedStore();
+      await rm(join(dir, 'items.1.json'));
+      const e = await expectCorrupt(dir, 'manifest.json', /^undefined$/);
+      expect(String(e['message'])).toContain('items.1.json is missing');
     });
 
     it('garbage in the middle of the journal is corruption, not a torn tail', async () => {
