@@ -421,21 +421,33 @@ describe.skipIf(!run)('PostgresStorage on a real server', () => {
     await s.close();
   });
 
-  it('50 processes racing update() with the same expectedRevision: exactly one wins', async () => {
+  it('50 processes starting on a new schema, then racing update() with the same expectedRevision: migrations once, exactly one winner', async () => {
     const schema = freshSchema();
-    const s = await PostgresStorage.open({ pool: thePool(), schema });
-    const col = s.collection<{ id: string; revision: number; winner?: number }>('race');
-    await col.insert({ id: 'doc' });
     const file = await bundleWorker(
       fileURLToPath(new URL('./fixtures/pg-race-worker.ts', import.meta.url)),
     );
     const started = Date.now();
+    // The schema does not exist yet: the 50 processes race to migrate it and create the table.
     const workers = Array.from({ length: 50 }, (_, i) =>
       startWorker(file, [pgUrl as string, schema, String(i)]),
     );
+    let s: PostgresStorage | undefined;
     try {
       for (const w of workers) expect(await w.nextLine()).toBe('ready');
       console.log(`50 race workers ready after ${Date.now() - started} ms`);
+      const migrations = await thePool().query(
+        `SELECT id, count(*)::int AS n FROM "${schema}"._migrations GROUP BY id`,
+      );
+      expect(migrations.rows.length).toBeGreaterThan(0);
+      expect(migrations.rows.every((r) => r.n === 1)).toBe(true);
+      const tables = await thePool().query(
+        `SELECT count(*)::int AS n FROM "${schema}"._collections WHERE name = 'race'`,
+      );
+      expect(tables.rows[0].n).toBe(1);
+
+      s = await PostgresStorage.open({ pool: thePool(), schema });
+      const col = s.collection<{ id: string; revision: number; winner?: number }>('race');
+      await col.insert({ id: 'doc' });
       for (const w of workers) w.child.stdin.end('go\n');
       const outcomes = await Promise.all(
         workers.map(
@@ -452,9 +464,9 @@ describe.skipIf(!run)('PostgresStorage on a real server', () => {
       expect(await Promise.all(workers.map((w) => w.exited))).toEqual(workers.map(() => 0));
     } finally {
       for (const w of workers) if (w.child.exitCode === null) w.child.kill();
-      await s.close();
+      await s?.close();
     }
-  }, 120_000);
+  }, 150_000);
 
   it('4 processes × 2,500 events through their own RuleEngine: every execution once, no rule revision lost', async () => {
     const EVENTS = 2_500;
