@@ -51,10 +51,14 @@ function step(cur: unknown, part: PathPart): unknown {
     const v: unknown = cur[part];
     return v === undefined ? MISSING : v;
   }
-  // Own properties only: a path never reaches `constructor`, `__proto__` and friends.
-  if (!Object.hasOwn(cur, part)) return MISSING;
   const v = (cur as Record<string, unknown>)[part];
-  return v === undefined ? MISSING : v;
+  if (v === undefined) return MISSING;
+  // Own properties only: a path never reaches `constructor`, `__proto__` and friends
+  // (inherited members are objects or functions, so scalars skip the extra check).
+  if ((typeof v === 'object' || typeof v === 'function') && !Object.hasOwn(cur, part)) {
+    return MISSING;
+  }
+  return v;
 }
 
 /** Builds a reader for parsed parts, unrolled for the common short paths. */
