@@ -14,6 +14,13 @@ export class Semaphore {
 
   constructor(private readonly max: number) {}
 
+  /** A slot at once when one is free (call the returned function to free it), else undefined. */
+  tryAcquire(): (() => void) | undefined {
+    if (this.active >= this.max) return undefined;
+    this.active++;
+    return this.releaser();
+  }
+
   /** Resolves when a slot is free; call the returned function to free it. */
   async acquire(signal?: AbortSignal): Promise<() => void> {
     if (this.active < this.max) {

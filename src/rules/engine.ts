@@ -1084,10 +1084,14 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
       if (!handler) {
         return fail(`action '${aid}.${action.type}' has no handler (is its plugin loaded?)`, 0);
       }
-      const check = this.registry.getValidator(aid, version, {
-        kind: 'action-input',
-        type: action.type,
-      })(input);
+      if (ca.validator?.version !== version) {
+        const fn = this.registry.getValidator(aid, version, {
+          kind: 'action-input',
+          type: action.type,
+        });
+        ca.validator = { version, fn };
+      }
+      const check = ca.validator.fn(input);
       if (!check.valid) {
         const issues = rebase(check.errors, 'input', `actions[${ca.index}].config`);
         return fail(`invalid input: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, 0);
@@ -1123,7 +1127,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
       attempts++;
       let release: (() => void) | undefined;
       try {
-        release = await this.semaphore.acquire(this.abort.signal);
+        release = this.semaphore.tryAcquire() ?? (await this.semaphore.acquire(this.abort.signal));
         const output = await withTimeout(what, timeoutMs, this.abort.signal, (signal) => {
           const ctx: ActionContext = {
             event,

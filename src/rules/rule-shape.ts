@@ -209,6 +209,11 @@ export interface CompiledAction {
   readonly template: CompiledTemplate;
   /** Index in the rule, for error paths. */
   readonly index: number;
+  /** The input validator of the integration version last used. */
+  validator?: {
+    readonly version: string;
+    readonly fn: (value: unknown) => { valid: boolean; errors: readonly ValidationIssue[] };
+  };
 }
 
 /** A rule compiled for evaluation. */
