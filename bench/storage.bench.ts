@@ -53,11 +53,19 @@ async function benchAdapter(label: string, storage: StorageAdapter): Promise<voi
     return i;
   };
   const buckets = DOCS / PER_BUCKET;
+  const plain = new Map<string, BenchDoc>();
+  for (const doc of (await col.find()).items) plain.set(doc.id, doc);
   const sample = await col.find({ where: { bucket: 7 } });
   if (sample.items.length !== PER_BUCKET) throw new Error('indexed find must return 10 documents');
   const tasks = [
     // What the harness itself costs per call: the floor under every other row.
     { name: '(floor: an empty async call)', calls: 200_000, fn: async () => undefined },
+    // A bare Map lookup of the same scattered ids: the memory-latency floor of `get`.
+    {
+      name: '(floor: Map.get of the same ids)',
+      calls: 200_000,
+      fn: () => plain.get(`doc-${next()}`),
+    },
     { name: 'get by id', calls: 200_000, fn: () => col.get(`doc-${next()}`) },
     {
       name: 'find by index (10 of 100,000)',

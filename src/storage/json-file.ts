@@ -5,6 +5,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
+import { writeSync } from 'node:fs';
 import {
   type FileHandle,
   mkdir,
@@ -297,7 +298,7 @@ async function replaceFileAtomically(dir: string, name: string, text: string): P
 /**
  * A durable storage adapter that keeps a directory of human-readable JSON files: one
  * file per collection plus an append-only journal of recent writes. Everything is also
- * held in memory (with the same indexes as {@link MemoryStorage}-style adapters), so
+ * held in memory (with the same secondary indexes as `MemoryStorage`), so
  * reads never touch the disk; the store must fit in memory.
  *
  * Guarantees: a write whose promise resolved survives a process kill (and, with
@@ -557,10 +558,19 @@ export class JsonFileStorage implements StorageAdapter {
 
   private async append(lines: readonly string[]): Promise<void> {
     const data = Buffer.from(lines.length === 1 ? lines[0]! : lines.join(''));
-    await writeAll(this.journal, data);
-    this.journalBytes += data.length;
-    if (this.durability === 'fsync') await this.journal.datasync();
-    else this.unsynced = true;
+    if (this.durability === 'fsync') {
+      await writeAll(this.journal, data);
+      this.journalBytes += data.length;
+      await this.journal.datasync();
+    } else {
+      // A write into the page cache takes microseconds; doing it synchronously saves the
+      // thread-pool round trip, which is most of the cost of a small batch.
+      for (let offset = 0; offset < data.length; ) {
+        offset += writeSync(this.journal.fd, data, offset, data.length - offset);
+      }
+      this.journalBytes += data.length;
+      this.unsynced = true;
+    }
   }
 
   /**
