@@ -71,3 +71,30 @@ export interface PluginLoaderEvents {
   /** A plugin was unloaded and its runtime parts detached. */
   'plugin:unloaded': [ref: { readonly id: string; readonly version: string }];
 }
+
+/** Events of `RuleEngine`. */
+export interface RuleEngineEvents {
+  /** A rule was created. */
+  'rule:created': [rule: import('./rules/types.js').Rule];
+  /** A rule was changed (including enable/disable). */
+  'rule:updated': [
+    rule: import('./rules/types.js').Rule,
+    previous: import('./rules/types.js').Rule,
+  ];
+  /** A rule was deleted (with its executions and logs). */
+  'rule:deleted': [rule: import('./rules/types.js').Rule];
+  /** A stored rule could not be compiled when loaded; it is left out until fixed. */
+  'rule:load-failed': [ruleId: string, error: import('./errors.js').ValidationError];
+  /** A rule's trigger fired for an event; its execution starts. */
+  'execution:started': [
+    info: {
+      readonly executionId: string;
+      readonly ruleId: string;
+      readonly integrationId: string;
+      readonly triggerType: string;
+      readonly startTime: string;
+    },
+  ];
+  /** An execution was recorded. */
+  'execution:completed': [execution: import('./rules/types.js').Execution];
+}

@@ -83,7 +83,26 @@ export {
 export type { KeyMaterial, KeyringOptions } from './credentials/keyring.js';
 export { Keyring } from './credentials/keyring.js';
 export { REDACTED, redactCredentials } from './credentials/redact.js';
-export type { ConfigManagerEvents, PluginLoaderEvents, RegistryEvents } from './events.js';
+export type {
+  ConfigManagerEvents,
+  PluginLoaderEvents,
+  RegistryEvents,
+  RuleEngineEvents,
+} from './events.js';
+export type {
+  ImportLegacyRulesOptions,
+  LegacyImportReport,
+  LegacyRuleProblem,
+} from './migrations/legacy-rules.js';
+export { importLegacyRules } from './migrations/legacy-rules.js';
+export type {
+  Migration,
+  MigrationContext,
+  MigrationRecord,
+  MigrationReport,
+  RunMigrationsOptions,
+} from './migrations/runner.js';
+export { listAppliedMigrations, runMigrations } from './migrations/runner.js';
 export type {
   ActionInputOf,
   ActionOutputOf,
@@ -121,6 +140,35 @@ export type {
   PluginLoadFailure,
   PluginLogger,
 } from './plugins/types.js';
+export type { RuleEngineOptions } from './rules/engine.js';
+export { RuleEngine } from './rules/engine.js';
+export type { RetentionOptions } from './rules/executions.js';
+export type { OperatorFn, OperatorOptions } from './rules/operators.js';
+export type {
+  ActionResult,
+  ConditionFailure,
+  Execution,
+  ExecutionComponent,
+  ExecutionLog,
+  ExecutionQuery,
+  ExplainedCondition,
+  ExplainedLeaf,
+  ExplainedNode,
+  MatchAll,
+  MatchAny,
+  MatchLeaf,
+  MatchNode,
+  MatchNot,
+  RetryPolicy,
+  Rule,
+  RuleAction,
+  RuleActionInput,
+  RuleChanges,
+  RuleCondition,
+  RuleConditionInput,
+  RuleEvaluation,
+  RuleInput,
+} from './rules/types.js';
 export type { IntegrationDefinition } from './schema/definition.js';
 export {
   ActionDefinition,
