@@ -212,6 +212,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   private loading: Promise<void> | undefined;
   private loaded = false;
   private closed = false;
+  private closing: Promise<void> | undefined;
 
   /**
    * @throws ValidationError for invalid options
@@ -1346,12 +1347,15 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
    * running executions, then aborts the remaining actions (their signals fire) and waits
    * for them to be recorded. Does not close the storage.
    */
-  async close(opts: { graceMs?: number } = {}): Promise<void> {
-    if (this.closed) return;
+  close(opts: { graceMs?: number } = {}): Promise<void> {
+    this.closing ??= this.shutdown(opts.graceMs ?? this.closeGraceMs);
+    return this.closing;
+  }
+
+  private async shutdown(grace: number): Promise<void> {
     this.closed = true;
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     this.unregisterChecker();
-    const grace = opts.graceMs ?? this.closeGraceMs;
     const all = Promise.allSettled([...this.running]);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = await Promise.race([
