@@ -80,31 +80,91 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /**
- * Runs `fn` with a signal that aborts after `ms` (with a {@link TimeoutError}) or when
- * `parent` aborts. Settles as soon as the signal aborts, even if `fn` ignores it.
+ * The engine's shutdown switch: a signal for the rare waits (semaphore queue, retry
+ * backoff) plus hooks for running attempts, so an attempt costs no signal listener.
  */
-export async function withTimeout<T>(
+export class Shutdown {
+  private readonly controller = new AbortController();
+  private readonly hooks = new Set<(reason: unknown) => void>();
+
+  /** Aborts on shutdown. */
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** Whether shutdown has begun. */
+  get aborted(): boolean {
+    return this.controller.signal.aborted;
+  }
+
+  /** Calls `hook` on shutdown; returns a function that unregisters it. */
+  on(hook: (reason: unknown) => void): () => void {
+    this.hooks.add(hook);
+    return () => {
+      this.hooks.delete(hook);
+    };
+  }
+
+  /** Aborts the signal and calls every hook. */
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.controller.abort(reason);
+    for (const hook of [...this.hooks]) hook(reason);
+  }
+}
+
+/**
+ * Runs `fn` with a time limit. `fn` receives a function returning an `AbortSignal` that
+ * aborts after `ms` (with a {@link TimeoutError}) or on shutdown; the signal is only
+ * created when asked for. Settles as soon as the limit is hit, even if `fn` ignores it.
+ */
+export function withTimeout<T>(
   what: string,
   ms: number,
-  parent: AbortSignal,
-  fn: (signal: AbortSignal) => Promise<T>,
+  shutdown: Shutdown,
+  fn: (signal: () => AbortSignal) => Promise<T>,
 ): Promise<T> {
-  const controller = new AbortController();
-  const signal = controller.signal;
-  const onParent = (): void => controller.abort(parent.reason);
-  if (parent.aborted) throw parent.reason;
-  parent.addEventListener('abort', onParent, { once: true });
-  const timer = setTimeout(() => controller.abort(new TimeoutError(what, ms)), ms);
-  try {
-    return await new Promise<T>((resolve, reject) => {
-      signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-      // The handler may settle after we stopped waiting; that outcome is ignored.
-      Promise.resolve()
-        .then(() => fn(signal))
-        .then(resolve, reject);
-    });
-  } finally {
-    clearTimeout(timer);
-    parent.removeEventListener('abort', onParent);
-  }
+  if (shutdown.aborted) return Promise.reject(shutdown.signal.reason);
+  let state: 'running' | 'done' | 'stopped' = 'running';
+  let stopReason: unknown;
+  let controller: AbortController | undefined;
+  const signal = (): AbortSignal => {
+    if (!controller) {
+      controller = new AbortController();
+      if (state === 'stopped') controller.abort(stopReason);
+    }
+    return controller.signal;
+  };
+  return new Promise<T>((resolve, reject) => {
+    const stop = (reason: unknown): void => {
+      if (state !== 'running') return;
+      state = 'stopped';
+      stopReason = reason;
+      clearTimeout(timer);
+      off();
+      controller?.abort(reason);
+      reject(reason);
+    };
+    const timer = setTimeout(() => stop(new TimeoutError(what, ms)), ms);
+    const off = shutdown.on(stop);
+    const settle = (ok: boolean, value: unknown): void => {
+      if (state !== 'running') return;
+      state = 'done';
+      clearTimeout(timer);
+      off();
+      if (ok) resolve(value as T);
+      else reject(value);
+    };
+    let work: Promise<T>;
+    try {
+      work = Promise.resolve(fn(signal));
+    } catch (e) {
+      settle(false, e);
+      return;
+    }
+    work.then(
+      (v) => settle(true, v),
+      (e: unknown) => settle(false, e),
+    );
+  });
 }

@@ -36,7 +36,7 @@ import {
   suggest,
   whyMatch,
 } from './compile.js';
-import { Semaphore, sleep, withTimeout } from './concurrency.js';
+import { Semaphore, Shutdown, sleep, withTimeout } from './concurrency.js';
 import { ExecutionStore, type LogEntry, type RetentionOptions } from './executions.js';
 import { type OperatorFn, type OperatorOptions, OperatorTable } from './operators.js';
 import {
@@ -199,7 +199,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   private readonly minLevel: number;
   private readonly closeGraceMs: number;
   private readonly semaphore: Semaphore;
-  private readonly abort = new AbortController();
+  private readonly abort = new Shutdown();
   private readonly byId = new Map<string, CompiledRule>();
   private readonly triggerMaps = new WeakMap<object, Map<string, RegisteredTrigger>>();
   private readonly index = new Map<string, CompiledRule[]>();
@@ -1129,15 +1129,10 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
       let release: (() => void) | undefined;
       try {
         release = this.semaphore.tryAcquire() ?? (await this.semaphore.acquire(this.abort.signal));
-        const output = await withTimeout(what, timeoutMs, this.abort.signal, (signal) => {
-          const ctx: ActionContext = {
-            event,
-            instance,
-            config: instance.config as Record<string, unknown>,
-            signal,
-            log: logger,
-            getCredentials: () => this.config.getCredentials(instance.instanceId, { actor }),
-          };
+        const output = await withTimeout(what, timeoutMs, this.abort, (signal) => {
+          const ctx = new RunContext(event, instance, logger, signal, () =>
+            this.config.getCredentials(instance.instanceId, { actor }),
+          );
           return handler.call(undefined, input, ctx);
         });
         release();
@@ -1406,6 +1401,35 @@ class LazyMatchExplanation implements ExplainedCondition {
 
   toJSON(): ExplainedCondition {
     return { id: this.id, type: this.type, result: this.result, tree: this.tree };
+  }
+}
+
+/** What an action handler receives; the signal is created on first access. */
+class RunContext implements ActionContext {
+  readonly config: Record<string, unknown>;
+  readonly #signal: () => AbortSignal;
+  readonly #credentials: () => Promise<Record<string, unknown>>;
+
+  constructor(
+    readonly event: IntegrationEvent,
+    readonly instance: InstanceView,
+    readonly log: ExecutionLogger,
+    signal: () => AbortSignal,
+    credentials: () => Promise<Record<string, unknown>>,
+  ) {
+    this.config = instance.config as Record<string, unknown>;
+    this.#signal = signal;
+    this.#credentials = credentials;
+  }
+
+  /** Aborted when the attempt times out or the engine closes. */
+  get signal(): AbortSignal {
+    return this.#signal();
+  }
+
+  /** Decrypts the instance's credentials through ConfigManager (audited). */
+  getCredentials(): Promise<Record<string, unknown>> {
+    return this.#credentials();
   }
 }
 
