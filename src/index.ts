@@ -140,6 +140,22 @@ export type {
   PluginLoadFailure,
   PluginLogger,
 } from './plugins/types.js';
+export { IntegrationRegistry } from './registry/index.js';
+export type {
+  DefinitionComponents,
+  DefinitionPage,
+  DefinitionRef,
+  DefinitionRuntime,
+  DeprecateOptions,
+  IntegrationRegistryOptions,
+  ListDefinitionsQuery,
+  PayloadValidationResult,
+  ReferenceChecker,
+  RegisterOptions,
+  SchemaTarget,
+  SchemaValidationResult,
+  SchemaValidator,
+} from './registry/index.js';
 export type { RuleEngineOptions } from './rules/engine.js';
 export { RuleEngine } from './rules/engine.js';
 export type { RetentionOptions } from './rules/executions.js';

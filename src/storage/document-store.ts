@@ -65,7 +65,43 @@ export function deepFreeze<V>(value: V): V {
  * Dates become ISO strings, as `JSON.stringify` would write them. Keys with `undefined`
  * values are dropped.
  */
-export function toJsonValue(value: unknown, path: string, seen = new Set<object>()): unknown {
+export function toJsonValue(value: unknown, path: string): unknown {
+  const copy = fastJson(value, 0);
+  // The fast copy gives up on anything unusual; the careful walk then names the problem.
+  return copy === UNUSUAL ? carefulJson(value, path, new Set()) : copy;
+}
+
+const UNUSUAL = Symbol('unusual');
+const MAX_FAST_DEPTH = 64;
+
+function fastJson(value: unknown, depth: number): unknown {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'number') return Number.isFinite(value) ? value : UNUSUAL;
+  if (typeof value !== 'object' || depth > MAX_FAST_DEPTH) return UNUSUAL;
+  if (Array.isArray(value)) {
+    const out = new Array<unknown>(value.length);
+    for (let i = 0; i < value.length; i++) {
+      const v = value[i];
+      const c = v === undefined ? null : fastJson(v, depth + 1);
+      if (c === UNUSUAL) return UNUSUAL;
+      out[i] = c;
+    }
+    return out;
+  }
+  if (Object.getPrototypeOf(value) !== Object.prototype) return UNUSUAL;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(value)) {
+    const v = (value as Record<string, unknown>)[k];
+    if (v === undefined) continue;
+    if (k === '__proto__') return UNUSUAL;
+    const c = fastJson(v, depth + 1);
+    if (c === UNUSUAL) return UNUSUAL;
+    out[k] = c;
+  }
+  return out;
+}
+
+function carefulJson(value: unknown, path: string, seen: Set<object>): unknown {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) {
@@ -84,7 +120,7 @@ export function toJsonValue(value: unknown, path: string, seen = new Set<object>
     seen.add(value);
     let out: unknown;
     if (Array.isArray(value)) {
-      out = value.map((v, i) => toJsonValue(v === undefined ? null : v, `${path}[${i}]`, seen));
+      out = value.map((v, i) => carefulJson(v === undefined ? null : v, `${path}[${i}]`, seen));
     } else {
       const proto = Object.getPrototypeOf(value);
       if (proto !== Object.prototype && proto !== null) {
@@ -98,7 +134,7 @@ export function toJsonValue(value: unknown, path: string, seen = new Set<object>
         if (v === undefined) continue;
         // defineProperty keeps keys such as `__proto__` as ordinary data.
         Object.defineProperty(obj, k, {
-          value: toJsonValue(v, path ? `${path}.${k}` : k, seen),
+          value: carefulJson(v, path ? `${path}.${k}` : k, seen),
           enumerable: true,
           writable: true,
           configurable: true,
