@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { readdir, stat } from 'node:fs/promises';
+
 import { basename, extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { EventEmitter } from 'eventemitter3';
@@ -19,6 +19,7 @@ import {
   ValidationError,
 } from '../errors.js';
 import type { PluginLoaderEvents } from '../events.js';
+import { fsPromises } from '../internal/fs.js';
 import type { DefinitionRuntime, IntegrationRegistry } from '../registry/index.js';
 import type { IntegrationDefinition } from '../schema/definition.js';
 import type {
@@ -319,7 +320,7 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
     const parent = resolve(parentDir);
     let names: string[];
     try {
-      names = (await readdir(parent, { withFileTypes: true }))
+      names = (await (await fsPromises()).readdir(parent, { withFileTypes: true }))
         .filter((d) => d.isDirectory() || d.isSymbolicLink())
         .map((d) => d.name)
         .sort();
@@ -335,7 +336,9 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
     }
     const dirs: string[] = [];
     for (const name of names) {
-      const info = await stat(join(parent, name, 'manifest.json')).catch(() => undefined);
+      const info = await (await fsPromises())
+        .stat(join(parent, name, 'manifest.json'))
+        .catch(() => undefined);
       if (info) dirs.push(join(parent, name));
     }
     return this.loadAll(dirs);
@@ -413,7 +416,7 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
 
   async #loadPath(path: string): Promise<LoadedPlugin> {
     const abs = resolve(path);
-    const info = await stat(abs).catch(() => undefined);
+    const info = await (await fsPromises()).stat(abs).catch(() => undefined);
     if (info?.isDirectory() || basename(abs) === 'manifest.json') return this.loadManifest(abs);
     if (info?.isFile() && MODULE_EXTENSIONS.has(extname(abs))) return this.loadModule(abs);
     const error = new PluginLoadError(

@@ -4,10 +4,11 @@
  *
  * @module
  */
-import { realpath, stat } from 'node:fs/promises';
+
 import { basename, dirname, join, resolve } from 'node:path';
 import type { ValidateFunction } from 'ajv';
 import type { ValidationIssue } from '../errors.js';
+import { fsPromises } from '../internal/fs.js';
 import { createAjv, toIssues } from '../schema/ajv.js';
 import type {
   ActionDefinition,
@@ -170,12 +171,12 @@ export async function readManifestPackage(
     ...(id === undefined ? {} : { id }),
   });
   try {
-    const info = await stat(dir);
+    const info = await (await fsPromises()).stat(dir);
     if (info.isFile() && basename(dir) === 'manifest.json') dir = dirname(dir);
     else if (!info.isDirectory()) {
       return fail([{ path: '', message: `${dir} is neither a directory nor a manifest.json` }]);
     }
-    dir = await realpath(dir);
+    dir = await (await fsPromises()).realpath(dir);
   } catch {
     return fail([{ path: '', message: `${dir} does not exist` }]);
   }

@@ -7,9 +7,10 @@
  * @module
  * @internal
  */
-import { readFile, realpath, stat } from 'node:fs/promises';
+
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import type { ValidationIssue } from '../errors.js';
+import { fsPromises } from '../internal/fs.js';
 import { parseJson } from './json-text.js';
 
 type Json = Record<string, unknown>;
@@ -107,7 +108,7 @@ export class PackageReader {
     }
     let real: string;
     try {
-      real = await realpath(abs);
+      real = await (await fsPromises()).realpath(abs);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       this.issues.push({
@@ -136,7 +137,7 @@ export class PackageReader {
   ): Promise<{ ok: true; value: unknown } | { ok: false }> {
     const name = this.display(abs);
     try {
-      const info = await stat(abs);
+      const info = await (await fsPromises()).stat(abs);
       if (!info.isFile()) {
         this.issues.push({ path: field, message: `'${name}' is not a file` });
         return { ok: false };
@@ -145,7 +146,7 @@ export class PackageReader {
       if (cached && cached.mtimeMs === info.mtimeMs && cached.size === info.size) {
         return { ok: true, value: structuredClone(cached.value) };
       }
-      const parsed = parseJson(await readFile(abs, 'utf8'));
+      const parsed = parseJson(await (await fsPromises()).readFile(abs, 'utf8'));
       if (!parsed.ok) {
         const p = parsed.problem;
         this.issues.push({

@@ -52,7 +52,11 @@ async function ensureBuilt(): Promise<void> {
 }
 
 /** Bare specifiers imported by `file` and the chunks it imports, transitively. */
-async function bareImports(file: string, seen = new Set<string>()): Promise<Set<string>> {
+async function bareImports(
+  file: string,
+  seen = new Set<string>(),
+  includeDynamic = true,
+): Promise<Set<string>> {
   const out = new Set<string>();
   if (seen.has(file)) return out;
   seen.add(file);
@@ -60,9 +64,11 @@ async function bareImports(file: string, seen = new Set<string>()): Promise<Set<
   for (const m of source.matchAll(
     /(?:^|\n)\s*(?:import|export)[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|(?:^|\n)\s*import\s*['"]([^'"]+)['"]/g,
   )) {
+    if (m[2] !== undefined && !includeDynamic) continue;
     const spec = (m[1] ?? m[2] ?? m[3])!;
     if (spec.startsWith('.')) {
-      for (const s of await bareImports(resolve(dirname(file), spec), seen)) out.add(s);
+      for (const s of await bareImports(resolve(dirname(file), spec), seen, includeDynamic))
+        out.add(s);
     } else {
       out.add(spec);
     }
@@ -167,6 +173,9 @@ describe('packed package', () => {
     for (const f of rootFiles) {
       expect(await readFile(f, 'utf8'), f).not.toContain('plugboard-json-file');
     }
+    // Importing the root entry loads no file system module (plugin packages load it lazily).
+    const rootStatic = await bareImports(join(installed, 'index.js'), new Set(), false);
+    expect([...rootStatic].filter((s) => /^(node:)?fs(\/promises)?$/.test(s))).toEqual([]);
     const fileImports = await bareImports(join(installed, 'storage/json-file.js'));
     expect([...fileImports].some((s) => /^(node:)?fs\/promises$/.test(s))).toBe(true);
   }, 240_000);
