@@ -40,6 +40,24 @@ export type {
   TokenInfo,
   UpdateInstanceChanges,
 } from './config/types.js';
+export type { KeyMaterial, KeyringOptions } from './credentials/keyring.js';
+export { Keyring } from './credentials/keyring.js';
+export type {
+  AuthorizationUrlParams,
+  ClientAuthMethod,
+  PkcePair,
+  RetryOptions,
+  StoredOAuth2Tokens,
+  TokenRequestOptions,
+  TokenResponse,
+} from './credentials/oauth2.js';
+export {
+  buildAuthorizationUrl,
+  createPkcePair,
+  requestToken,
+  requestTokenWithRetry,
+} from './credentials/oauth2.js';
+export { REDACTED, redactCredentials } from './credentials/redact.js';
 export type {
   FailureKind,
   PlugboardErrorCode,
@@ -66,24 +84,6 @@ export {
   ValidationError,
 } from './errors.js';
 export type {
-  AuthorizationUrlParams,
-  ClientAuthMethod,
-  PkcePair,
-  RetryOptions,
-  StoredOAuth2Tokens,
-  TokenRequestOptions,
-  TokenResponse,
-} from './credentials/oauth2.js';
-export {
-  buildAuthorizationUrl,
-  createPkcePair,
-  requestToken,
-  requestTokenWithRetry,
-} from './credentials/oauth2.js';
-export type { KeyMaterial, KeyringOptions } from './credentials/keyring.js';
-export { Keyring } from './credentials/keyring.js';
-export { REDACTED, redactCredentials } from './credentials/redact.js';
-export type {
   ConfigManagerEvents,
   PluginLoaderEvents,
   RegistryEvents,
@@ -103,6 +103,8 @@ export type {
   RunMigrationsOptions,
 } from './migrations/runner.js';
 export { listAppliedMigrations, runMigrations } from './migrations/runner.js';
+export type { CreatePlugboardOptions, Plugboard } from './plugboard.js';
+export { createPlugboard } from './plugboard.js';
 export type {
   ActionInputOf,
   ActionOutputOf,
@@ -128,7 +130,11 @@ export type {
   ReadManifestResult,
 } from './plugins/manifest.js';
 export { defineManifestRuntime, readManifestPackage } from './plugins/manifest.js';
-export type { ManifestAction, ManifestCondition, ManifestEvent } from './plugins/manifest-schema.js';
+export type {
+  ManifestAction,
+  ManifestCondition,
+  ManifestEvent,
+} from './plugins/manifest-schema.js';
 export { MANIFEST_SCHEMA_ID, PluginManifest } from './plugins/manifest-schema.js';
 export type {
   IntegrationPlugin,
@@ -140,7 +146,6 @@ export type {
   PluginLoadFailure,
   PluginLogger,
 } from './plugins/types.js';
-export { IntegrationRegistry } from './registry/index.js';
 export type {
   DefinitionComponents,
   DefinitionPage,
@@ -156,6 +161,7 @@ export type {
   SchemaValidationResult,
   SchemaValidator,
 } from './registry/index.js';
+export { IntegrationRegistry } from './registry/index.js';
 export type { RuleEngineOptions } from './rules/engine.js';
 export { RuleEngine } from './rules/engine.js';
 export type { RetentionOptions } from './rules/executions.js';
