@@ -220,18 +220,15 @@ async function mapSeq<T, R>(items: readonly T[], fn: (x: T) => Promise<R>): Prom
 async function interleaved(
   engines: readonly { name: string; fn: (e: WorkloadEvent) => Promise<unknown> }[],
   events: readonly WorkloadEvent[],
-  rounds = 30,
-  batch = 50,
+  rounds = 8,
+  batch = 500,
 ): Promise<void> {
   const wall = engines.map(() => [] as number[]);
   const cpu = engines.map(() => [] as number[]);
-  // Collect before each batch, so no engine pays for the garbage of the one before it.
-  const gc = exposeGc();
   for (let r = 0; r < rounds; r++) {
     const start = (r * batch) % events.length;
     const slice = events.slice(start, start + batch);
     for (let e = 0; e < engines.length; e++) {
-      gc();
       const c = process.cpuUsage();
       const t = performance.now();
       for (const ev of slice) await engines[e]!.fn(ev);
@@ -247,7 +244,7 @@ async function interleaved(
   const baseWall = median(wall[0]!);
   const baseCpu = median(cpu[0]!);
   console.log(
-    `\n## rules: interleaved batches (${rounds} rounds × ${batch} events, GC before each batch, medians per event)\n`,
+    `\n## rules: interleaved batches (${rounds} rounds × ${batch} events, medians per event)\n`,
   );
   console.log(
     '| engine | wall µs/event | events/s (wall) | × jre (wall) | CPU µs/event | events per CPU-second | × jre (CPU) |',

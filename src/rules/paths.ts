@@ -44,48 +44,56 @@ export function parsePath(path: string): PathPart[] | string {
   return parts;
 }
 
-function step(cur: unknown, part: PathPart): unknown {
+function stepIndex(cur: unknown, i: number): unknown {
+  if (!Array.isArray(cur) || i >= cur.length) return MISSING;
+  const v: unknown = cur[i];
+  return v === undefined ? MISSING : v;
+}
+
+function stepKey(cur: unknown, key: string): unknown {
   if (cur === null || typeof cur !== 'object') return MISSING;
-  if (typeof part === 'number') {
-    if (!Array.isArray(cur) || part >= cur.length) return MISSING;
-    const v: unknown = cur[part];
-    return v === undefined ? MISSING : v;
-  }
-  const v = (cur as Record<string, unknown>)[part];
+  const v = (cur as Record<string, unknown>)[key];
   if (v === undefined) return MISSING;
   // Own properties only: a path never reaches `constructor`, `__proto__` and friends
   // (inherited members are objects or functions, so scalars skip the extra check).
-  if ((typeof v === 'object' || typeof v === 'function') && !Object.hasOwn(cur, part)) {
+  if ((typeof v === 'object' || typeof v === 'function') && !Object.hasOwn(cur, key)) {
     return MISSING;
   }
   return v;
 }
 
+type Step = (cur: unknown) => unknown;
+
+function stepOf(part: PathPart): Step {
+  return typeof part === 'number' ? (cur) => stepIndex(cur, part) : (cur) => stepKey(cur, part);
+}
+
 /** Builds a reader for parsed parts, unrolled for the common short paths. */
 export function compileReader(parts: readonly PathPart[]): PathReader {
-  const [a, b, c] = parts;
-  switch (parts.length) {
+  const steps = parts.map(stepOf);
+  const [a, b, c] = steps;
+  switch (steps.length) {
     case 0:
       return (root) => (root === undefined ? MISSING : root);
     case 1:
-      return (root) => step(root, a!);
+      return a!;
     case 2:
       return (root) => {
-        const x = step(root, a!);
-        return x === MISSING ? MISSING : step(x, b!);
+        const x = a!(root);
+        return x === MISSING ? MISSING : b!(x);
       };
     case 3:
       return (root) => {
-        let x = step(root, a!);
+        let x = a!(root);
         if (x === MISSING) return MISSING;
-        x = step(x, b!);
-        return x === MISSING ? MISSING : step(x, c!);
+        x = b!(x);
+        return x === MISSING ? MISSING : c!(x);
       };
     default:
       return (root) => {
         let x: unknown = root;
-        for (const p of parts) {
-          x = step(x, p);
+        for (const s of steps) {
+          x = s(x);
           if (x === MISSING) return MISSING;
         }
         return x;
