@@ -202,6 +202,8 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   private readonly abort = new Shutdown();
   private readonly byId = new Map<string, CompiledRule>();
   private readonly triggerMaps = new WeakMap<object, Map<string, RegisteredTrigger>>();
+  /** Buckets holding a rule with integration conditions (evaluated with awaits). */
+  private readonly asyncBuckets = new WeakSet<CompiledRule[]>();
   private readonly index = new Map<string, CompiledRule[]>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly running = new Set<Promise<unknown>>();
@@ -337,6 +339,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
         this.index.set(key, bucket);
       }
       bucket.push(compiled);
+      if (!compiled.syncConditions) this.asyncBuckets.add(bucket);
     }
     return compiled;
   }
@@ -737,6 +740,24 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
       if (isPlugboardError(e, 'NOT_FOUND')) return undefined;
       throw e;
     }
+  }
+
+  /** The event's trigger with its runtime part; undefined when the integration or type is unknown. */
+  private triggerFor(event: IntegrationEvent): Promise<RegisteredTrigger | undefined> {
+    return this.registry.getAvailableTriggers(event.integrationId).then(
+      (triggers) => {
+        let byType = this.triggerMaps.get(triggers);
+        if (!byType) {
+          byType = new Map(triggers.map((t) => [t.type, t]));
+          this.triggerMaps.set(triggers, byType);
+        }
+        return byType.get(event.type);
+      },
+      (e: unknown) => {
+        if (isPlugboardError(e, 'NOT_FOUND')) return undefined;
+        throw e;
+      },
+    );
   }
 
   /** The rule's trigger filter, rebuilt when the plugin's factory changed. */
@@ -1268,9 +1289,12 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     if (!this.loaded) await this.ready();
     const bucket = this.index.get(keyOf(event.integrationId, event.type));
     if (!bucket || bucket.length === 0) return [];
-    const rt = await this.runtimeFor(event, false);
+    const trigger = await this.triggerFor(event);
+    let conditionTypes: Promise<readonly RegisteredCondition[]> | undefined;
     const out: RuleEvaluation[] = [];
-    for (const cr of bucket.slice()) {
+    // Only rules with integration conditions await; snapshot the bucket for them.
+    const rules = this.asyncBuckets.has(bucket) ? bucket.slice() : bucket;
+    for (const cr of rules) {
       cr.actionList ??= Object.freeze(
         cr.rule.actions.map((a) => Object.freeze({ id: a.id, type: a.type })),
       );
@@ -1279,8 +1303,8 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
       const actions = cr.actionList;
       let triggered: boolean;
       try {
-        const filter = rt?.trigger ? this.filterOf(cr, rt.trigger) : undefined;
-        triggered = rt?.trigger !== undefined && (filter ? filter(event) === true : true);
+        const filter = trigger ? this.filterOf(cr, trigger) : undefined;
+        triggered = trigger !== undefined && (filter ? filter(event) === true : true);
       } catch (e) {
         out.push({
           ruleId,
@@ -1321,7 +1345,12 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
           try {
             const ctx = { ruleId, integrationId: cr.rule.integrationId };
             const ok =
-              (await this.customCheck(c, rt ? await rt.conditions() : [])(event, ctx)) === true;
+              (await this.customCheck(
+                c,
+                await (conditionTypes ??= this.registry.getAvailableConditions(
+                  event.integrationId,
+                )),
+              )(event, ctx)) === true;
             explained = { id: c.id, type: c.type, result: ok };
           } catch (e) {
             explained = { id: c.id, type: c.type, result: false, error: errText(e) };
