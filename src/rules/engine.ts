@@ -1344,13 +1344,9 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
         } else {
           try {
             const ctx = { ruleId, integrationId: cr.rule.integrationId };
-            const ok =
-              (await this.customCheck(
-                c,
-                await (conditionTypes ??= this.registry.getAvailableConditions(
-                  event.integrationId,
-                )),
-              )(event, ctx)) === true;
+            conditionTypes ??= this.registry.getAvailableConditions(event.integrationId);
+            const check = this.customCheck(c, await conditionTypes);
+            const ok = (await check(event, ctx)) === true;
             explained = { id: c.id, type: c.type, result: ok };
           } catch (e) {
             explained = { id: c.id, type: c.type, result: false, error: errText(e) };
