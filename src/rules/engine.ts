@@ -1139,8 +1139,12 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
       return fail(`no instance of '${aid}': ${errText(e)}`, 0);
     }
     const actor = `rule:${cr.rule.id}`;
-    const logger = this.logger(logs, action.id);
-    const policy = { ...this.retry, ...action.retry };
+    let logger: ExecutionLogger | undefined;
+    const loggerOf = (): ExecutionLogger => {
+      logger ??= this.logger(logs, action.id);
+      return logger;
+    };
+    const policy = action.retry ? { ...this.retry, ...action.retry } : this.retry;
     const timeoutMs = action.timeoutMs ?? this.actionTimeoutMs;
     let attempts = 0;
     let lastError = '';
@@ -1151,7 +1155,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
       try {
         release = this.semaphore.tryAcquire() ?? (await this.semaphore.acquire(this.abort.signal));
         const output = await withTimeout(what, timeoutMs, this.abort, (signal) => {
-          const ctx = new RunContext(event, instance, logger, signal, () =>
+          const ctx = new RunContext(event, instance, loggerOf, signal, () =>
             this.config.getCredentials(instance.instanceId, { actor }),
           );
           return handler.call(undefined, input, ctx);
@@ -1432,19 +1436,26 @@ class LazyMatchExplanation implements ExplainedCondition {
 /** What an action handler receives; the signal is created on first access. */
 class RunContext implements ActionContext {
   readonly config: Record<string, unknown>;
+  readonly #log: () => ExecutionLogger;
   readonly #signal: () => AbortSignal;
   readonly #credentials: () => Promise<Record<string, unknown>>;
 
   constructor(
     readonly event: IntegrationEvent,
     readonly instance: InstanceView,
-    readonly log: ExecutionLogger,
+    log: () => ExecutionLogger,
     signal: () => AbortSignal,
     credentials: () => Promise<Record<string, unknown>>,
   ) {
     this.config = instance.config as Record<string, unknown>;
+    this.#log = log;
     this.#signal = signal;
     this.#credentials = credentials;
+  }
+
+  /** Logger bound to this execution and action. */
+  get log(): ExecutionLogger {
+    return this.#log();
   }
 
   /** Aborted when the attempt times out or the engine closes. */
