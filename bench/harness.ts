@@ -32,7 +32,8 @@ export async function runBench(
   for (const task of bench.tasks) {
     const r = task.result;
     if (r.state === 'errored') throw r.error;
-    if (r.state !== 'completed') throw new Error(`benchmark ${task.name} did not complete (${r.state})`);
+    if (r.state !== 'completed')
+      throw new Error(`benchmark ${task.name} did not complete (${r.state})`);
     rows.push({
       name: task.name,
       opsPerSec: 1000 / r.latency.mean,
@@ -47,7 +48,10 @@ export async function runBench(
 
 /** Formats a number with thousands separators. */
 export function fmt(n: number, digits = 0): string {
-  return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+  return n.toLocaleString('en-US', {
+    maximumFractionDigits: digits,
+    minimumFractionDigits: digits,
+  });
 }
 
 /** Prints rows as an aligned table. */
@@ -56,6 +60,8 @@ export function printTable(title: string, rows: readonly BenchRow[]): void {
   console.log('| task | ops/s | p50 (µs) | p99 (µs) | samples |');
   console.log('|---|---:|---:|---:|---:|');
   for (const r of rows) {
-    console.log(`| ${r.name} | ${fmt(r.opsPerSec)} | ${fmt(r.p50us, 2)} | ${fmt(r.p99us, 2)} | ${fmt(r.samples)} |`);
+    console.log(
+      `| ${r.name} | ${fmt(r.opsPerSec)} | ${fmt(r.p50us, 2)} | ${fmt(r.p99us, 2)} | ${fmt(r.samples)} |`,
+    );
   }
 }
