@@ -136,6 +136,7 @@ export type {
   ManifestEvent,
 } from './plugins/manifest-schema.js';
 export { MANIFEST_SCHEMA_ID, PluginManifest } from './plugins/manifest-schema.js';
+export type { JsonFileCache } from './plugins/package-files.js';
 export type {
   IntegrationPlugin,
   LoadAllResult,

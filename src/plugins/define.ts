@@ -220,17 +220,17 @@ export class DefinedIntegration<
   readonly #components: Components;
   #context: PluginContext | undefined;
 
-  /** {@inheritDoc IntegrationPlugin.testConnection}; present when the spec has one. */
+  /** Checks credentials against the service (see {@link IntegrationPlugin.testConnection}); present when the spec has one. */
   declare readonly testConnection?: (
     credentials: Record<string, unknown>,
     config: Record<string, unknown>,
   ) => Promise<void>;
-  /** {@inheritDoc IntegrationPlugin.refreshAccessToken}; present when the spec has one. */
+  /** Refreshes OAuth2 tokens (see {@link IntegrationPlugin.refreshAccessToken}); present when the spec has one. */
   declare readonly refreshAccessToken?: (
     credentials: Record<string, unknown>,
     config: Record<string, unknown>,
   ) => Promise<OAuth2Tokens>;
-  /** {@inheritDoc IntegrationPlugin.validateEventPayload}; present when the spec has one. */
+  /** Validates an event payload (see {@link IntegrationPlugin.validateEventPayload}); present when the spec has one. */
   declare readonly validateEventPayload?: (
     eventType: string,
     payload: unknown,
