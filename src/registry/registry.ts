@@ -16,6 +16,7 @@ import {
   type ValidationIssue,
 } from '../errors.js';
 import type { RegistryEvents } from '../events.js';
+import { deepFreeze, frozenJson } from '../internal/json.js';
 import { createAjv, toIssues } from '../schema/ajv.js';
 import {
   type AuthType,
@@ -33,7 +34,6 @@ import type {
   RegisteredTrigger,
   TriggerRuntime,
 } from '../schema/runtime.js';
-import { deepFreeze, toJsonValue } from '../storage/document-store.js';
 import type { Collection, StorageAdapter, StoredDocument } from '../storage/types.js';
 import { findBreakingChanges } from './compatibility.js';
 import {
@@ -449,7 +449,7 @@ export class IntegrationRegistry extends EventEmitter<RegistryEvents> {
     if (issues.length === 0) {
       let json: unknown;
       try {
-        json = toJsonValue(data, '');
+        json = frozenJson(data, '');
       } catch (e) {
         if (e instanceof ValidationError) throw new ValidationError(e.issues, 'definition');
         throw e;

@@ -16,6 +16,7 @@ import {
   type ValidationIssue,
 } from '../errors.js';
 import type { RuleEngineEvents } from '../events.js';
+import { frozenJson } from '../internal/json.js';
 import type { IntegrationRegistry } from '../registry/index.js';
 import type {
   ActionContext,
@@ -137,6 +138,15 @@ interface ExecutionDraft {
   resultData?: { actions: ActionResult[] };
   error?: string;
   failedCondition?: ConditionFailure;
+}
+
+/** The event as frozen JSON; an event that is not JSON is recorded as given (storage reports it). */
+function eventSnapshot(event: IntegrationEvent): unknown {
+  try {
+    return frozenJson(event, 'event');
+  } catch {
+    return event;
+  }
 }
 
 function toJson(value: unknown): unknown {
@@ -840,7 +850,9 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     if (!enabled || !rt?.trigger) return [];
     this.validatePayload(event, rt);
     const now = new Date().toISOString();
-    const triggerData = event;
+    // One frozen copy of the event serves every execution this dispatch records: storage
+    // shares it instead of copying it once per rule.
+    const triggerData = eventSnapshot(event);
     const scope: DispatchScope = { actions: new Map(), instances: new Map(), enabled: new Map() };
     const out: Promise<Execution | undefined>[] = [];
     // Snapshot: rules changed during the dispatch do not affect it.

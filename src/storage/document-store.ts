@@ -6,6 +6,7 @@
  * @module
  */
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import { deepFreeze, freezeShallow, frozenJson, frozenJsonObject } from '../internal/json.js';
 import type {
   Collection,
   DocumentChanges,
@@ -48,108 +49,7 @@ export function readPath(doc: unknown, parts: readonly string[]): unknown {
   return cur;
 }
 
-/** Deeply freezes a JSON value in place and returns it. */
-export function deepFreeze<V>(value: V): V {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const key of Object.keys(value)) {
-      deepFreeze((value as Record<string, unknown>)[key]);
-    }
-  }
-  return value;
-}
-
-/**
- * Copies a caller's value into a plain JSON structure, rejecting what JSON cannot hold
- * (functions, symbols, class instances other than Date, non-finite numbers, cycles).
- * Dates become ISO strings, as `JSON.stringify` would write them. Keys with `undefined`
- * values are dropped.
- */
-export function toJsonValue(value: unknown, path: string): unknown {
-  const copy = fastJson(value, 0);
-  // The fast copy gives up on anything unusual; the careful walk then names the problem.
-  return copy === UNUSUAL ? carefulJson(value, path, new Set()) : copy;
-}
-
-const UNUSUAL = Symbol('unusual');
-const MAX_FAST_DEPTH = 64;
-
-function fastJson(value: unknown, depth: number): unknown {
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
-  if (typeof value === 'number') return Number.isFinite(value) ? value : UNUSUAL;
-  if (typeof value !== 'object' || depth > MAX_FAST_DEPTH) return UNUSUAL;
-  if (Array.isArray(value)) {
-    const out = new Array<unknown>(value.length);
-    for (let i = 0; i < value.length; i++) {
-      const v = value[i];
-      const c = v === undefined ? null : fastJson(v, depth + 1);
-      if (c === UNUSUAL) return UNUSUAL;
-      out[i] = c;
-    }
-    return out;
-  }
-  if (Object.getPrototypeOf(value) !== Object.prototype) return UNUSUAL;
-  const out: Record<string, unknown> = {};
-  for (const k of Object.keys(value)) {
-    const v = (value as Record<string, unknown>)[k];
-    if (v === undefined) continue;
-    if (k === '__proto__') return UNUSUAL;
-    const c = fastJson(v, depth + 1);
-    if (c === UNUSUAL) return UNUSUAL;
-    out[k] = c;
-  }
-  return out;
-}
-
-function carefulJson(value: unknown, path: string, seen: Set<object>): unknown {
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) {
-      throw new ValidationError(
-        [{ path, message: `must be a finite number (got ${value})` }],
-        'document',
-      );
-    }
-    return value;
-  }
-  if (typeof value === 'object') {
-    if (value instanceof Date) return value.toISOString();
-    if (seen.has(value)) {
-      throw new ValidationError([{ path, message: 'contains a circular reference' }], 'document');
-    }
-    seen.add(value);
-    let out: unknown;
-    if (Array.isArray(value)) {
-      out = value.map((v, i) => carefulJson(v === undefined ? null : v, `${path}[${i}]`, seen));
-    } else {
-      const proto = Object.getPrototypeOf(value);
-      if (proto !== Object.prototype && proto !== null) {
-        throw new ValidationError(
-          [{ path, message: 'must be a plain object, array or JSON scalar' }],
-          'document',
-        );
-      }
-      const obj: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value)) {
-        if (v === undefined) continue;
-        // defineProperty keeps keys such as `__proto__` as ordinary data.
-        Object.defineProperty(obj, k, {
-          value: carefulJson(v, path ? `${path}.${k}` : k, seen),
-          enumerable: true,
-          writable: true,
-          configurable: true,
-        });
-      }
-      out = obj;
-    }
-    seen.delete(value);
-    return out;
-  }
-  throw new ValidationError(
-    [{ path, message: `must be JSON data (got ${typeof value})` }],
-    'document',
-  );
-}
+export { deepFreeze, toJsonValue } from '../internal/json.js';
 
 /** Checks a document id and returns it. */
 export function assertId(id: unknown, path = 'id'): string {
@@ -416,9 +316,9 @@ export class MemoryCollection<T extends StoredDocument> implements Collection<T>
     if (this.docs.has(id)) {
       throw new ConflictError(`Document '${id}' already exists in collection '${this.name}'`);
     }
-    const plain = toJsonValue(doc, '') as Record<string, unknown>;
-    plain['revision'] = 1;
-    const stored = deepFreeze(plain) as unknown as T;
+    const stored = frozenJsonObject(doc as Record<string, unknown>, '', {
+      revision: 1,
+    }) as unknown as T;
     this.docs.set(id, stored);
     this.index(stored);
     await this.persist({ type: 'put', collection: this.name, doc: stored });
@@ -455,22 +355,24 @@ export class MemoryCollection<T extends StoredDocument> implements Collection<T>
         `Document '${id}' in '${this.name}' is at revision ${current.revision}, not ${opts.expectedRevision}; reload it and retry`,
       );
     }
-    const plainChanges = toJsonValue(changes, '') as Record<string, unknown>;
+    // Copy (and check) every change before touching anything.
+    const copies: [string, unknown][] = [];
+    for (const [k, v] of Object.entries(changes))
+      copies.push([k, v === undefined ? undefined : frozenJson(v, k)]);
     const next: Record<string, unknown> = { ...(current as unknown as Record<string, unknown>) };
-    for (const [k, v] of Object.entries(changes)) {
+    for (const [k, v] of copies) {
       if (v === undefined) delete next[k];
-    }
-    for (const [k, v] of Object.entries(plainChanges)) {
-      Object.defineProperty(next, k, {
-        value: v,
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
+      else
+        Object.defineProperty(next, k, {
+          value: v,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
     }
     next['id'] = id;
     next['revision'] = current.revision + 1;
-    const stored = deepFreeze(next) as unknown as T;
+    const stored = freezeShallow(next) as unknown as T;
     this.unindex(current);
     this.docs.set(id, stored);
     this.index(stored);

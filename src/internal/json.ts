@@ -1,0 +1,159 @@
+/**
+ * Copies of JSON data that can never change: deeply frozen and shared. An object this
+ * module froze is remembered, so copying a value that contains it (a stored document
+ * passed back into an update, the same event recorded by fifty executions) reuses it
+ * instead of copying it again.
+ *
+ * @internal
+ * @module
+ */
+import { ValidationError } from '../errors.js';
+
+const SNAPSHOTS = new WeakSet<object>();
+const UNUSUAL = Symbol('unusual');
+const MAX_FAST_DEPTH = 64;
+
+/** Deeply freezes a JSON value in place (remembering it as shared-safe) and returns it. */
+export function deepFreeze<V>(value: V): V {
+  if (value !== null && typeof value === 'object' && !SNAPSHOTS.has(value)) {
+    Object.freeze(value);
+    for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key]);
+    SNAPSHOTS.add(value);
+  }
+  return value;
+}
+
+/**
+ * A deeply frozen copy of a caller's value as plain JSON, rejecting what JSON cannot hold
+ * (functions, symbols, class instances other than Date, non-finite numbers, cycles) with a
+ * `ValidationError` naming the path. Dates become ISO strings, keys with `undefined`
+ * values are dropped, and frozen snapshots inside the value are shared, not copied.
+ */
+export function frozenJson(value: unknown, path: string): unknown {
+  const copy = fastCopy(value, 0);
+  // The fast copy gives up on anything unusual; the careful walk then names the problem.
+  return copy === UNUSUAL ? deepFreeze(carefulCopy(value, path, new Set())) : copy;
+}
+
+/**
+ * Like {@link frozenJson} for an object, with `extra` fields set on the copy before it is
+ * frozen (e.g. a storage revision).
+ */
+export function frozenJsonObject(
+  value: Readonly<Record<string, unknown>>,
+  path: string,
+  extra: Readonly<Record<string, unknown>>,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(value)) {
+    const v = value[k];
+    if (v === undefined) continue;
+    setOwn(out, k, frozenJson(v, path ? `${path}.${k}` : k));
+  }
+  for (const k of Object.keys(extra)) setOwn(out, k, extra[k]);
+  Object.freeze(out);
+  SNAPSHOTS.add(out);
+  return out;
+}
+
+/** Freezes a freshly built object whose values are already frozen JSON. */
+export function freezeShallow<T extends object>(value: T): T {
+  Object.freeze(value);
+  SNAPSHOTS.add(value);
+  return value;
+}
+
+/** A plain (mutable) JSON copy; see {@link frozenJson} for the rules. */
+export function toJsonValue(value: unknown, path: string): unknown {
+  return carefulCopy(value, path, new Set());
+}
+
+function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void {
+  // defineProperty keeps keys such as `__proto__` as ordinary data.
+  if (key === '__proto__') {
+    Object.defineProperty(obj, key, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  } else {
+    obj[key] = value;
+  }
+}
+
+function fastCopy(value: unknown, depth: number): unknown {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'number') return Number.isFinite(value) ? value : UNUSUAL;
+  if (typeof value !== 'object' || depth > MAX_FAST_DEPTH) return UNUSUAL;
+  if (SNAPSHOTS.has(value)) return value;
+  if (Array.isArray(value)) {
+    const out = new Array<unknown>(value.length);
+    for (let i = 0; i < value.length; i++) {
+      const v = value[i];
+      const c = v === undefined ? null : fastCopy(v, depth + 1);
+      if (c === UNUSUAL) return UNUSUAL;
+      out[i] = c;
+    }
+    Object.freeze(out);
+    SNAPSHOTS.add(out);
+    return out;
+  }
+  if (Object.getPrototypeOf(value) !== Object.prototype) return UNUSUAL;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(value)) {
+    const v = (value as Record<string, unknown>)[k];
+    if (v === undefined) continue;
+    if (k === '__proto__') return UNUSUAL;
+    const c = fastCopy(v, depth + 1);
+    if (c === UNUSUAL) return UNUSUAL;
+    out[k] = c;
+  }
+  Object.freeze(out);
+  SNAPSHOTS.add(out);
+  return out;
+}
+
+function carefulCopy(value: unknown, path: string, seen: Set<object>): unknown {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) {
+      throw new ValidationError(
+        [{ path, message: `must be a finite number (got ${value})` }],
+        'document',
+      );
+    }
+    return value;
+  }
+  if (typeof value === 'object') {
+    if (value instanceof Date) return value.toISOString();
+    if (seen.has(value)) {
+      throw new ValidationError([{ path, message: 'contains a circular reference' }], 'document');
+    }
+    seen.add(value);
+    let out: unknown;
+    if (Array.isArray(value)) {
+      out = value.map((v, i) => carefulCopy(v === undefined ? null : v, `${path}[${i}]`, seen));
+    } else {
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) {
+        throw new ValidationError(
+          [{ path, message: 'must be a plain object, array or JSON scalar' }],
+          'document',
+        );
+      }
+      const obj: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(value)) {
+        if (v === undefined) continue;
+        setOwn(obj, k, carefulCopy(v, path ? `${path}.${k}` : k, seen));
+      }
+      out = obj;
+    }
+    seen.delete(value);
+    return out;
+  }
+  throw new ValidationError(
+    [{ path, message: `must be JSON data (got ${typeof value})` }],
+    'document',
+  );
+}
