@@ -37,3 +37,21 @@ describe('guides in docs/', () => {
     });
   }
 });
+
+describe('docs/errors.md', () => {
+  const source = readFileSync(join(docs, '..', 'src', 'errors.ts'), 'utf8');
+  const guide = readFileSync(join(docs, 'errors.md'), 'utf8');
+  const codes = [
+    ...(/export type PlugboardErrorCode =([^;]*);/.exec(source)?.[1] ?? '').matchAll(
+      /'([A-Z0-9_]+)'/g,
+    ),
+  ].map((m) => m[1]);
+  const classes = [...source.matchAll(/^export class (\w+)/gm)].map((m) => m[1]);
+
+  it('lists every error code and class of src/errors.ts', () => {
+    expect(codes.length).toBeGreaterThan(5);
+    expect(classes.length).toBeGreaterThan(5);
+    const missing = [...codes, ...classes].filter((name) => !guide.includes(`\`${name}\``));
+    expect(missing, 'add a row to the table in docs/errors.md').toEqual([]);
+  });
+});
