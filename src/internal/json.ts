@@ -16,11 +16,20 @@ const MAX_FAST_DEPTH = 64;
 /** Deeply freezes a JSON value in place (remembering it as shared-safe) and returns it. */
 export function deepFreeze<V>(value: V): V {
   if (value !== null && typeof value === 'object' && !SNAPSHOTS.has(value)) {
-    Object.freeze(value);
-    for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key]);
+    freezeAll(value);
     SNAPSHOTS.add(value);
   }
   return value;
+}
+
+function freezeAll(value: object): void {
+  // Objects frozen by the copies here are deeply frozen already; skip them.
+  if (Object.isFrozen(value) && SNAPSHOTS.has(value)) return;
+  Object.freeze(value);
+  for (const key of Object.keys(value)) {
+    const v = (value as Record<string, unknown>)[key];
+    if (v !== null && typeof v === 'object') freezeAll(v);
+  }
 }
 
 /**
@@ -30,9 +39,14 @@ export function deepFreeze<V>(value: V): V {
  * values are dropped, and frozen snapshots inside the value are shared, not copied.
  */
 export function frozenJson(value: unknown, path: string): unknown {
+  if (value !== null && typeof value === 'object' && SNAPSHOTS.has(value)) return value;
   const copy = fastCopy(value, 0);
   // The fast copy gives up on anything unusual; the careful walk then names the problem.
-  return copy === UNUSUAL ? deepFreeze(carefulCopy(value, path, new Set())) : copy;
+  const out = copy === UNUSUAL ? deepFreeze(carefulCopy(value, path, new Set())) : copy;
+  // Only roots are remembered: a WeakSet entry per nested object would cost more than
+  // the copies it saves.
+  if (out !== null && typeof out === 'object') SNAPSHOTS.add(out);
+  return out;
 }
 
 /**
@@ -48,19 +62,25 @@ export function frozenJsonObject(
   for (const k of Object.keys(value)) {
     const v = value[k];
     if (v === undefined) continue;
-    setOwn(out, k, frozenJson(v, path ? `${path}.${k}` : k));
+    setOwn(out, k, frozenChild(v, path ? `${path}.${k}` : k));
   }
   for (const k of Object.keys(extra)) setOwn(out, k, extra[k]);
-  Object.freeze(out);
-  SNAPSHOTS.add(out);
-  return out;
+  return Object.freeze(out);
+}
+
+/** A frozen copy of one field value, sharing a remembered snapshot as it is. */
+export function frozenChild(value: unknown, path: string): unknown {
+  if (value !== null && typeof value === 'object' && SNAPSHOTS.has(value)) return value;
+  const copy = fastCopy(value, 0);
+  if (copy !== UNUSUAL) return copy;
+  const careful = carefulCopy(value, path, new Set());
+  if (careful !== null && typeof careful === 'object') freezeAll(careful);
+  return careful;
 }
 
 /** Freezes a freshly built object whose values are already frozen JSON. */
 export function freezeShallow<T extends object>(value: T): T {
-  Object.freeze(value);
-  SNAPSHOTS.add(value);
-  return value;
+  return Object.freeze(value);
 }
 
 /** A plain (mutable) JSON copy; see {@link frozenJson} for the rules. */
@@ -86,7 +106,6 @@ function fastCopy(value: unknown, depth: number): unknown {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
   if (typeof value === 'number') return Number.isFinite(value) ? value : UNUSUAL;
   if (typeof value !== 'object' || depth > MAX_FAST_DEPTH) return UNUSUAL;
-  if (SNAPSHOTS.has(value)) return value;
   if (Array.isArray(value)) {
     const out = new Array<unknown>(value.length);
     for (let i = 0; i < value.length; i++) {
@@ -95,9 +114,7 @@ function fastCopy(value: unknown, depth: number): unknown {
       if (c === UNUSUAL) return UNUSUAL;
       out[i] = c;
     }
-    Object.freeze(out);
-    SNAPSHOTS.add(out);
-    return out;
+    return Object.freeze(out);
   }
   if (Object.getPrototypeOf(value) !== Object.prototype) return UNUSUAL;
   const out: Record<string, unknown> = {};
@@ -109,9 +126,7 @@ function fastCopy(value: unknown, depth: number): unknown {
     if (c === UNUSUAL) return UNUSUAL;
     out[k] = c;
   }
-  Object.freeze(out);
-  SNAPSHOTS.add(out);
-  return out;
+  return Object.freeze(out);
 }
 
 function carefulCopy(value: unknown, path: string, seen: Set<object>): unknown {

@@ -6,7 +6,7 @@
  * @module
  */
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
-import { deepFreeze, freezeShallow, frozenJson, frozenJsonObject } from '../internal/json.js';
+import { deepFreeze, freezeShallow, frozenChild, frozenJsonObject } from '../internal/json.js';
 import type {
   Collection,
   DocumentChanges,
@@ -358,7 +358,7 @@ export class MemoryCollection<T extends StoredDocument> implements Collection<T>
     // Copy (and check) every change before touching anything.
     const copies: [string, unknown][] = [];
     for (const [k, v] of Object.entries(changes))
-      copies.push([k, v === undefined ? undefined : frozenJson(v, k)]);
+      copies.push([k, v === undefined ? undefined : frozenChild(v, k)]);
     const next: Record<string, unknown> = { ...(current as unknown as Record<string, unknown>) };
     for (const [k, v] of copies) {
       if (v === undefined) delete next[k];
