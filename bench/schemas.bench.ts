@@ -63,10 +63,10 @@ export async function run(): Promise<void> {
     `schema document: ${fmt(prettySize / 1024)} KB pretty-printed; stored definition: ${fmt(storedSize / 1024)} KB (stored once)`,
   );
   console.log(
-    `register (meta-schema + $ref checks, no compilation): best ${fmt(registerTimes[0]!, 1)} ms, median ${fmt(percentile(registerTimes, 50), 1)} ms`,
+    `register (meta-schema and $ref checks, shared block parsed; no validator compiled): best ${fmt(registerTimes[0]!, 1)} ms, median ${fmt(percentile(registerTimes, 50), 1)} ms`,
   );
   console.log(
-    `first validation per event type (includes compiling it): p50 ${fmt(percentile(firstSorted, 50), 1)} ms, p95 ${fmt(percentile(firstSorted, 95), 1)} ms, max ${fmt(firstSorted.at(-1)!, 1)} ms (first one, which also loads the shared block: ${fmt(firstTimes[0]!, 1)} ms)`,
+    `first validation per event type (includes compiling it): p50 ${fmt(percentile(firstSorted, 50), 1)} ms, p95 ${fmt(percentile(firstSorted, 95), 1)} ms, max ${fmt(firstSorted.at(-1)!, 1)} ms (the first one: ${fmt(firstTimes[0]!, 1)} ms)`,
   );
 
   // Valid example payloads of 7-9 KB, validated again and again (compiled by now).

@@ -10,6 +10,7 @@ import {
   type AnyAjv,
   createAjv,
   dialectOf,
+  type FormatMode,
   knownFormats,
   type SchemaDialect,
   toIssues,
@@ -161,6 +162,7 @@ export function componentSchemas(def: {
 export interface SchemaServiceOptions {
   readonly policy: KeywordPolicy;
   readonly maxIssues: number;
+  readonly formats: FormatMode;
 }
 
 /** Checks and compiles the schemas of definitions for one registry. */
@@ -170,16 +172,18 @@ export class SchemaService {
   private readonly sharedAdded = new Map<string, Set<SchemaDialect>>();
   private readonly policy: KeywordPolicy;
   private readonly maxIssues: number;
+  private readonly formats: FormatMode;
 
   constructor(options: SchemaServiceOptions) {
     this.policy = options.policy;
     this.maxIssues = options.maxIssues;
+    this.formats = options.formats;
   }
 
   private ajvFor(dialect: SchemaDialect): { ajv: AnyAjv; formats: ReadonlySet<string> } {
     let entry = this.ajvs.get(dialect);
     if (!entry) {
-      const ajv = createAjv(dialect);
+      const ajv = createAjv(dialect, {}, this.formats);
       entry = { ajv, formats: knownFormats(ajv) };
       this.ajvs.set(dialect, entry);
     }
@@ -243,14 +247,7 @@ export class SchemaService {
       const { ajv, formats } = this.ajvFor(dialect);
       let sharedId: string | undefined;
       if ((def.definitions || def.$defs) && usesShared(schema, schema)) {
-        sharedId = this.sharedId(def);
-        const added = this.sharedAdded.get(sharedId) ?? new Set<SchemaDialect>();
-        if (!added.has(dialect)) {
-          const doc = prepareForCompile(sharedOf(def), formats, undefined, true) as Json;
-          ajv.addSchema({ ...doc, $id: sharedId });
-          added.add(dialect);
-          this.sharedAdded.set(sharedId, added);
-        }
+        sharedId = this.addShared(def, dialect);
       }
       const prepared = prepareForCompile(schema, formats, sharedId) as Json;
       let compiled: ReturnType<AnyAjv['compile']>;
@@ -270,6 +267,23 @@ export class SchemaService {
     }
     this.validators.set(key, fn);
     return fn;
+  }
+
+  /**
+   * Hands a version's shared components to ajv (parsed and indexed, nothing compiled), so
+   * the first validation that needs them does not pay for it. Returns their schema id.
+   */
+  addShared(def: IntegrationDefinition, dialect: SchemaDialect = 'draft-07'): string {
+    const sharedId = this.sharedId(def);
+    const added = this.sharedAdded.get(sharedId) ?? new Set<SchemaDialect>();
+    if (!added.has(dialect)) {
+      const { ajv, formats } = this.ajvFor(dialect);
+      const doc = prepareForCompile(sharedOf(def), formats, undefined, true) as Json;
+      ajv.addSchema({ ...doc, $id: sharedId });
+      added.add(dialect);
+      this.sharedAdded.set(sharedId, added);
+    }
+    return sharedId;
   }
 
   /** Drops every compiled validator of one version (archive, delete). */

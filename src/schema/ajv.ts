@@ -56,13 +56,23 @@ const baseOptions: Options = {
   code: { optimize: false },
 };
 
+/**
+ * How `format` keywords are checked: `fast` uses ajv-formats' quick regular expressions
+ * (e.g. a date-time's day is not checked against its month), `full` the exact ones.
+ */
+export type FormatMode = 'fast' | 'full';
+
 /** Creates an ajv instance for a dialect, with ajv-formats. */
-export function createAjv(dialect: SchemaDialect, options: Options = {}): AnyAjv {
+export function createAjv(
+  dialect: SchemaDialect,
+  options: Options = {},
+  formats: FormatMode = 'full',
+): AnyAjv {
   const ajv =
     dialect === '2020-12'
       ? new Ajv2020({ ...baseOptions, ...options })
       : new Ajv({ ...baseOptions, ...options });
-  addFormats(ajv);
+  addFormats(ajv, { mode: formats });
   return ajv;
 }
 

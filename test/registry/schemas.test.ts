@@ -315,3 +315,41 @@ describe('lazy compilation', () => {
     expect(registry.compiledValidatorCount).toBe(0);
   });
 });
+
+describe('format checking', () => {
+  const def: IntegrationDefinitionInput = {
+    id: 'dates',
+    name: 'Dates',
+    version: '1.0.0',
+    authType: 'none',
+    triggers: [
+      {
+        type: 'tick',
+        name: 'Tick',
+        payloadSchema: {
+          type: 'object',
+          properties: { at: { type: 'string', format: 'date-time' } },
+        },
+      },
+    ],
+  };
+
+  it("checks formats quickly by default and exactly with formats: 'full'", async () => {
+    const fast = new IntegrationRegistry({ storage: new MemoryStorage() });
+    const full = new IntegrationRegistry({ storage: new MemoryStorage(), formats: 'full' });
+    for (const r of [fast, full]) await r.register(def, { publish: true });
+    const impossibleDay = { at: '2021-02-30T10:00:00Z' };
+    expect((await fast.validateEventPayload('dates', 'tick', impossibleDay)).isValid).toBe(true);
+    expect((await full.validateEventPayload('dates', 'tick', impossibleDay)).isValid).toBe(false);
+    for (const r of [fast, full]) {
+      const bad = await r.validateEventPayload('dates', 'tick', { at: 'yesterday' });
+      expect(bad.errors?.[0]).toMatchObject({ path: 'payload.at', keyword: 'format' });
+    }
+  });
+
+  it('rejects an unknown formats option', () => {
+    expect(
+      () => new IntegrationRegistry({ storage: new MemoryStorage(), formats: 'exact' as 'full' }),
+    ).toThrow(/formats: must be 'fast' or 'full'/);
+  });
+});
