@@ -11,7 +11,7 @@
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import type { ValidationIssue } from '../errors.js';
 import { fsPromises } from '../internal/fs.js';
-import { parseJson } from './json-text.js';
+import { parseJson } from '../internal/json-text.js';
 
 type Json = Record<string, unknown>;
 

@@ -6,6 +6,7 @@
  * @module
  */
 import { crc32 } from 'node:zlib';
+import { parseJson as parseJsonText } from '../internal/json-text.js';
 import type { WriteOp } from './document-store.js';
 import type { StoredDocument } from './types.js';
 
@@ -237,134 +238,10 @@ export function decodeJournalLine(line: string): WriteOp {
 
 /** JSON.parse, turning a syntax error into a FormatError with line and column. */
 export function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    const offset = locateJsonError(text);
-    const { line, column } = lineColumn(text, offset);
-    throw new FormatError(
-      `invalid JSON (${(e as Error).message.replace(/, ".*" is not valid JSON$/s, '')})`,
-      `line ${line}, column ${column}`,
-    );
-  }
-}
-
-/** 1-based line and column of a character offset. */
-export function lineColumn(text: string, offset: number): { line: number; column: number } {
-  let line = 1;
-  let lineStart = 0;
-  for (let i = text.indexOf('\n'); i !== -1 && i < offset; i = text.indexOf('\n', i + 1)) {
-    line++;
-    lineStart = i + 1;
-  }
-  return { line, column: offset - lineStart + 1 };
-}
-
-/**
- * Offset of the first JSON syntax error in `text` (text.length when the input ends too
- * early). Only called after JSON.parse failed; node 20's messages do not always carry
- * a position.
- */
-export function locateJsonError(text: string): number {
-  let i = 0;
-  const ws = (): void => {
-    while (i < text.length && ' \t\n\r'.includes(text[i]!)) i++;
-  };
-  const fail = (): never => {
-    throw i;
-  };
-  const literal = (word: string): void => {
-    for (const ch of word) {
-      if (text[i] !== ch) fail();
-      i++;
-    }
-  };
-  const string = (): void => {
-    if (text[i] !== '"') fail();
-    i++;
-    while (i < text.length) {
-      const c = text.charCodeAt(i);
-      if (c === 0x22) {
-        i++;
-        return;
-      }
-      if (c < 0x20) fail();
-      if (c === 0x5c) {
-        i++;
-        const e = text[i];
-        if (e === 'u') {
-          for (let k = 1; k <= 4; k++) {
-            if (!/[0-9a-fA-F]/.test(text[i + k] ?? '')) {
-              i += k;
-              fail();
-            }
-          }
-          i += 5;
-        } else if (e !== undefined && '"\\/bfnrt'.includes(e)) i++;
-        else fail();
-      } else i++;
-    }
-    fail();
-  };
-  const number = (): void => {
-    const m = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/.exec(text.slice(i, i + 400));
-    if (!m || m[0].length === 0) fail();
-    i += m![0].length;
-  };
-  const value = (): void => {
-    ws();
-    const c = text[i];
-    if (c === '{') {
-      i++;
-      ws();
-      if (text[i] === '}') {
-        i++;
-        return;
-      }
-      for (;;) {
-        ws();
-        string();
-        ws();
-        if (text[i] !== ':') fail();
-        i++;
-        value();
-        ws();
-        if (text[i] === ',') i++;
-        else if (text[i] === '}') {
-          i++;
-          return;
-        } else fail();
-      }
-    }
-    if (c === '[') {
-      i++;
-      ws();
-      if (text[i] === ']') {
-        i++;
-        return;
-      }
-      for (;;) {
-        value();
-        ws();
-        if (text[i] === ',') i++;
-        else if (text[i] === ']') {
-          i++;
-          return;
-        } else fail();
-      }
-    }
-    if (c === '"') string();
-    else if (c === 't') literal('true');
-    else if (c === 'f') literal('false');
-    else if (c === 'n') literal('null');
-    else if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) number();
-    else fail();
-  };
-  try {
-    value();
-    ws();
-    return Math.min(i, text.length);
-  } catch (pos) {
-    return Math.min(pos as number, text.length);
-  }
+  const r = parseJsonText(text);
+  if (r.ok) return r.value;
+  throw new FormatError(
+    `invalid JSON (${r.problem.message})`,
+    `line ${r.problem.line}, column ${r.problem.column}`,
+  );
 }
