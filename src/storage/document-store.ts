@@ -62,12 +62,39 @@ export function assertId(id: unknown, path = 'id'): string {
   return id;
 }
 
-function assertRevision(opts: WriteOptions | undefined): void {
+/** Checks write options and returns `expectedRevision` (a positive integer) if given. */
+export function assertRevision(opts: WriteOptions | undefined): number | undefined {
   const r = opts?.expectedRevision;
   if (r !== undefined && (!Number.isInteger(r) || r < 1)) {
     throw new ValidationError(
       [{ path: 'expectedRevision', message: 'must be a positive integer' }],
       'write options',
+    );
+  }
+  return r;
+}
+
+/** Checks the `changes` of an update: an object that changes neither `id` nor `revision`. */
+export function assertChanges(id: string, changes: unknown): void {
+  if (changes === null || typeof changes !== 'object' || Array.isArray(changes)) {
+    throw new ValidationError([{ path: 'changes', message: 'must be an object' }], 'update');
+  }
+  const c = changes as { id?: unknown; revision?: unknown };
+  if ('id' in c && c.id !== undefined && c.id !== id) {
+    throw new ValidationError(
+      [{ path: 'changes.id', message: 'the id of a document cannot change' }],
+      'update',
+    );
+  }
+  if ('revision' in c && c.revision !== undefined) {
+    throw new ValidationError(
+      [
+        {
+          path: 'changes.revision',
+          message: 'is managed by the storage; pass expectedRevision in the options instead',
+        },
+      ],
+      'update',
     );
   }
 }
@@ -328,26 +355,7 @@ export class MemoryCollection<T extends StoredDocument> implements Collection<T>
   async update(id: string, changes: DocumentChanges<T>, opts?: WriteOptions): Promise<T> {
     this.assertOpen();
     assertRevision(opts);
-    if (changes === null || typeof changes !== 'object' || Array.isArray(changes)) {
-      throw new ValidationError([{ path: 'changes', message: 'must be an object' }], 'update');
-    }
-    if ('id' in changes && changes.id !== undefined && changes.id !== id) {
-      throw new ValidationError(
-        [{ path: 'changes.id', message: 'the id of a document cannot change' }],
-        'update',
-      );
-    }
-    if ('revision' in changes && changes.revision !== undefined) {
-      throw new ValidationError(
-        [
-          {
-            path: 'changes.revision',
-            message: 'is managed by the storage; pass expectedRevision in the options instead',
-          },
-        ],
-        'update',
-      );
-    }
+    assertChanges(id, changes);
     const current = this.docs.get(id);
     if (!current) throw new NotFoundError('document', id, { detail: `Collection '${this.name}'` });
     if (opts?.expectedRevision !== undefined && opts.expectedRevision !== current.revision) {

@@ -21,7 +21,9 @@ import {
   ValidationError,
 } from '../errors.js';
 import {
+  assertChanges,
   assertId,
+  assertRevision,
   assertWhere,
   decodeCursor,
   deepFreeze,
@@ -221,17 +223,6 @@ function asValidation(e: unknown, path: string): unknown {
   const code = pgCode(e);
   const message = code ? PG_ERRORS_AS_VALIDATION[code] : undefined;
   return message ? new ValidationError([{ path, message }], 'document', { cause: e }) : e;
-}
-
-function assertRevision(opts: WriteOptions | undefined): number | undefined {
-  const r = opts?.expectedRevision;
-  if (r !== undefined && (!Number.isInteger(r) || r < 1)) {
-    throw new ValidationError(
-      [{ path: 'expectedRevision', message: 'must be a positive integer' }],
-      'write options',
-    );
-  }
-  return r;
 }
 
 /** PostgreSQL text cannot hold NUL, so an id containing one can never be stored. */
@@ -686,26 +677,7 @@ class PgCollection<T extends StoredDocument> implements Collection<T> {
   update(id: string, changes: DocumentChanges<T>, opts?: WriteOptions): Promise<T> {
     return this.run(async () => {
       const expected = assertRevision(opts);
-      if (changes === null || typeof changes !== 'object' || Array.isArray(changes)) {
-        throw new ValidationError([{ path: 'changes', message: 'must be an object' }], 'update');
-      }
-      if ('id' in changes && changes.id !== undefined && changes.id !== id) {
-        throw new ValidationError(
-          [{ path: 'changes.id', message: 'the id of a document cannot change' }],
-          'update',
-        );
-      }
-      if ('revision' in changes && changes.revision !== undefined) {
-        throw new ValidationError(
-          [
-            {
-              path: 'changes.revision',
-              message: 'is managed by the storage; pass expectedRevision in the options instead',
-            },
-          ],
-          'update',
-        );
-      }
+      assertChanges(id, changes);
       const plainChanges = toJsonValue(changes, '') as Record<string, unknown>;
       const removed = Object.entries(changes)
         .filter(([, v]) => v === undefined)
