@@ -8,7 +8,7 @@
  */
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createPlugboard, type Execution, Keyring } from 'plugboard';
 import { JsonFileStorage } from 'plugboard/storage/json-file';
 import { combineMockFetch } from './integrations/mock-http.js';
@@ -30,14 +30,32 @@ const green = paint(32);
 const yellow = paint(33);
 const red = paint(31);
 
-const dataDir = resolve('.plugboard-demo');
+/** What one run of the demo did, for its test. */
+export interface DemoResult {
+  /** Integrations loaded, as `id@version`. */
+  readonly loaded: string[];
+  /** Every execution recorded, with the event it came from. */
+  readonly executions: { event: string; execution: Execution }[];
+  /** Request bodies the Slack mock received on chat.postMessage. */
+  readonly slackMessages: unknown[];
+  /** Request bodies the Xero mock received on Invoices. */
+  readonly xeroInvoices: unknown[];
+}
+
+/** Options of {@link runDemo}. */
+export interface DemoOptions {
+  /** Where the JSON-file store lives (recreated); default `./.plugboard-demo`. */
+  readonly dir?: string;
+  /** Receives the lines a person reads; default `console.log`. */
+  readonly print?: (line: string) => void;
+}
 
 // A fixed key so the demo runs anywhere. Real deployments load keys from the environment.
 const DEMO_KEY = 'cGx1Z2JvYXJkLWRlbW8ta2V5LW5vdC1mb3ItcHJvZCE'; // 32 bytes, public on purpose
 
-function keyring(): Keyring {
+function keyring(print: (line: string) => void): Keyring {
   if (process.env['PLUGBOARD_KEYS']) return Keyring.fromEnv('PLUGBOARD_KEYS');
-  console.log(
+  print(
     yellow('! Using the built-in demo encryption key.') +
       dim(' Real keys come from the environment: PLUGBOARD_KEYS="k1:<base64 32-byte key>"\n') +
       dim(
@@ -101,12 +119,13 @@ function refundEvent(n: number, amount: number): Record<string, unknown> {
   };
 }
 
-function progress(done: number, total: number): void {
+function progress(done: number, total: number, print: (line: string) => void): void {
   const width = 30;
   const filled = Math.round((done / total) * width);
   const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} events`;
-  if (tty) process.stdout.write(`\r${bar}`);
-  else if (done === total) console.log(bar);
+  if (tty && print === console.log)
+    process.stdout.write(done === total ? `\r${bar}\n` : `\r${bar}`);
+  else if (done === total) print(bar);
 }
 
 function table(rows: string[][]): string {
@@ -135,9 +154,12 @@ async function listFiles(dir: string): Promise<string[]> {
   return out;
 }
 
-async function main(): Promise<void> {
+/** Runs the demo end to end and returns what happened. */
+export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
+  const print = options.print ?? console.log;
+  const dataDir = resolve(options.dir ?? '.plugboard-demo');
   const started = performance.now();
-  console.log(
+  print(
     bold('plugboard demo') +
       dim(' — integrations, encrypted credentials and rules, on your machine\n'),
   );
@@ -147,16 +169,17 @@ async function main(): Promise<void> {
   const [, slackMock, xeroMock] = mocks;
   const pb = await createPlugboard({
     storage: await JsonFileStorage.open({ dir: dataDir, durability: 'batched' }),
-    keyring: keyring(),
+    keyring: keyring(print),
     fetch: combineMockFetch(...mocks),
   });
+  let result: DemoResult;
   try {
     const stripeDir = fileURLToPath(new URL('./integrations/stripe', import.meta.url));
     const { loaded, failed } = await pb.plugins.loadAll([stripeDir, slack, xero]);
     if (failed.length > 0) throw failed[0]!.error;
     for (const p of loaded)
-      console.log(`${green('✓')} loaded ${bold(`${p.id}@${p.version}`)} ${dim(`(${p.kind})`)}`);
-    console.log(dim(`  mock services: ${mocks.map((m) => m.url).join(', ')}`));
+      print(`${green('✓')} loaded ${bold(`${p.id}@${p.version}`)} ${dim(`(${p.kind})`)}`);
+    print(dim(`  mock services: ${mocks.map((m) => m.url).join(', ')}`));
 
     // `test: true` runs each plugin's connection test against its mock before saving.
     await pb.config.createInstance(
@@ -185,9 +208,7 @@ async function main(): Promise<void> {
       },
       { test: true },
     );
-    console.log(
-      `${green('✓')} 3 instances created, connections tested, credentials encrypted at rest`,
-    );
+    print(`${green('✓')} 3 instances created, connections tested, credentials encrypted at rest`);
 
     const bigCharges = await pb.rules.createRule({
       id: 'big-charges-to-slack',
@@ -257,7 +278,7 @@ async function main(): Promise<void> {
       ],
       actions: [{ type: 'post_message', integrationId: 'slack', config: { text: 'VIP refund!' } }],
     });
-    console.log(
+    print(
       `${green('✓')} 3 rules: ${[bigCharges, paidInvoices, vipRefunds].map((r) => `"${r.name}"`).join(', ')}\n`,
     );
 
@@ -281,9 +302,8 @@ async function main(): Promise<void> {
           execution,
         });
       }
-      progress(i + 1, events.length);
+      progress(i + 1, events.length, print);
     }
-    if (tty) process.stdout.write('\n');
 
     const names = new Map([bigCharges, paidInvoices, vipRefunds].map((r) => [r.id, r.name]));
     const rows = [['rule', 'event', 'conditions met', 'actions', 'duration']];
@@ -304,40 +324,51 @@ async function main(): Promise<void> {
         `${ms} ms`,
       ]);
     }
-    console.log(`\n${table(rows)}\n`);
+    print(`\n${table(rows)}\n`);
 
     const fired = executions.length;
     const met = executions.filter((x) => x.execution.conditionsMet).length;
     const ok = executions.filter((x) => x.execution.conditionsMet && x.execution.successful).length;
-    console.log(
+    print(
       `${events.length} events → ${fired} executions recorded, ${met} with conditions met, ${ok} ran every action successfully`,
     );
-    const slackPosts =
-      slackMock?.requests.filter((r) => r.path === '/api/chat.postMessage').length ?? 0;
-    const xeroInvoices =
-      xeroMock?.requests.filter((r) => r.path === '/api.xro/2.0/Invoices').length ?? 0;
-    console.log(
-      `Slack mock received ${slackPosts} messages; Xero mock received ${xeroInvoices} invoices`,
+    const slackMessages = (slackMock?.requests ?? [])
+      .filter((r) => r.path === '/api/chat.postMessage')
+      .map((r) => r.json);
+    const xeroInvoices = (xeroMock?.requests ?? [])
+      .filter((r) => r.path === '/api.xro/2.0/Invoices')
+      .map((r) => r.json);
+    print(
+      `Slack mock received ${slackMessages.length} messages; Xero mock received ${xeroInvoices.length} invoices`,
     );
     const audit = await pb.config.getAuditLog({ limit: 1000 });
-    console.log(
+    print(
       `Audit log: ${audit.items.length} entries (credential reads, action invocations, instance changes)\n`,
     );
     if (ok !== met || met === 0 || fired === met)
       throw new Error('demo stream did not produce the expected mix of executions');
+    result = {
+      loaded: loaded.map((p) => `${p.id}@${p.version}`),
+      executions,
+      slackMessages,
+      xeroInvoices,
+    };
   } finally {
     await pb.close();
     await Promise.all(mocks.map((m) => m.close()));
   }
-  console.log(
+  print(
     bold('Data on disk') + dim(' (human-readable JSON; credentials are sealed with AES-256-GCM):'),
   );
-  for (const f of await listFiles(dataDir)) console.log(`  ${f}`);
-  console.log(
+  for (const f of await listFiles(dataDir)) print(`  ${f}`);
+  print(
     dim(
       `\nDone in ${((performance.now() - started) / 1000).toFixed(1)} s. Next: README.md, docs/getting-started.md, examples/01-registry.ts`,
     ),
   );
+  return result;
 }
 
-await main();
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  await runDemo();
+}
