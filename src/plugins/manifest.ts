@@ -19,35 +19,27 @@ import type {
 import type { ActionRuntime, ConditionRuntime, TriggerRuntime } from '../schema/runtime.js';
 import { PluginManifest } from './manifest-schema.js';
 import { type JsonFileCache, PackageReader } from './package-files.js';
-import type { OAuth2Tokens, PayloadValidationResult, PluginContext } from './types.js';
+import type { IntegrationPlugin, PluginContext } from './types.js';
 
 type Json = Record<string, unknown>;
 
 /**
  * The runtime parts a manifest package's `main` module provides, keyed by component
- * type. Every member is optional.
+ * type, plus the optional plugin functions (connection test, payload validator, token
+ * refresh, dispose) with the same contract as on {@link IntegrationPlugin}. Every member
+ * is optional.
  */
-export interface ManifestRuntime {
+export interface ManifestRuntime
+  extends Pick<
+    IntegrationPlugin,
+    'testConnection' | 'validateEventPayload' | 'refreshAccessToken' | 'dispose'
+  > {
   /** Trigger filters, keyed by event type. */
   readonly triggers?: Readonly<Record<string, TriggerRuntime>>;
   /** Condition factories, keyed by condition type. */
   readonly conditions?: Readonly<Record<string, ConditionRuntime>>;
   /** Action handlers, keyed by action type. */
   readonly actions?: Readonly<Record<string, ActionRuntime>>;
-  /** Checks credentials and config against the service; throws on failure. */
-  testConnection?(
-    credentials: Record<string, unknown>,
-    config: Record<string, unknown>,
-  ): Promise<void>;
-  /** The package's own payload validator. */
-  validateEventPayload?(eventType: string, payload: unknown): Promise<PayloadValidationResult>;
-  /** Refreshes OAuth2 tokens the service's own way. */
-  refreshAccessToken?(
-    credentials: Record<string, unknown>,
-    config: Record<string, unknown>,
-  ): Promise<OAuth2Tokens>;
-  /** Releases resources on unload. */
-  dispose?(): Promise<void>;
 }
 
 /**

@@ -15,6 +15,12 @@ import { parseJson } from '../internal/json-text.js';
 
 type Json = Record<string, unknown>;
 
+/** What `#` references inside the node being rewritten are relative to. */
+type RefMode =
+  | { kind: 'component'; component: Json }
+  | { kind: 'inline'; component: Json }
+  | { kind: 'bundled'; pointer: string };
+
 function isObject(v: unknown): v is Json {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
@@ -199,15 +205,7 @@ export class PackageReader {
   }
 
   /** Where `#` references of the node being walked point to. */
-  async #rewriteRefs(
-    node: unknown,
-    file: string,
-    field: string,
-    mode:
-      | { kind: 'component'; component: Json }
-      | { kind: 'inline'; component: Json }
-      | { kind: 'bundled'; pointer: string },
-  ): Promise<void> {
+  async #rewriteRefs(node: unknown, file: string, field: string, mode: RefMode): Promise<void> {
     if (Array.isArray(node)) {
       for (const item of node) await this.#rewriteRefs(item, file, field, mode);
       return;
@@ -224,15 +222,7 @@ export class PackageReader {
     }
   }
 
-  async #rewriteRef(
-    ref: string,
-    file: string,
-    field: string,
-    mode:
-      | { kind: 'component'; component: Json }
-      | { kind: 'inline'; component: Json }
-      | { kind: 'bundled'; pointer: string },
-  ): Promise<string> {
+  async #rewriteRef(ref: string, file: string, field: string, mode: RefMode): Promise<string> {
     const hash = ref.indexOf('#');
     const filePart = hash === -1 ? ref : ref.slice(0, hash);
     const fragment = hash === -1 ? '' : ref.slice(hash + 1);

@@ -100,3 +100,15 @@ export function stripeDefinition(
     ...overrides,
   };
 }
+
+/** A rejected promise's error (code, issues and all); fails the test when it resolves. */
+export async function caught(
+  p: Promise<unknown>,
+): Promise<Error & { code?: string; issues?: { path: string; message: string }[] }> {
+  try {
+    await p;
+  } catch (e) {
+    return e as Error & { code?: string };
+  }
+  throw new Error('expected a rejection');
+}

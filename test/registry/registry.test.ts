@@ -8,18 +8,7 @@ import {
   type StorageAdapter,
   ValidationError,
 } from '../../src/index.js';
-import { type StorageKind, storageKinds, stripeDefinition } from './helpers.js';
-
-async function caught(
-  p: Promise<unknown>,
-): Promise<Error & { code?: string; issues?: { path: string; message: string }[] }> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error & { code?: string };
-  }
-  throw new Error('expected a rejection');
-}
+import { caught, type StorageKind, storageKinds, stripeDefinition } from './helpers.js';
 
 describe.each(storageKinds)('IntegrationRegistry on $name', (kind: StorageKind) => {
   let env: Awaited<ReturnType<StorageKind['create']>>;

@@ -4,17 +4,7 @@ import {
   IntegrationRegistry,
   MemoryStorage,
 } from '../../src/index.js';
-
-async function caught(
-  p: Promise<unknown>,
-): Promise<Error & { code?: string; issues?: { path: string; message: string }[] }> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error & { code?: string };
-  }
-  throw new Error('expected a rejection');
-}
+import { caught } from './helpers.js';
 
 const issueDef = {
   type: 'object',
