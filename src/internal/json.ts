@@ -13,6 +13,11 @@ const SNAPSHOTS = new WeakSet<object>();
 const UNUSUAL = Symbol('unusual');
 const MAX_FAST_DEPTH = 64;
 
+/** Whether a value is an object that is not an array (a JSON object, as far as shape goes). */
+export function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
 /** Deeply freezes a JSON value in place (remembering it as shared-safe) and returns it. */
 export function deepFreeze<V>(value: V): V {
   if (value !== null && typeof value === 'object' && !SNAPSHOTS.has(value)) {

@@ -20,6 +20,7 @@ import {
 } from '../errors.js';
 import type { PluginLoaderEvents } from '../events.js';
 import { fsPromises } from '../internal/fs.js';
+import { isObject } from '../internal/json.js';
 import type { DefinitionRuntime, IntegrationRegistry } from '../registry/index.js';
 import type { IntegrationDefinition } from '../schema/definition.js';
 import type {
@@ -82,10 +83,6 @@ const MODULE_EXTENSIONS = new Set(['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts']
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
 function isPlugin(v: unknown): v is IntegrationPlugin {

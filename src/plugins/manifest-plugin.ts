@@ -5,6 +5,7 @@
  * @internal
  */
 import { ValidationError, type ValidationIssue } from '../errors.js';
+import { isObject } from '../internal/json.js';
 import type { IntegrationDefinitionData } from '../schema/definition.js';
 import type { IntegrationDefinitionInput } from '../schema/runtime.js';
 import type { ManifestRuntime, ManifestRuntimeExport } from './manifest.js';
@@ -16,10 +17,6 @@ const OPTIONAL_FUNCTIONS = [
   'refreshAccessToken',
   'dispose',
 ] as const;
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
 
 /** Checks the shape of the runtime a `main` module produced against the manifest. */
 function checkRuntime(runtime: unknown, def: IntegrationDefinitionData): ValidationIssue[] {

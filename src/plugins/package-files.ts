@@ -11,6 +11,7 @@
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import type { ValidationIssue } from '../errors.js';
 import { fsPromises } from '../internal/fs.js';
+import { isObject } from '../internal/json.js';
 import { parseJson } from '../internal/json-text.js';
 
 type Json = Record<string, unknown>;
@@ -20,10 +21,6 @@ type RefMode =
   | { kind: 'component'; component: Json }
   | { kind: 'inline'; component: Json }
   | { kind: 'bundled'; pointer: string };
-
-function isObject(v: unknown): v is Json {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
 
 /** Cached file content, keyed by real path; reused while size and mtime are unchanged. */
 export interface JsonFileCache {

@@ -5,14 +5,12 @@
  * @internal
  * @module
  */
+
+import { isObject } from '../internal/json.js';
 import { joinPath } from '../schema/ajv.js';
 import { refTarget, resolvePointer } from '../schema/json-schema.js';
 
 type Json = Record<string, unknown>;
-
-function isObject(v: unknown): v is Json {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
 
 /** The parts of a definition the check compares. */
 export interface ComparableDefinition {

@@ -16,7 +16,7 @@ import {
   type ValidationIssue,
 } from '../errors.js';
 import type { RegistryEvents } from '../events.js';
-import { deepFreeze, frozenJson } from '../internal/json.js';
+import { deepFreeze, frozenJson, isObject } from '../internal/json.js';
 import { createAjv, toIssues } from '../schema/ajv.js';
 import {
   type AuthType,
@@ -41,6 +41,7 @@ import {
   type SchemaTarget,
   type SchemaValidationResult,
   type SchemaValidator,
+  sharedOf,
 } from './schemas.js';
 import { closest, score } from './search.js';
 
@@ -217,10 +218,6 @@ function friendlier(issue: ValidationIssue): ValidationIssue {
     };
   }
   return issue;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
 function findProtoKeys(value: unknown, path: string, out: ValidationIssue[], depth = 0): void {
@@ -956,10 +953,7 @@ export class IntegrationRegistry extends EventEmitter<RegistryEvents> {
     const key = `${id}@${version}`;
     let fields = this.secrets.get(key);
     if (!fields) {
-      fields = secretFields(def.credentialSchema, {
-        ...(def.definitions ? { definitions: def.definitions } : {}),
-        ...(def.$defs ? { $defs: def.$defs } : {}),
-      });
+      fields = secretFields(def.credentialSchema, sharedOf(def));
       this.secrets.set(key, fields);
     }
     return [...fields];

@@ -101,7 +101,8 @@ export function schemaOf(
   }
 }
 
-function sharedOf(def: {
+/** The shared components (`definitions` / `$defs`) of a definition. */
+export function sharedOf(def: {
   definitions?: Json | undefined;
   $defs?: Json | undefined;
 }): SharedComponents {
@@ -156,6 +157,11 @@ export function componentSchemas(def: {
     if (a.outputSchema) out.push([`actions[${i}].outputSchema`, a.outputSchema]);
   });
   return out;
+}
+
+/** The ajv schema id under which a version's shared components are added. */
+function sharedIdOf(id: string, version: string): string {
+  return `https://plugboard.invalid/integrations/${id}/${version}/shared.json`;
 }
 
 /** Options of {@link SchemaService}. */
@@ -223,7 +229,7 @@ export class SchemaService {
   }
 
   private sharedId(def: IntegrationDefinition): string {
-    return `https://plugboard.invalid/integrations/${def.id}/${def.version}/shared.json`;
+    return sharedIdOf(def.id, def.version);
   }
 
   /** The cached validator of one target, compiling it on first use. */
@@ -291,7 +297,7 @@ export class SchemaService {
     const prefix = `${id}@${version}|`;
     for (const key of [...this.validators.keys()])
       if (key.startsWith(prefix)) this.validators.delete(key);
-    const sharedId = `https://plugboard.invalid/integrations/${id}/${version}/shared.json`;
+    const sharedId = sharedIdOf(id, version);
     const added = this.sharedAdded.get(sharedId);
     if (added) {
       for (const dialect of added) this.ajvs.get(dialect)?.ajv.removeSchema(sharedId);

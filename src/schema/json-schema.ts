@@ -6,6 +6,7 @@
  * @module
  */
 import type { ValidationIssue } from '../errors.js';
+import { isObject } from '../internal/json.js';
 import { type AnyAjv, joinPath, toIssues } from './ajv.js';
 
 /** Keywords of JSON Schema draft-07 and 2020-12 (validation and annotation), plus ajv's. */
@@ -99,10 +100,6 @@ const SCHEMA_SINGLE = new Set([
 const SCHEMA_ARRAYS = new Set(['allOf', 'anyOf', 'oneOf', 'prefixItems']);
 
 type Json = Record<string, unknown>;
-
-function isObject(v: unknown): v is Json {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
 
 /** The shared components of a definition (`definitions` and/or `$defs`). */
 export interface SharedComponents {
