@@ -321,8 +321,9 @@ export class MemoryCollection<T extends StoredDocument> implements Collection<T>
     }
   }
 
-  private async persist(op: WriteOp): Promise<void> {
-    if (this.hooks.onWrite) await this.hooks.onWrite(op);
+  /** The persistence hook's promise, or undefined when there is nothing to wait for. */
+  private persist(op: WriteOp): Promise<void> | undefined {
+    return this.hooks.onWrite?.(op);
   }
 
   private assertOpen(): void {
@@ -348,7 +349,8 @@ export class MemoryCollection<T extends StoredDocument> implements Collection<T>
     }) as unknown as T;
     this.docs.set(id, stored);
     this.index(stored);
-    await this.persist({ type: 'put', collection: this.name, doc: stored });
+    const persisted = this.persist({ type: 'put', collection: this.name, doc: stored });
+    if (persisted) await persisted;
     return stored;
   }
 
@@ -384,7 +386,8 @@ export class MemoryCollection<T extends StoredDocument> implements Collection<T>
     this.unindex(current);
     this.docs.set(id, stored);
     this.index(stored);
-    await this.persist({ type: 'put', collection: this.name, doc: stored });
+    const persisted = this.persist({ type: 'put', collection: this.name, doc: stored });
+    if (persisted) await persisted;
     return stored;
   }
 
@@ -407,7 +410,8 @@ export class MemoryCollection<T extends StoredDocument> implements Collection<T>
     }
     this.unindex(current);
     this.docs.delete(id);
-    await this.persist({ type: 'delete', collection: this.name, id });
+    const persisted = this.persist({ type: 'delete', collection: this.name, id });
+    if (persisted) await persisted;
     return true;
   }
 
