@@ -7,7 +7,14 @@
  */
 import type { ValidationIssue } from '../errors.js';
 import type { OperatorTable, ValueTest } from './operators.js';
-import { compileReader, MISSING, type PathPart, type PathReader, parsePath } from './paths.js';
+import {
+  compileReader,
+  MISSING,
+  memoReader,
+  type PathPart,
+  type PathReader,
+  parsePath,
+} from './paths.js';
 import type { ConditionFailure, ExplainedLeaf, ExplainedNode } from './types.js';
 
 /** Where a compiled tree failed, for the execution record. */
@@ -54,7 +61,7 @@ export class CompileCache {
     let r = this.readers.get(path);
     if (!r) {
       if (this.readers.size >= this.max) this.readers.clear();
-      r = compileReader(parts);
+      r = memoReader(compileReader(parts));
       this.readers.set(path, r);
     }
     return r;

@@ -38,8 +38,14 @@ import {
   whyMatch,
 } from './compile.js';
 import { Semaphore, Shutdown, sleep, withTimeout } from './concurrency.js';
-import { ExecutionStore, type LogEntry, type RetentionOptions } from './executions.js';
+import {
+  ExecutionStore,
+  type LogEntry,
+  type PendingExecution,
+  type RetentionOptions,
+} from './executions.js';
 import { type OperatorFn, type OperatorOptions, OperatorTable } from './operators.js';
+import { nextEpoch } from './paths.js';
 import {
   type CompiledAction,
   type CompiledCondition,
@@ -854,7 +860,15 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     // shares it instead of copying it once per rule.
     const triggerData = eventSnapshot(event);
     const scope: DispatchScope = { actions: new Map(), instances: new Map(), enabled: new Map() };
-    const out: Promise<Execution | undefined>[] = [];
+    nextEpoch();
+    // Executions decided without awaiting anything are recorded together after the loop
+    // (one round of storage writes); the others finish on their own. `slots` keeps the
+    // bucket's order: a number is a position in `decided`.
+    const slots: (Promise<Execution | undefined> | number)[] = [];
+    const decided: PendingExecution[] = [];
+    const settle = (draft: ExecutionDraft, logs: LogEntry[]): void => {
+      slots.push(decided.push({ exec: draft, entries: logs }) - 1);
+    };
     // Snapshot: rules changed during the dispatch do not affect it.
     for (const cr of bucket.slice()) {
       const logs: LogEntry[] = [];
@@ -867,14 +881,14 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
         draft.successful = false;
         draft.error = `trigger filter failed: ${errText(e)}`;
         this.log(logs, 'error', 'trigger', draft.error, undefined, event.type);
-        out.push(this.finish(draft, logs));
+        settle(draft, logs);
         continue;
       }
       if (!fired) continue;
       if (!cr.syncConditions) {
         const draft = this.draft(cr, event, now, triggerData);
         this.log(logs, 'debug', 'trigger', 'trigger fired', undefined, event.type);
-        out.push(this.runAsync(cr, event, draft, logs, rt, scope));
+        slots.push(this.runAsync(cr, event, draft, logs, rt, scope));
         continue;
       }
       let failed: Extract<CompiledCondition, { kind: 'match' }> | undefined;
@@ -888,19 +902,28 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
       const draft = this.draft(cr, event, now, triggerData);
       this.log(logs, 'debug', 'trigger', 'trigger fired', undefined, event.type);
       if (thrown) {
-        out.push(this.finish(this.conditionError(draft, logs, thrown.error), logs));
+        settle(this.conditionError(draft, logs, thrown.error), logs);
       } else if (failed) {
         this.notMet(draft, logs, failed, event);
-        out.push(this.finish(draft, logs));
+        settle(draft, logs);
       } else if (cr.actions.length === 0) {
         draft.conditionsMet = true;
-        out.push(this.finish(draft, logs));
+        settle(draft, logs);
       } else {
-        out.push(this.runAsync(cr, event, draft, logs, rt, scope));
+        slots.push(this.runAsync(cr, event, draft, logs, rt, scope));
       }
     }
-    const done = await Promise.all(out);
-    return this.recordUnmatched ? (done as Execution[]) : done.filter((e) => e !== undefined);
+    const [recorded, ran] = await Promise.all([
+      decided.length > 0 ? this.finishAll(decided) : [],
+      Promise.all(slots.map((s) => (typeof s === 'number' ? undefined : s))),
+    ]);
+    const out: Execution[] = [];
+    for (let i = 0; i < slots.length; i++) {
+      const s = slots[i]!;
+      const e = typeof s === 'number' ? recorded[s] : ran[i];
+      if (e !== undefined) out.push(e);
+    }
+    return out;
   }
 
   private draft(
@@ -990,6 +1013,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   ): Promise<Execution | undefined> {
     draft.startTime = new Date().toISOString();
     if (!cr.syncConditions) {
+      nextEpoch();
       const ctx: ConditionContext = { ruleId: cr.rule.id, integrationId: cr.rule.integrationId };
       try {
         for (const c of cr.conditions) {
@@ -1292,6 +1316,16 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     });
   }
 
+  /** Records several executions in one round of writes, then announces each. */
+  private finishAll(batch: readonly PendingExecution[]): Promise<Execution[]> {
+    const p = this.store.recordAll(batch);
+    if (this.listenerCount('execution:completed') === 0) return p;
+    return p.then((stored) => {
+      for (const e of stored) this.emit('execution:completed', e);
+      return stored;
+    });
+  }
+
   // ---------------------------------------------------------------- evaluate
 
   /**
@@ -1306,6 +1340,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     const bucket = this.index.get(keyOf(event.integrationId, event.type));
     if (!bucket || bucket.length === 0) return [];
     const trigger = await this.triggerFor(event);
+    nextEpoch();
     let conditionTypes: Promise<readonly RegisteredCondition[]> | undefined;
     const out: RuleEvaluation[] = [];
     // Only rules with integration conditions await; snapshot the bucket for them.

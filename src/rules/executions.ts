@@ -36,6 +36,14 @@ interface LogsDocument {
 interface Queue {
   readonly ids: string[];
   readonly times: string[];
+  /** Ids of the queued executions that have a logs document. */
+  readonly withLogs: Set<string>;
+}
+
+/** One execution to record, with its log entries. */
+export interface PendingExecution {
+  readonly exec: NewDocument<Execution>;
+  readonly entries: readonly LogEntry[];
 }
 
 /** Stores executions and logs and enforces retention. */
@@ -63,12 +71,8 @@ export class ExecutionStore {
     if (issues.length > 0) throw new ValidationError(issues, 'rule engine options');
     this.maxPerRule = max;
     this.maxAgeMs = age;
-    this.executions = storage.collection<Execution>('executions', {
-      indexes: ['ruleId', 'integrationId'],
-    });
-    this.logs = storage.collection<LogsDocument>('execution_logs', {
-      indexes: ['executionId', 'ruleId'],
-    });
+    this.executions = storage.collection<Execution>('executions', { indexes: ['ruleId'] });
+    this.logs = storage.collection<LogsDocument>('execution_logs', { indexes: ['ruleId'] });
   }
 
   private queue(ruleId: string): Queue | Promise<Queue> {
@@ -77,11 +81,15 @@ export class ExecutionStore {
     let p = this.loading.get(ruleId);
     if (!p) {
       p = (async () => {
-        const { items } = await this.executions.find({
-          where: { ruleId },
-          orderBy: { field: 'startTime' },
-        });
-        const loaded: Queue = { ids: items.map((e) => e.id), times: items.map((e) => e.startTime) };
+        const [{ items }, { items: logged }] = await Promise.all([
+          this.executions.find({ where: { ruleId }, orderBy: { field: 'startTime' } }),
+          this.logs.find({ where: { ruleId } }),
+        ]);
+        const loaded: Queue = {
+          ids: items.map((e) => e.id),
+          times: items.map((e) => e.startTime),
+          withLogs: new Set(logged.map((l) => l.id)),
+        };
         this.queues.set(ruleId, loaded);
         this.loading.delete(ruleId);
         return loaded;
@@ -94,19 +102,46 @@ export class ExecutionStore {
 
   /** Writes an execution and its log entries, then applies retention to its rule. */
   async record(exec: NewDocument<Execution>, entries: readonly LogEntry[]): Promise<Execution> {
-    const queued = this.queue(exec.ruleId);
-    const q = queued instanceof Promise ? await queued : queued;
-    const writes: Promise<unknown>[] = [this.executions.insert(exec)];
-    if (entries.length > 0) {
-      writes.push(
-        this.logs.insert({ id: exec.id, executionId: exec.id, ruleId: exec.ruleId, entries }),
-      );
+    const [stored] = await this.recordAll([{ exec, entries }]);
+    return stored!;
+  }
+
+  /**
+   * Writes executions and their log entries with all writes in flight at once, then
+   * applies retention to their rules. Resolves with the stored executions, in order.
+   */
+  async recordAll(batch: readonly PendingExecution[]): Promise<Execution[]> {
+    const queues: Queue[] = [];
+    for (const { exec } of batch) {
+      const queued = this.queue(exec.ruleId);
+      queues.push(queued instanceof Promise ? await queued : queued);
     }
-    const [stored] = (await Promise.all(writes)) as [Execution];
-    q.ids.push(stored.id);
-    q.times.push(stored.startTime);
-    const drop = this.expired(q);
-    if (drop.length > 0) await Promise.all(drop.map((id) => this.remove(id)));
+    const writes: Promise<unknown>[] = [];
+    for (const { exec, entries } of batch) {
+      writes.push(this.executions.insert(exec));
+      if (entries.length > 0) {
+        writes.push(
+          this.logs.insert({ id: exec.id, executionId: exec.id, ruleId: exec.ruleId, entries }),
+        );
+      }
+    }
+    const written = await Promise.all(writes);
+    const stored: Execution[] = [];
+    const removals: Promise<unknown>[] = [];
+    let w = 0;
+    for (let i = 0; i < batch.length; i++) {
+      const exec = written[w++] as Execution;
+      const q = queues[i]!;
+      stored.push(exec);
+      q.ids.push(exec.id);
+      q.times.push(exec.startTime);
+      if (batch[i]!.entries.length > 0) {
+        w++;
+        q.withLogs.add(exec.id);
+      }
+      for (const id of this.expired(q)) this.remove(id, q, removals);
+    }
+    if (removals.length > 0) await Promise.all(removals);
     return stored;
   }
 
@@ -121,8 +156,9 @@ export class ExecutionStore {
     return q.ids.splice(0, n);
   }
 
-  private async remove(id: string): Promise<void> {
-    await Promise.all([this.executions.delete(id), this.logs.delete(id)]);
+  private remove(id: string, q: Queue, into: Promise<unknown>[]): void {
+    into.push(this.executions.delete(id));
+    if (q.withLogs.delete(id)) into.push(this.logs.delete(id));
   }
 
   /** Applies retention to the given rules now (age limits of idle rules). */
@@ -131,8 +167,10 @@ export class ExecutionStore {
     for (const ruleId of ruleIds) {
       const queued = this.queue(ruleId);
       const q = queued instanceof Promise ? await queued : queued;
+      const removals: Promise<unknown>[] = [];
       const drop = this.expired(q);
-      await Promise.all(drop.map((id) => this.remove(id)));
+      for (const id of drop) this.remove(id, q, removals);
+      await Promise.all(removals);
       removed += drop.length;
     }
     return removed;
@@ -140,8 +178,14 @@ export class ExecutionStore {
 
   /** Deletes every execution and log of a rule. */
   async deleteForRule(ruleId: string): Promise<void> {
-    const { items } = await this.executions.find({ where: { ruleId } });
-    await Promise.all(items.map((e) => this.remove(e.id)));
+    const [{ items }, { items: logged }] = await Promise.all([
+      this.executions.find({ where: { ruleId } }),
+      this.logs.find({ where: { ruleId } }),
+    ]);
+    await Promise.all([
+      ...items.map((e) => this.executions.delete(e.id)),
+      ...logged.map((l) => this.logs.delete(l.id)),
+    ]);
     this.queues.delete(ruleId);
   }
 

@@ -616,6 +616,7 @@ describe.each(ADAPTERS)('RuleEngine with %s storage', (kind) => {
         registry: w.registry,
         config: w.config,
         retention: { maxExecutionsPerRule: 3 },
+        logLevel: 'debug',
       });
       const rule = await engine.createRule(bigOrderRule() as RuleInput);
       const ids: string[] = [];
@@ -626,7 +627,27 @@ describe.each(ADAPTERS)('RuleEngine with %s storage', (kind) => {
       const kept = (await engine.getRuleExecutions(rule.id)).items.map((e) => e.id);
       expect(kept).toEqual(ids.slice(2).reverse());
       await expect(engine.getExecutionLogs(ids[0]!)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      // The pruned executions' log documents went with them.
+      const logDocs = w.storage.collection('execution_logs');
+      expect(await logDocs.count({ ruleId: rule.id })).toBe(3);
+      expect((await engine.getExecutionLogs(ids[4]!)).length).toBeGreaterThan(0);
       await engine.close();
+
+      // A new engine over the same storage picks up the history, logs included.
+      const again = new RuleEngine({
+        storage: w.storage,
+        registry: w.registry,
+        config: w.config,
+        retention: { maxExecutionsPerRule: 3 },
+        logLevel: 'debug',
+      });
+      const [next] = await again.dispatch(orderEvent({ id: 'o5', amount: 500 }));
+      ids.push(next!.id);
+      expect((await again.getRuleExecutions(rule.id)).items.map((e) => e.id)).toEqual(
+        ids.slice(3).reverse(),
+      );
+      expect(await logDocs.count({ ruleId: rule.id })).toBe(3);
+      await again.close();
 
       const aged = new RuleEngine({
         storage: w.storage,
@@ -637,11 +658,44 @@ describe.each(ADAPTERS)('RuleEngine with %s storage', (kind) => {
       await sleep(40);
       expect(await aged.prune()).toBe(3);
       expect((await aged.getRuleExecutions(rule.id)).items).toEqual([]);
+      expect(await logDocs.count({ ruleId: rule.id })).toBe(0);
       await aged.close();
     });
   });
 
   describe('evaluate', () => {
+    it('reads each path once per event for all rules, and afresh for the next call', async () => {
+      const tree = (min: number) => ({
+        all: [
+          { path: 'payload.amount', operator: 'greaterThan', value: min },
+          { path: 'payload.customer.email', operator: 'endsWith', value: '@acme.com' },
+        ],
+      });
+      const low = await w.engine.createRule(
+        bigOrderRule({ conditions: [{ id: 'c', type: 'match', config: tree(10) }] }) as RuleInput,
+      );
+      const high = await w.engine.createRule(
+        bigOrderRule({ conditions: [{ id: 'c', type: 'match', config: tree(500) }] }) as RuleInput,
+      );
+      // One event object, changed between calls: every call sees its current values.
+      const event = orderEvent({ amount: 50, customer: { email: 'a@acme.com' } });
+      const met = async (run: 'evaluate' | 'dispatch') => {
+        const out =
+          run === 'evaluate' ? await w.engine.evaluate(event) : await w.engine.dispatch(event);
+        return Object.fromEntries(out.map((r) => [r.ruleId, r.conditionsMet]));
+      };
+      expect(await met('evaluate')).toEqual({ [low.id]: true, [high.id]: false });
+      (event.payload as { amount: number }).amount = 600;
+      expect(await met('evaluate')).toEqual({ [low.id]: true, [high.id]: true });
+      (event.payload as { customer: { email: string } }).customer.email = 'a@other.com';
+      expect(await met('dispatch')).toEqual({ [low.id]: false, [high.id]: false });
+      (event.payload as { amount: number }).amount = 5;
+      (event.payload as { customer: { email: string } }).customer = { email: 'b@acme.com' };
+      expect(await met('dispatch')).toEqual({ [low.id]: false, [high.id]: false });
+      (event.payload as { amount: number }).amount = 20;
+      expect(await met('evaluate')).toEqual({ [low.id]: true, [high.id]: false });
+    });
+
     it('explains each leaf with result, actual and expected, and runs nothing', async () => {
       const rule = await w.engine.createRule(
         bigOrderRule({
