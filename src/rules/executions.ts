@@ -139,21 +139,31 @@ export class ExecutionStore {
         w++;
         q.withLogs.add(exec.id);
       }
-      for (const id of this.expired(q)) this.remove(id, q, removals);
+      this.expire(q, removals);
     }
     if (removals.length > 0) await Promise.all(removals);
     return stored;
   }
 
-  private expired(q: Queue): string[] {
+  /** Deletes the executions of `q` beyond the limits, adding the writes to `into`. */
+  private expire(q: Queue, into: Promise<unknown>[]): number {
     let n = Math.max(0, q.ids.length - this.maxPerRule);
     if (this.maxAgeMs !== undefined) {
       const cutoff = new Date(Date.now() - this.maxAgeMs).toISOString();
       while (n < q.times.length && q.times[n]! < cutoff) n++;
     }
-    if (n === 0) return [];
-    q.times.splice(0, n);
-    return q.ids.splice(0, n);
+    if (n <= 8) {
+      // The steady state (one in, one out): shift() trims in place, a splice would also
+      // allocate the removed part.
+      for (let i = 0; i < n; i++) {
+        q.times.shift();
+        this.remove(q.ids.shift()!, q, into);
+      }
+    } else {
+      q.times.splice(0, n);
+      for (const id of q.ids.splice(0, n)) this.remove(id, q, into);
+    }
+    return n;
   }
 
   private remove(id: string, q: Queue, into: Promise<unknown>[]): void {
@@ -168,10 +178,8 @@ export class ExecutionStore {
       const queued = this.queue(ruleId);
       const q = queued instanceof Promise ? await queued : queued;
       const removals: Promise<unknown>[] = [];
-      const drop = this.expired(q);
-      for (const id of drop) this.remove(id, q, removals);
+      removed += this.expire(q, removals);
       await Promise.all(removals);
-      removed += drop.length;
     }
     return removed;
   }

@@ -661,6 +661,28 @@ describe.each(ADAPTERS)('RuleEngine with %s storage', (kind) => {
       expect(await logDocs.count({ ruleId: rule.id })).toBe(0);
       await aged.close();
     });
+
+    it('trims a long history at once when a lower limit takes over', async () => {
+      const rule = await w.engine.createRule(bigOrderRule() as RuleInput);
+      const ids: string[] = [];
+      for (let i = 0; i < 12; i++) {
+        const [ex] = await w.engine.dispatch(orderEvent({ id: `o${i}`, amount: 500 }));
+        ids.push(ex!.id);
+      }
+      const strict = new RuleEngine({
+        storage: w.storage,
+        registry: w.registry,
+        config: w.config,
+        retention: { maxExecutionsPerRule: 2 },
+      });
+      const [last] = await strict.dispatch(orderEvent({ id: 'o12', amount: 500 }));
+      expect((await strict.getRuleExecutions(rule.id)).items.map((e) => e.id)).toEqual([
+        last!.id,
+        ids[11],
+      ]);
+      expect(await w.storage.collection('executions').count({ ruleId: rule.id })).toBe(2);
+      await strict.close();
+    });
   });
 
   describe('evaluate', () => {
