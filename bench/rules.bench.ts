@@ -82,7 +82,75 @@ function event(e: WorkloadEvent): IntegrationEvent {
 /** Runs the comparison and the load test, printing tables. */
 export async function run(): Promise<void> {
   await compare();
+  recordingFloor();
   await loadTest();
+}
+
+/**
+ * What one-document-per-execution recording costs with no engine and no adapter: plain
+ * frozen objects in a `Map` with one `Set` index per rule, the 100,000th-oldest deleted
+ * as each new one goes in (the retention of the comparison above). A lower bound for
+ * any adapter that stores executions as separate documents.
+ */
+function recordingFloor(): void {
+  const triggerData = Object.freeze({ integrationId: BENCH_INTEGRATION, type: 't', payload: {} });
+  const KEEP = 100_000;
+  const PER_EVENT = 50;
+  const docs = new Map<string, { ruleId: string }>();
+  const byRule = new Map<string, Set<object>>();
+  const key = (n: number): string => `e${n.toString(36).padStart(8, '0')}`;
+  let n = 0;
+  const rounds: number[] = [];
+  for (let round = 0; round < 4; round++) {
+    const start = process.cpuUsage();
+    const count = 200_000;
+    for (let k = 0; k < count; k += PER_EVENT) {
+      const now = new Date().toISOString();
+      for (let j = 0; j < PER_EVENT; j++, n++) {
+        const ruleId = `rule-${(n * 7) % 1000}`;
+        const doc = Object.freeze({
+          id: key(n),
+          ruleId,
+          ruleRevision: 1,
+          integrationId: BENCH_INTEGRATION,
+          triggerType: 't',
+          triggered: true,
+          conditionsMet: false,
+          successful: true,
+          startTime: now,
+          endTime: now,
+          triggerData,
+          failedCondition: Object.freeze({
+            conditionId: 'c',
+            path: 'payload.amount',
+            operator: 'greaterThan',
+            expected: 10,
+            actual: 5,
+          }),
+          revision: 1,
+        });
+        docs.set(doc.id, doc);
+        let bucket = byRule.get(ruleId);
+        if (!bucket) {
+          bucket = new Set();
+          byRule.set(ruleId, bucket);
+        }
+        bucket.add(doc);
+        if (n >= KEEP) {
+          const old = docs.get(key(n - KEEP))!;
+          docs.delete(key(n - KEEP));
+          byRule.get(old.ruleId)!.delete(old);
+        }
+      }
+    }
+    const used = process.cpuUsage(start);
+    rounds.push((used.user + used.system) / count);
+  }
+  const steady = rounds.slice(1).sort((a, b) => a - b);
+  console.log(
+    `\nrecording floor (plain Map + Set, no adapter, 100,000 kept): ${fmt(steady[0]!, 2)}–${fmt(steady[steady.length - 1]!, 2)} µs of CPU per document, ` +
+      `${fmt(steady[0]! * PER_EVENT)}–${fmt(steady[steady.length - 1]! * PER_EVENT)} µs per event of ${PER_EVENT} executions`,
+  );
 }
 
 async function compare(): Promise<void> {
