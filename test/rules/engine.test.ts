@@ -2,7 +2,6 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   type Execution,
   isPlugboardError,
-  RuleEngine,
   type RuleInput,
   ValidationError,
 } from '../../src/index.js';
@@ -301,12 +300,7 @@ describe.each(ADAPTERS)('RuleEngine with %s storage', (kind) => {
     });
 
     it('records trigger and condition details at logLevel debug', async () => {
-      const engine = new RuleEngine({
-        storage: w.storage,
-        registry: w.registry,
-        config: w.config,
-        logLevel: 'debug',
-      });
+      const engine = w.newEngine({ logLevel: 'debug' });
       await engine.createRule(bigOrderRule() as RuleInput);
       const [miss] = await engine.dispatch(orderEvent({ id: 'o2', amount: 50 }));
       const logs = await engine.getExecutionLogs(miss!.id);
@@ -335,12 +329,7 @@ describe.each(ADAPTERS)('RuleEngine with %s storage', (kind) => {
       const e = await rejection(w.engine.dispatch(orderEvent({ id: 'o3', amount: 'lots' })));
       expect(isPlugboardError(e, 'VALIDATION_FAILED')).toBe(true);
       expect(e.message).toContain('payload.amount');
-      const lax = new RuleEngine({
-        storage: w.storage,
-        registry: w.registry,
-        config: w.config,
-        validatePayloads: false,
-      });
+      const lax = w.newEngine({ validatePayloads: false });
       const [ex] = await lax.dispatch(orderEvent({ id: 'o4', amount: '5000' }));
       expect(ex).toMatchObject({ conditionsMet: false });
       await lax.close();
@@ -516,12 +505,7 @@ describe.each(ADAPTERS)('RuleEngine with %s storage', (kind) => {
     });
 
     it('handles 1,000 concurrent dispatches with exactly the expected executions and bounded actions', async () => {
-      const engine = new RuleEngine({
-        storage: w.storage,
-        registry: w.registry,
-        config: w.config,
-        maxConcurrentActions: 4,
-      });
+      const engine = w.newEngine({ maxConcurrentActions: 4 });
       let running = 0;
       let peak = 0;
       let calls = 0;
@@ -611,13 +595,7 @@ describe.each(ADAPTERS)('RuleEngine with %s storage', (kind) => {
     });
 
     it('keeps history bounded per rule and by age', async () => {
-      const engine = new RuleEngine({
-        storage: w.storage,
-        registry: w.registry,
-        config: w.config,
-        retention: { maxExecutionsPerRule: 3 },
-        logLevel: 'debug',
-      });
+      const engine = w.newEngine({ retention: { maxExecutionsPerRule: 3 }, logLevel: 'debug' });
       const rule = await engine.createRule(bigOrderRule() as RuleInput);
       const ids: string[] = [];
       for (let i = 0; i < 5; i++) {
@@ -634,13 +612,7 @@ describe.each(ADAPTERS)('RuleEngine with %s storage', (kind) => {
       await engine.close();
 
       // A new engine over the same storage picks up the history, logs included.
-      const again = new RuleEngine({
-        storage: w.storage,
-        registry: w.registry,
-        config: w.config,
-        retention: { maxExecutionsPerRule: 3 },
-        logLevel: 'debug',
-      });
+      const again = w.newEngine({ retention: { maxExecutionsPerRule: 3 }, logLevel: 'debug' });
       const [next] = await again.dispatch(orderEvent({ id: 'o5', amount: 500 }));
       ids.push(next!.id);
       expect((await again.getRuleExecutions(rule.id)).items.map((e) => e.id)).toEqual(
@@ -649,12 +621,7 @@ describe.each(ADAPTERS)('RuleEngine with %s storage', (kind) => {
       expect(await logDocs.count({ ruleId: rule.id })).toBe(3);
       await again.close();
 
-      const aged = new RuleEngine({
-        storage: w.storage,
-        registry: w.registry,
-        config: w.config,
-        retention: { maxAgeMs: 30 },
-      });
+      const aged = w.newEngine({ retention: { maxAgeMs: 30 } });
       await sleep(40);
       expect(await aged.prune()).toBe(3);
       expect((await aged.getRuleExecutions(rule.id)).items).toEqual([]);
@@ -669,12 +636,7 @@ describe.each(ADAPTERS)('RuleEngine with %s storage', (kind) => {
         const [ex] = await w.engine.dispatch(orderEvent({ id: `o${i}`, amount: 500 }));
         ids.push(ex!.id);
       }
-      const strict = new RuleEngine({
-        storage: w.storage,
-        registry: w.registry,
-        config: w.config,
-        retention: { maxExecutionsPerRule: 2 },
-      });
+      const strict = w.newEngine({ retention: { maxExecutionsPerRule: 2 } });
       const [last] = await strict.dispatch(orderEvent({ id: 'o12', amount: 500 }));
       expect((await strict.getRuleExecutions(rule.id)).items.map((e) => e.id)).toEqual([
         last!.id,
@@ -882,7 +844,7 @@ describe.each(ADAPTERS)('RuleEngine with %s storage', (kind) => {
   describe('lifecycle', () => {
     it('loads and compiles stored rules in a new engine', async () => {
       await w.engine.createRule(bigOrderRule({ id: 'persisted' }) as RuleInput);
-      const fresh = new RuleEngine({ storage: w.storage, registry: w.registry, config: w.config });
+      const fresh = w.newEngine();
       const [ex] = await fresh.dispatch(orderEvent({ id: 'o1', amount: 500 }));
       expect(ex).toMatchObject({ ruleId: 'persisted', successful: true });
       await fresh.close();
@@ -896,7 +858,7 @@ describe.each(ADAPTERS)('RuleEngine with %s storage', (kind) => {
           conditions: [{ type: 'match', config: { path: 'payload.amount', operator: 'odd' } }],
         }) as RuleInput,
       );
-      const fresh = new RuleEngine({ storage: w.storage, registry: w.registry, config: w.config });
+      const fresh = w.newEngine();
       const failed: string[] = [];
       fresh.on('rule:load-failed', (id) => failed.push(id));
       expect(await fresh.dispatch(orderEvent({ id: 'o1', amount: 501 }))).toEqual([]);
@@ -934,11 +896,7 @@ describe.each(ADAPTERS)('RuleEngine with %s storage', (kind) => {
         code: 'STORAGE_CLOSED',
       });
 
-      const hanging = new RuleEngine({
-        storage: w.storage,
-        registry: w.registry,
-        config: w.config,
-      });
+      const hanging = w.newEngine();
       w.handlers.send = () => new Promise(() => undefined);
       const pending = hanging.dispatch(orderEvent({ id: 'o3', amount: 500 }));
       await sleep(20);

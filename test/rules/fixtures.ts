@@ -37,6 +37,8 @@ export interface World {
   handlers: { send: Handler; charge: Handler };
   shopInstanceId: string;
   chatInstanceId: string;
+  /** Another engine over the same storage, registry and config (the caller closes it). */
+  newEngine(options?: Partial<RuleEngineOptions>): RuleEngine;
   cleanup(): Promise<void>;
 }
 
@@ -192,6 +194,7 @@ export async function createWorld(
     handlers,
     shopInstanceId: shop.instanceId,
     chatInstanceId: chat.instanceId,
+    newEngine: (options = {}) => new RuleEngine({ storage, registry, config, ...options }),
     async cleanup() {
       await engine.close({ graceMs: 100 });
       await config.close();
