@@ -1308,12 +1308,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   }
 
   private finish(draft: ExecutionDraft, logs: LogEntry[]): Promise<Execution> {
-    const p = this.store.record(draft, logs);
-    if (this.listenerCount('execution:completed') === 0) return p;
-    return p.then((stored) => {
-      this.emit('execution:completed', stored);
-      return stored;
-    });
+    return this.finishAll([{ exec: draft, entries: logs }]).then(([stored]) => stored!);
   }
 
   /** Records several executions in one round of writes, then announces each. */

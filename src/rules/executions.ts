@@ -100,12 +100,6 @@ export class ExecutionStore {
     return p;
   }
 
-  /** Writes an execution and its log entries, then applies retention to its rule. */
-  async record(exec: NewDocument<Execution>, entries: readonly LogEntry[]): Promise<Execution> {
-    const [stored] = await this.recordAll([{ exec, entries }]);
-    return stored!;
-  }
-
   /**
    * Writes executions and their log entries with all writes in flight at once, then
    * applies retention to their rules. Resolves with the stored executions, in order.
@@ -116,29 +110,25 @@ export class ExecutionStore {
       const queued = this.queue(exec.ruleId);
       queues.push(queued instanceof Promise ? await queued : queued);
     }
-    const writes: Promise<unknown>[] = [];
+    const logWrites: Promise<unknown>[] = [];
     for (const { exec, entries } of batch) {
-      writes.push(this.executions.insert(exec));
       if (entries.length > 0) {
-        writes.push(
+        logWrites.push(
           this.logs.insert({ id: exec.id, executionId: exec.id, ruleId: exec.ruleId, entries }),
         );
       }
     }
-    const written = await Promise.all(writes);
-    const stored: Execution[] = [];
+    const [stored] = await Promise.all([
+      Promise.all(batch.map(({ exec }) => this.executions.insert(exec))),
+      Promise.all(logWrites),
+    ]);
     const removals: Promise<unknown>[] = [];
-    let w = 0;
     for (let i = 0; i < batch.length; i++) {
-      const exec = written[w++] as Execution;
+      const exec = stored[i]!;
       const q = queues[i]!;
-      stored.push(exec);
       q.ids.push(exec.id);
       q.times.push(exec.startTime);
-      if (batch[i]!.entries.length > 0) {
-        w++;
-        q.withLogs.add(exec.id);
-      }
+      if (batch[i]!.entries.length > 0) q.withLogs.add(exec.id);
       this.expire(q, removals);
     }
     if (removals.length > 0) await Promise.all(removals);
@@ -152,17 +142,8 @@ export class ExecutionStore {
       const cutoff = new Date(Date.now() - this.maxAgeMs).toISOString();
       while (n < q.times.length && q.times[n]! < cutoff) n++;
     }
-    if (n <= 8) {
-      // The steady state (one in, one out): shift() trims in place, a splice would also
-      // allocate the removed part.
-      for (let i = 0; i < n; i++) {
-        q.times.shift();
-        this.remove(q.ids.shift()!, q, into);
-      }
-    } else {
-      q.times.splice(0, n);
-      for (const id of q.ids.splice(0, n)) this.remove(id, q, into);
-    }
+    q.times.splice(0, n);
+    for (const id of q.ids.splice(0, n)) this.remove(id, q, into);
     return n;
   }
 
