@@ -233,37 +233,67 @@ export function assertWhere(
 export class MemoryCollection<T extends StoredDocument> implements Collection<T> {
   readonly name: string;
   private readonly docs = new Map<string, T>();
-  private readonly indexes = new Map<
-    string,
-    { parts: readonly string[]; map: Map<Scalar, Set<T>> }
-  >();
+  private readonly indexes = new Map<string, IndexEntry<T>>();
   private readonly hooks: CollectionHooks;
 
-  constructor(name: string, indexes: readonly string[] = [], hooks: CollectionHooks = {}) {
+  constructor(
+    name: string,
+    indexes: readonly string[] = [],
+    hooks: CollectionHooks = {},
+    arrayIndexes: readonly string[] = [],
+  ) {
     this.name = name;
     this.hooks = hooks;
-    this.addIndexes(indexes);
+    this.addIndexes(indexes, arrayIndexes);
   }
 
-  /** Declares more indexed fields, building them over the current documents. */
-  addIndexes(fields: readonly string[]): void {
-    for (const field of fields) {
+  /**
+   * Declares more indexed fields (`arrayIndexes`: membership in an array of scalars),
+   * building them over the current documents.
+   * @throws ValidationError for an empty field name, or a field declared as both kinds
+   */
+  addIndexes(fields: readonly string[], arrayFields: readonly string[] = []): void {
+    const wanted = [
+      ...fields.map((f) => [f, false, 'indexes'] as const),
+      ...arrayFields.map((f) => [f, true, 'arrayIndexes'] as const),
+    ];
+    for (const [field, multi, at] of wanted) {
       if (typeof field !== 'string' || field.length === 0) {
         throw new ValidationError(
-          [{ path: 'indexes', message: 'must be non-empty strings' }],
+          [{ path: at, message: 'must be non-empty strings' }],
           'collection options',
         );
       }
+      const known = field === 'id' ? false : this.indexes.get(field)?.multi;
+      if (field === 'id' && multi) {
+        throw new ValidationError(
+          [{ path: at, message: "'id' is a string, not an array" }],
+          'collection options',
+        );
+      }
+      if (known !== undefined && known !== multi) {
+        throw new ValidationError(
+          [
+            {
+              path: at,
+              message: `'${field}' is already declared in ${known ? 'arrayIndexes' : 'indexes'} of collection '${this.name}'; a field is indexed one way`,
+            },
+          ],
+          'collection options',
+        );
+      }
+    }
+    for (const [field, multi] of wanted) {
       if (field === 'id' || this.indexes.has(field)) continue;
-      const entry = { parts: splitPath(field), map: new Map<Scalar, Set<T>>() };
+      const entry: IndexEntry<T> = { parts: splitPath(field), multi, map: new Map() };
       this.indexes.set(field, entry);
       for (const doc of this.docs.values()) this.indexDoc(doc, entry);
     }
   }
 
-  /** Indexed field names (without the implicit `id`). */
+  /** Fields declared in `indexes` (without the implicit `id`). */
   indexedFields(): string[] {
-    return [...this.indexes.keys()];
+    return [...this.indexes].filter(([, e]) => !e.multi).map(([f]) => f);
   }
 
   /** Every stored document, for snapshots. */
@@ -294,15 +324,14 @@ export class MemoryCollection<T extends StoredDocument> implements Collection<T>
     }
   }
 
-  private indexDoc(doc: T, entry: { parts: readonly string[]; map: Map<Scalar, Set<T>> }): void {
+  private indexDoc(doc: T, entry: IndexEntry<T>): void {
     const v = readPath(doc, entry.parts);
-    if (v === undefined || (v !== null && typeof v === 'object')) return;
-    let bucket = entry.map.get(v as Scalar);
-    if (!bucket) {
-      bucket = new Set();
-      entry.map.set(v as Scalar, bucket);
+    if (entry.multi) {
+      if (!Array.isArray(v)) return;
+      for (const x of v) if (isScalar(x)) bucketOf(entry, x).add(doc);
+      return;
     }
-    bucket.add(doc);
+    if (isScalar(v)) bucketOf(entry, v).add(doc);
   }
 
   private index(doc: T): void {
@@ -312,11 +341,10 @@ export class MemoryCollection<T extends StoredDocument> implements Collection<T>
   private unindex(doc: T): void {
     for (const entry of this.indexes.values()) {
       const v = readPath(doc, entry.parts);
-      if (v === undefined || (v !== null && typeof v === 'object')) continue;
-      const bucket = entry.map.get(v as Scalar);
-      if (bucket) {
-        bucket.delete(doc);
-        if (bucket.size === 0) entry.map.delete(v as Scalar);
+      if (entry.multi) {
+        if (Array.isArray(v)) for (const x of v) if (isScalar(x)) dropFrom(entry, x, doc);
+      } else if (isScalar(v)) {
+        dropFrom(entry, v, doc);
       }
     }
   }
@@ -439,11 +467,14 @@ export class MemoryCollection<T extends StoredDocument> implements Collection<T>
       if (!best || bucket.size < best.size) best = bucket;
     }
     const out: T[] = [];
-    const checks = where.map(([f, v]) => [splitPath(f), v] as const);
+    const checks = where.map(
+      ([f, v]) => [splitPath(f), v, this.indexes.get(f)?.multi === true] as const,
+    );
     for (const doc of best ?? []) {
       let ok = true;
-      for (const [parts, v] of checks) {
-        if (readPath(doc, parts) !== v) {
+      for (const [parts, v, multi] of checks) {
+        const actual = readPath(doc, parts);
+        if (multi ? !(Array.isArray(actual) && actual.includes(v)) : actual !== v) {
           ok = false;
           break;
         }
@@ -510,6 +541,34 @@ export class MemoryCollection<T extends StoredDocument> implements Collection<T>
     let n = 0;
     for (const _ of this.candidates(entries)) n++;
     return n;
+  }
+}
+
+interface IndexEntry<T> {
+  readonly parts: readonly string[];
+  /** An `arrayIndexes` field: the document is in the bucket of each element. */
+  readonly multi: boolean;
+  readonly map: Map<Scalar, Set<T>>;
+}
+
+function isScalar(v: unknown): v is Scalar {
+  return v === null || (v !== undefined && typeof v !== 'object');
+}
+
+function bucketOf<T>(entry: IndexEntry<T>, v: Scalar): Set<T> {
+  let bucket = entry.map.get(v);
+  if (!bucket) {
+    bucket = new Set();
+    entry.map.set(v, bucket);
+  }
+  return bucket;
+}
+
+function dropFrom<T>(entry: IndexEntry<T>, v: Scalar, doc: T): void {
+  const bucket = entry.map.get(v);
+  if (bucket) {
+    bucket.delete(doc);
+    if (bucket.size === 0) entry.map.delete(v);
   }
 }
 

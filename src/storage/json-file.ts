@@ -452,10 +452,15 @@ export class JsonFileStorage implements StorageAdapter {
     assertCollectionName(name);
     let col = this.collections.get(name);
     if (!col) {
-      col = new MemoryCollection(name, options?.indexes ?? [], this.hooks);
+      col = new MemoryCollection(
+        name,
+        options?.indexes ?? [],
+        this.hooks,
+        options?.arrayIndexes ?? [],
+      );
       this.collections.set(name, col);
-    } else if (options?.indexes) {
-      col.addIndexes(options.indexes);
+    } else if (options?.indexes || options?.arrayIndexes) {
+      col.addIndexes(options.indexes ?? [], options.arrayIndexes ?? []);
     }
     return col as unknown as Collection<T>;
   }

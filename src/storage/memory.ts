@@ -59,10 +59,15 @@ export class MemoryStorage implements StorageAdapter {
     assertCollectionName(name);
     let col = this.collections.get(name);
     if (!col) {
-      col = new MemoryCollection(name, options?.indexes ?? [], { assertOpen: this.assertOpen });
+      col = new MemoryCollection(
+        name,
+        options?.indexes ?? [],
+        { assertOpen: this.assertOpen },
+        options?.arrayIndexes ?? [],
+      );
       this.collections.set(name, col);
-    } else if (options?.indexes) {
-      col.addIndexes(options.indexes);
+    } else if (options?.indexes || options?.arrayIndexes) {
+      col.addIndexes(options.indexes ?? [], options.arrayIndexes ?? []);
     }
     return col as unknown as Collection<T>;
   }

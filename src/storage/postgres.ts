@@ -356,21 +356,27 @@ export class PostgresStorage implements StorageAdapter {
     this.assertOpen();
     assertCollectionName(name);
     const indexes = options?.indexes ?? [];
-    for (const field of indexes) {
-      if (typeof field !== 'string' || field.length === 0) {
-        throw new ValidationError(
-          [{ path: 'indexes', message: 'must be non-empty strings' }],
-          'collection options',
-        );
+    const arrayIndexes = options?.arrayIndexes ?? [];
+    for (const [fields, at] of [
+      [indexes, 'indexes'],
+      [arrayIndexes, 'arrayIndexes'],
+    ] as const) {
+      for (const field of fields) {
+        if (typeof field !== 'string' || field.length === 0) {
+          throw new ValidationError(
+            [{ path: at, message: 'must be non-empty strings' }],
+            'collection options',
+          );
+        }
+        pathLiteral(field, at, 'collection options');
       }
-      pathLiteral(field, 'indexes', 'collection options');
     }
     let col = this.collections.get(name);
     if (!col) {
       col = new PgCollection(name, this.shared);
       this.collections.set(name, col);
     }
-    col.declare(indexes);
+    col.declare(indexes, arrayIndexes);
     return col as unknown as Collection<T>;
   }
 
@@ -550,13 +556,43 @@ class PgCollection<T extends StoredDocument> implements Collection<T> {
     return this.shared.db.query({ name, text, values });
   }
 
-  /** Adds fields to index; they are created by the next operation. */
-  declare(fields: readonly string[]): void {
-    for (const f of fields) if (f !== 'id') this.declared.add(f);
+  /**
+   * Adds fields to index; they are created by the next operation. Array indexes are
+   * kept as `field[]` (a suffix no field path can have).
+   * @throws ValidationError for a field already indexed the other way
+   */
+  declare(fields: readonly string[], arrayFields: readonly string[] = []): void {
+    const has = (key: string): boolean => this.declared.has(key) || this.created.has(key);
+    const wanted = [
+      ...fields.map((f) => [f, f, `${f}[]`, 'indexes'] as const),
+      ...arrayFields.map((f) => [f, `${f}[]`, f, 'arrayIndexes'] as const),
+    ];
+    for (const [field, key, other, at] of wanted) {
+      if ((field === 'id' && key !== field) || (field !== 'id' && has(other))) {
+        throw new ValidationError(
+          [
+            {
+              path: at,
+              message: `'${field}' is already indexed the other way in collection '${this.name}'; a field is indexed one way`,
+            },
+          ],
+          'collection options',
+        );
+      }
+    }
+    for (const [field, key] of wanted) if (field !== 'id') this.declared.add(key);
   }
 
   private isIndexed = (field: string): boolean =>
-    field === 'id' || this.declared.has(field) || this.created.has(field);
+    field === 'id' ||
+    this.declared.has(field) ||
+    this.created.has(field) ||
+    this.isArrayIndexed(field);
+
+  private isArrayIndexed(field: string): boolean {
+    const key = `${field}[]`;
+    return this.declared.has(key) || this.created.has(key);
+  }
 
   private missing(): string[] {
     return [...this.declared].filter((f) => !this.created.has(f));
@@ -607,6 +643,14 @@ class PgCollection<T extends StoredDocument> implements Collection<T> {
            )`,
         );
         for (const field of fields) {
+          if (field.endsWith('[]')) {
+            // Membership in an array: a GIN index serving `@>`.
+            const path = pathLiteral(field.slice(0, -2), 'arrayIndexes');
+            await q.query(
+              `CREATE INDEX IF NOT EXISTS ${ident(indexNameOf(tableName, field))} ON ${t} USING gin ((doc #> ${path}) jsonb_path_ops)`,
+            );
+            continue;
+          }
           // (value, id): an equality lookup then comes back already in the default order.
           await q.query(
             `CREATE INDEX IF NOT EXISTS ${ident(indexNameOf(tableName, field))} ON ${t} ((doc #> ${pathLiteral(field, 'indexes')}), id)`,
@@ -752,8 +796,15 @@ class PgCollection<T extends StoredDocument> implements Collection<T> {
         }
         continue;
       }
+      const path = pathLiteral(field, `where.${field}`);
+      if (this.isArrayIndexed(field)) {
+        params.push(JSON.stringify([value]));
+        // A scalar never contains an array, so only array fields match.
+        conds.push(`(doc #> ${path}) @> $${params.length}::jsonb`);
+        continue;
+      }
       params.push(JSON.stringify(value));
-      conds.push(`(doc #> ${pathLiteral(field, `where.${field}`)}) = $${params.length}::jsonb`);
+      conds.push(`(doc #> ${path}) = $${params.length}::jsonb`);
     }
     return conds;
   }

@@ -44,6 +44,13 @@ export interface CollectionOptions {
    * by equality. Declaring the same collection again with more indexes adds them.
    */
   readonly indexes?: readonly string[];
+  /**
+   * Fields (dot paths allowed) holding arrays of scalars that `find`/`count` may filter
+   * on by membership: `where: { tags: 'vip' }` matches every document whose `tags` array
+   * contains `'vip'`. A document whose field is missing or not an array is not matched.
+   * A field is either in `indexes` or in `arrayIndexes`, never both.
+   */
+  readonly arrayIndexes?: readonly string[];
 }
 
 /** Sort order of {@link FindQuery}. */
@@ -56,7 +63,10 @@ export interface OrderBy {
 
 /** Query of {@link Collection.find}. */
 export interface FindQuery {
-  /** Equality filters on indexed fields; an unindexed field is a `ValidationError`. */
+  /**
+   * Equality filters on indexed fields (membership for `arrayIndexes` fields); an
+   * unindexed field is a `ValidationError`.
+   */
   readonly where?: Readonly<Record<string, Scalar>>;
   /** Sort order; default `id` ascending. */
   readonly orderBy?: OrderBy;

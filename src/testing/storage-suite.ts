@@ -290,6 +290,57 @@ export function runStorageAdapterSuite(
       return undefined;
     });
 
+    test('arrayIndexes: where matches membership, follows updates and deletes, and pages in order', async (s) => {
+      type Tagged = StoredDocument & { tags?: unknown; group?: string; at?: number };
+      const col = s.collection<Tagged>('tagged', {
+        indexes: ['group'],
+        arrayIndexes: ['tags'],
+      });
+      await col.insert({ id: 'a', tags: ['x', 'y'], group: 'g', at: 3 });
+      await col.insert({ id: 'b', tags: ['y', 'y'], group: 'h', at: 1 });
+      await col.insert({ id: 'c', tags: 'y', group: 'g', at: 2 }); // not an array: never matched
+      await col.insert({ id: 'd', tags: [1, null, true], at: 4 });
+      await col.insert({ id: 'e', at: 5 });
+      const ids = async (where: Record<string, string | number | boolean | null>) =>
+        (await col.find({ where, orderBy: { field: 'at' } })).items.map((d) => d.id);
+      expect(await ids({ tags: 'y' })).toEqual(['b', 'a']);
+      expect(await col.count({ tags: 'y' })).toBe(2);
+      expect(await ids({ tags: 'x', group: 'g' })).toEqual(['a']);
+      expect(await ids({ tags: 'y', group: 'h' })).toEqual(['b']);
+      expect(await ids({ tags: 1 })).toEqual(['d']);
+      expect(await ids({ tags: null })).toEqual(['d']);
+      expect(await ids({ tags: true })).toEqual(['d']);
+      expect(await ids({ tags: '1' })).toEqual([]);
+      const first = await col.find({ where: { tags: 'y' }, orderBy: { field: 'at' }, limit: 1 });
+      expect(first.items.map((d) => d.id)).toEqual(['b']);
+      const second = await col.find({
+        where: { tags: 'y' },
+        orderBy: { field: 'at' },
+        limit: 1,
+        cursor: first.nextCursor!,
+      });
+      expect(second.items.map((d) => d.id)).toEqual(['a']);
+      await col.update('a', { tags: ['x'] });
+      await col.update('c', { tags: ['y'] });
+      expect(await ids({ tags: 'y' })).toEqual(['b', 'c']);
+      await col.delete('b');
+      expect(await ids({ tags: 'y' })).toEqual(['c']);
+      expect(await col.count({ tags: 'x' })).toBe(1);
+      return undefined;
+    });
+
+    test('arrayIndexes: a field indexed both ways is VALIDATION_FAILED', async (s) => {
+      s.collection<Item>('both', { indexes: ['group'] });
+      let code: unknown;
+      try {
+        s.collection<Item>('both', { arrayIndexes: ['group'] });
+      } catch (e) {
+        code = (e as { code?: unknown }).code;
+      }
+      expect(code).toBe('VALIDATION_FAILED');
+      return undefined;
+    });
+
     test('orders by id by default, and by any field with ties broken by id', async (s) => {
       const col = items(s);
       for (const [id, score] of [
@@ -488,8 +539,17 @@ export function runStorageAdapterSuite(
         }
         await col.update('p1', { name: 'updated' });
         await col.delete('p2');
+        type Tagged = StoredDocument & { tags: string[] };
+        const tagged = s.collection<Tagged>('tagged', { arrayIndexes: ['tags'] });
+        await tagged.insert({ id: 't1', tags: ['a', 'b'] });
+        await tagged.insert({ id: 't2', tags: ['b'] });
         const reopened = await reopen(s);
         const again = items(reopened);
+        const taggedAgain = reopened.collection<Tagged>('tagged', { arrayIndexes: ['tags'] });
+        expect((await taggedAgain.find({ where: { tags: 'b' } })).items.map((d) => d.id)).toEqual([
+          't1',
+          't2',
+        ]);
         expect(await again.count()).toBe(49);
         expect((await again.get('p1'))?.name).toBe('updated');
         expect((await again.get('p1'))?.revision).toBe(2);
