@@ -83,6 +83,17 @@ export function frozenChild(value: unknown, path: string): unknown {
   return careful;
 }
 
+/**
+ * Freezes a freshly built object or array whose values are already frozen JSON and
+ * remembers it, so storing it (or a document holding it) shares it instead of copying.
+ * Only for values built by plugboard itself from such copies.
+ */
+export function shareFrozen<T extends object>(value: T): T {
+  Object.freeze(value);
+  SNAPSHOTS.add(value);
+  return value;
+}
+
 /** Freezes a freshly built object whose values are already frozen JSON. */
 export function freezeShallow<T extends object>(value: T): T {
   return Object.freeze(value);

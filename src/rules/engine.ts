@@ -16,7 +16,7 @@ import {
   type ValidationIssue,
 } from '../errors.js';
 import type { RuleEngineEvents } from '../events.js';
-import { frozenJson } from '../internal/json.js';
+import { deepFreeze, frozenChild, frozenJson } from '../internal/json.js';
 import type { IntegrationRegistry } from '../registry/index.js';
 import type {
   ActionContext,
@@ -129,6 +129,12 @@ function memo<T>(map: Map<string, Promise<T>>, key: string, make: () => Promise<
   return p;
 }
 
+/** Ids of one dispatch's executions: `<base>.<n>`, n counting up. */
+interface DispatchIds {
+  readonly base: string;
+  n: number;
+}
+
 interface ExecutionDraft {
   id: string;
   ruleId: string;
@@ -146,13 +152,23 @@ interface ExecutionDraft {
   failedCondition?: ConditionFailure;
 }
 
-/** The event as frozen JSON; an event that is not JSON is recorded as given (storage reports it). */
-function eventSnapshot(event: IntegrationEvent): unknown {
-  try {
-    return frozenJson(event, 'event');
-  } catch {
-    return event;
+/**
+ * An execution as stored: the draft itself, frozen with its revision. Everything in a
+ * draft is JSON the engine built (the event is a frozen snapshot; action outputs went
+ * through `toJson`) except a failed leaf's `actual`/`expected`, which are copied here.
+ */
+function seal(draft: ExecutionDraft): Execution {
+  const fc = draft.failedCondition as { actual?: unknown; expected?: unknown } | undefined;
+  if (fc) {
+    if (typeof fc.actual === 'object' && fc.actual !== null)
+      fc.actual = frozenChild(fc.actual, 'actual');
+    if (typeof fc.expected === 'object' && fc.expected !== null)
+      fc.expected = frozenChild(fc.expected, 'expected');
+    Object.freeze(fc);
   }
+  if (draft.resultData) deepFreeze(draft.resultData);
+  (draft as { revision?: number }).revision = 1;
+  return Object.freeze(draft) as unknown as Execution;
 }
 
 function toJson(value: unknown): unknown {
@@ -319,6 +335,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   }
 
   private async load(): Promise<void> {
+    await this.store.migrate();
     const { items } = await this.rules.find({ orderBy: { field: 'createdAt' } });
     for (const rule of items) this.install(rule, true);
   }
@@ -858,7 +875,9 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     const now = new Date().toISOString();
     // One frozen copy of the event serves every execution this dispatch records: storage
     // shares it instead of copying it once per rule.
-    const triggerData = eventSnapshot(event);
+    const triggerData = frozenJson(event, 'event');
+    // Executions are numbered within the dispatch: `<dispatch id>.<n>`.
+    const ids: DispatchIds = { base: this.nextId(), n: 0 };
     const scope: DispatchScope = { actions: new Map(), instances: new Map(), enabled: new Map() };
     nextEpoch();
     // Executions decided without awaiting anything are recorded together after the loop
@@ -867,7 +886,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     const slots: (Promise<Execution | undefined> | number)[] = [];
     const decided: PendingExecution[] = [];
     const settle = (draft: ExecutionDraft, logs: LogEntry[]): void => {
-      slots.push(decided.push({ exec: draft, entries: logs }) - 1);
+      slots.push(decided.push({ exec: seal(draft), entries: logs }) - 1);
     };
     // Snapshot: rules changed during the dispatch do not affect it.
     for (const cr of bucket.slice()) {
@@ -877,7 +896,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
         const filter = this.filterOf(cr, rt.trigger);
         fired = filter ? filter(event) === true : true;
       } catch (e) {
-        const draft = this.draft(cr, event, now, triggerData);
+        const draft = this.draft(cr, event, now, triggerData, ids);
         draft.successful = false;
         draft.error = `trigger filter failed: ${errText(e)}`;
         this.log(logs, 'error', 'trigger', draft.error, undefined, event.type);
@@ -886,7 +905,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
       }
       if (!fired) continue;
       if (!cr.syncConditions) {
-        const draft = this.draft(cr, event, now, triggerData);
+        const draft = this.draft(cr, event, now, triggerData, ids);
         this.log(logs, 'debug', 'trigger', 'trigger fired', undefined, event.type);
         slots.push(this.runAsync(cr, event, draft, logs, rt, scope));
         continue;
@@ -899,7 +918,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
         thrown = { error };
       }
       if (failed && !this.recordUnmatched) continue;
-      const draft = this.draft(cr, event, now, triggerData);
+      const draft = this.draft(cr, event, now, triggerData, ids);
       this.log(logs, 'debug', 'trigger', 'trigger fired', undefined, event.type);
       if (thrown) {
         settle(this.conditionError(draft, logs, thrown.error), logs);
@@ -914,7 +933,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
       }
     }
     const [recorded, ran] = await Promise.all([
-      decided.length > 0 ? this.finishAll(decided) : [],
+      decided.length > 0 ? this.finishAll(ids.base, decided) : [],
       Promise.all(slots.map((s) => (typeof s === 'number' ? undefined : s))),
     ]);
     const out: Execution[] = [];
@@ -926,13 +945,19 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     return out;
   }
 
+  /** A unique, time-ordered id for this engine's next dispatch. */
+  private nextId(): string {
+    return this.idPrefix + (this.idCounter++).toString(36).padStart(8, '0');
+  }
+
   private draft(
     cr: CompiledRule,
     event: IntegrationEvent,
     now: string,
     triggerData: unknown,
+    ids: DispatchIds,
   ): ExecutionDraft {
-    const id = this.idPrefix + (this.idCounter++).toString(36).padStart(8, '0');
+    const id = `${ids.base}.${(ids.n++).toString(36).padStart(4, '0')}`;
     const draft: ExecutionDraft = {
       id,
       ruleId: cr.rule.id,
@@ -1308,12 +1333,14 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   }
 
   private finish(draft: ExecutionDraft, logs: LogEntry[]): Promise<Execution> {
-    return this.finishAll([{ exec: draft, entries: logs }]).then(([stored]) => stored!);
+    return this.finishAll(draft.id, [{ exec: seal(draft), entries: logs }]).then(
+      ([stored]) => stored!,
+    );
   }
 
-  /** Records several executions in one round of writes, then announces each. */
-  private finishAll(batch: readonly PendingExecution[]): Promise<Execution[]> {
-    const p = this.store.recordAll(batch);
+  /** Records several executions in one record (one round of writes), then announces each. */
+  private finishAll(recordId: string, batch: readonly PendingExecution[]): Promise<Execution[]> {
+    const p = this.store.recordAll(recordId, batch);
     if (this.listenerCount('execution:completed') === 0) return p;
     return p.then((stored) => {
       for (const e of stored) this.emit('execution:completed', e);

@@ -642,7 +642,8 @@ describe.each(ADAPTERS)('RuleEngine with %s storage', (kind) => {
         last!.id,
         ids[11],
       ]);
-      expect(await w.storage.collection('executions').count({ ruleId: rule.id })).toBe(2);
+      const records = w.storage.collection('executions', { arrayIndexes: ['ruleIds'] });
+      expect(await records.count({ ruleIds: rule.id })).toBe(2);
       await strict.close();
     });
   });

@@ -1,0 +1,177 @@
+/**
+ * Execution records: the executions one dispatch decides share one stored record, and
+ * retention, rule deletion, restarts and the 0.1.0 layout all keep per-rule history
+ * exact.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { listAppliedMigrations, type RuleInput } from '../../src/index.js';
+import { ADAPTERS, bigOrderRule, createWorld, orderEvent, type World } from './fixtures.js';
+
+/** A rule whose condition fails for the events below, so dispatch decides it at once. */
+const quiet = (name: string, min = 10_000) =>
+  bigOrderRule({
+    name,
+    conditions: [
+      {
+        id: 'huge',
+        type: 'match',
+        config: { path: 'payload.amount', operator: 'greaterThan', value: min },
+      },
+    ],
+  }) as RuleInput;
+
+describe.each(ADAPTERS)('execution records with %s storage', (kind) => {
+  let w: World;
+  beforeEach(async () => {
+    w = await createWorld(kind);
+  });
+  afterEach(async () => {
+    await w.cleanup();
+  });
+
+  const records = () => w.storage.collection('executions', { arrayIndexes: ['ruleIds'] });
+  const idsOf = async (engine = w.engine, ruleId: string) =>
+    (await engine.getRuleExecutions(ruleId)).items.map((e) => e.id);
+
+  it('stores the executions one dispatch decided in one record, each readable on its own', async () => {
+    const a = await w.engine.createRule(quiet('a'));
+    const b = await w.engine.createRule(quiet('b'));
+    const acting = await w.engine.createRule(bigOrderRule() as RuleInput);
+    const out = await w.engine.dispatch(orderEvent({ id: 'o1', amount: 500 }));
+    expect(out.map((e) => e.ruleId)).toEqual([a.id, b.id, acting.id]);
+    expect(new Set(out.map((e) => e.id)).size).toBe(3);
+    // One record for the two decided executions, one for the execution that ran actions.
+    expect(await records().count()).toBe(2);
+    for (const e of out) {
+      expect(await idsOf(w.engine, e.ruleId)).toEqual([e.id]);
+      expect(await w.engine.getExecutionLogs(e.id)).toBeInstanceOf(Array);
+    }
+    const [first] = (await w.engine.getRuleExecutions(a.id)).items;
+    expect(first).toEqual(out[0]);
+    expect(first?.failedCondition).toMatchObject({ conditionId: 'huge', actual: 500 });
+    expect(Object.isFrozen(first)).toBe(true);
+    await expect(w.engine.getExecutionLogs(`${out[0]!.id}x`)).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
+  });
+
+  it('hides an expired execution at once and deletes a shared record when its last execution expires', async () => {
+    const engine = w.newEngine({ retention: { maxExecutionsPerRule: 2 } });
+    const a = await engine.createRule(quiet('a'));
+    const b = await engine.createRule(quiet('b'));
+    const [a1, b1] = await engine.dispatch(orderEvent({ id: 'o1', amount: 5 }));
+    const shared = (await records().find()).items[0]!.id;
+    await engine.disableRule(b.id);
+    const [a2] = await engine.dispatch(orderEvent({ id: 'o2', amount: 5 }));
+    const [a3] = await engine.dispatch(orderEvent({ id: 'o3', amount: 5 }));
+    expect(await idsOf(engine, a.id)).toEqual([a3!.id, a2!.id]);
+    await expect(engine.getExecutionLogs(a1!.id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    // b's execution keeps the record alive.
+    expect(await idsOf(engine, b.id)).toEqual([b1!.id]);
+    expect(await engine.getExecutionLogs(b1!.id)).toEqual([]);
+    expect(await records().get(shared)).toBeDefined();
+
+    // A new engine over the same storage sees the same history.
+    const again = w.newEngine({ retention: { maxExecutionsPerRule: 2 } });
+    expect(await idsOf(again, a.id)).toEqual([a3!.id, a2!.id]);
+    expect(await idsOf(again, b.id)).toEqual([b1!.id]);
+    await expect(again.getExecutionLogs(a1!.id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await again.close();
+
+    await engine.enableRule(b.id);
+    await engine.dispatch(orderEvent({ id: 'o4', amount: 5 }));
+    const [, b5] = await engine.dispatch(orderEvent({ id: 'o5', amount: 5 }));
+    expect((await idsOf(engine, b.id))[0]).toBe(b5!.id);
+    expect(await records().get(shared)).toBeUndefined();
+    expect(await records().count({ ruleIds: a.id })).toBe(2);
+    expect(await records().count({ ruleIds: b.id })).toBe(2);
+    await engine.close();
+  });
+
+  it('deleting a rule takes its executions out of shared records and keeps the others', async () => {
+    const a = await w.engine.createRule(quiet('a'));
+    const b = await w.engine.createRule(quiet('b'));
+    const [a1, b1] = await w.engine.dispatch(orderEvent({ id: 'o1', amount: 5 }));
+    await w.engine.deleteRule(a.id);
+    await expect(w.engine.getExecutionLogs(a1!.id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(await idsOf(w.engine, b.id)).toEqual([b1!.id]);
+    const [record] = (await records().find()).items as unknown as {
+      ruleIds: string[];
+      executions: { id: string }[];
+    }[];
+    expect(record?.ruleIds).toEqual([b.id]);
+    expect(record?.executions.map((e) => e.id)).toEqual([b1!.id]);
+
+    // A rule created again under the old id starts with no history.
+    const reborn = await w.engine.createRule({ ...quiet('a again'), id: a.id });
+    expect(await idsOf(w.engine, reborn.id)).toEqual([]);
+    await w.engine.deleteRule(b.id);
+    expect(await records().count()).toBe(0);
+  });
+
+  it('converts execution documents of plugboard 0.1.0 once, keeping their ids and logs', async () => {
+    const rule = await w.engine.createRule(quiet('legacy'));
+    const legacy = w.storage.collection('executions', { indexes: ['ruleId'] });
+    const logs = w.storage.collection('execution_logs', { indexes: ['ruleId'] });
+    const old = (i: number) => ({
+      id: `ex_legacy_${i}`,
+      ruleId: rule.id,
+      ruleRevision: 1,
+      integrationId: 'shop',
+      triggerType: 'order.created',
+      triggered: true,
+      conditionsMet: false,
+      successful: true,
+      startTime: `2026-11-0${i + 1}T00:00:00.000Z`,
+      endTime: `2026-11-0${i + 1}T00:00:00.000Z`,
+      triggerData: { integrationId: 'shop', type: 'order.created', payload: { amount: i } },
+    });
+    for (let i = 0; i < 3; i++) await legacy.insert(old(i));
+    await logs.insert({
+      id: 'ex_legacy_2',
+      executionId: 'ex_legacy_2',
+      ruleId: rule.id,
+      entries: [
+        {
+          timestamp: '2026-11-03T00:00:00.000Z',
+          level: 'info',
+          message: 'hi',
+          component: 'trigger',
+        },
+      ],
+    });
+
+    const engine = w.newEngine({ retention: { maxExecutionsPerRule: 2 } });
+    expect(await idsOf(engine, rule.id)).toEqual(['ex_legacy_2', 'ex_legacy_1']);
+    const [newest] = (await engine.getRuleExecutions(rule.id)).items;
+    expect(newest).toMatchObject({ ...old(2), revision: 1 });
+    expect((await engine.getExecutionLogs('ex_legacy_2')).map((l) => l.message)).toEqual(['hi']);
+    // Beyond the limit: expired and deleted.
+    await expect(engine.getExecutionLogs('ex_legacy_0')).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
+    expect(await legacy.get('ex_legacy_0')).toBeUndefined();
+    const applied = (await listAppliedMigrations(w.storage)).map((m) => m.id);
+    expect(applied).toContain('0.2.0-execution-records');
+    await engine.close();
+
+    // Once only: a document of the old layout written later is left as it is.
+    await legacy.insert(old(5));
+    const later = w.newEngine();
+    await later.ready();
+    expect(await legacy.get('ex_legacy_5')).toMatchObject({ ruleId: rule.id, revision: 1 });
+    await later.close();
+  });
+
+  it('rejects an event that is not JSON before any rule runs', async () => {
+    const rule = await w.engine.createRule(bigOrderRule() as RuleInput);
+    const err = await w.engine.dispatch(orderEvent({ id: 'o1', amount: 500, at: () => 1 })).then(
+      () => undefined,
+      (e: unknown) => e as { code?: string; issues?: { path: string }[] },
+    );
+    expect(err?.code).toBe('VALIDATION_FAILED');
+    expect(err?.issues?.[0]?.path).toBe('event.payload.at');
+    expect(w.sent).toHaveLength(0);
+    expect(await idsOf(w.engine, rule.id)).toEqual([]);
+  });
+});
