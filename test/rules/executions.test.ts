@@ -111,8 +111,14 @@ describe.each(ADAPTERS)('execution records with %s storage', (kind) => {
 
   it('converts execution documents of plugboard 0.1.0 once, keeping their ids and logs', async () => {
     const rule = await w.engine.createRule(quiet('legacy'));
-    const legacy = w.storage.collection('executions', { indexes: ['ruleId'] });
-    const logs = w.storage.collection('execution_logs', { indexes: ['ruleId'] });
+    const legacy = w.storage.collection<{ id: string; revision: number; [k: string]: unknown }>(
+      'executions',
+      { indexes: ['ruleId'] },
+    );
+    const logs = w.storage.collection<{ id: string; revision: number; [k: string]: unknown }>(
+      'execution_logs',
+      { indexes: ['ruleId'] },
+    );
     const old = (i: number) => ({
       id: `ex_legacy_${i}`,
       ruleId: rule.id,

@@ -498,9 +498,14 @@ describe.skipIf(!run)('PostgresStorage on a real server', () => {
       }
       expect(await Promise.all(workers.map((w) => w.exited))).toEqual(workers.map(() => 0));
 
-      const executions = storage.collection<Execution>('executions', { indexes: ['ruleId'] });
+      // Stored records: an execution's own, or one per dispatch holding several.
+      const records = storage.collection<{ id: string; revision: number; executions: Execution[] }>(
+        'executions',
+        { arrayIndexes: ['ruleIds'] },
+      );
       for (const ruleId of ['every', 'even']) {
-        const { items } = await executions.find({ where: { ruleId } });
+        const { items: found } = await records.find({ where: { ruleIds: ruleId } });
+        const items = found.flatMap((r) => r.executions.filter((e) => e.ruleId === ruleId));
         const events = new Set(
           items.map((e) => {
             const p = (e.triggerData as { payload: { worker: number; n: number } }).payload;
