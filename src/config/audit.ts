@@ -29,6 +29,8 @@ export class AuditLog {
   private readonly col: Collection<AuditDocument>;
   private lastMs = 0;
   private seq = 0;
+  /** `<lastMs>-` in base 36, rebuilt only when the millisecond changes. */
+  private prefix = '';
   private readonly node = randomBytes(3).toString('hex');
   private sincePrune = 0;
   /**
@@ -74,10 +76,11 @@ export class AuditLog {
     if (ms > this.lastMs) {
       this.lastMs = ms;
       this.seq = 0;
+      this.prefix = `${ms.toString(36).padStart(9, '0')}-`;
     } else {
       this.seq++;
     }
-    return `${this.lastMs.toString(36).padStart(9, '0')}-${this.seq.toString(36).padStart(4, '0')}-${this.node}`;
+    return `${this.prefix}${this.seq.toString(36).padStart(4, '0')}-${this.node}`;
   }
 
   /** Appends an entry and returns it. */

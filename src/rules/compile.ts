@@ -6,6 +6,7 @@
  * @module
  */
 import type { ValidationIssue } from '../errors.js';
+import { frozenChild } from '../internal/json.js';
 import type { OperatorTable, ValueTest } from './operators.js';
 import {
   compileReader,
@@ -16,9 +17,6 @@ import {
   parsePath,
 } from './paths.js';
 import type { ConditionFailure, ExplainedLeaf, ExplainedNode } from './types.js';
-
-/** Where a compiled tree failed, for the execution record. */
-export type LeafFailure = Omit<ConditionFailure, 'conditionId'>;
 
 /**
  * A compiled `match` node: a short-circuit `test` closure plus the little data that
@@ -304,25 +302,41 @@ function explainLeaf(node: Extract<CompiledMatch, { kind: 'leaf' }>, root: unkno
   return { ...leaf, element: { index, tree: explainMatch(sub, actual[index]) } };
 }
 
-/** For a failing tree: the leaf that decided the failure, when one leaf did. */
-export function whyMatch(node: CompiledMatch, root: unknown): LeafFailure | undefined {
+/**
+ * For a failing tree of condition `conditionId`: the failure to record, naming the leaf
+ * that decided it when one leaf did. Frozen JSON: object values are copied.
+ */
+export function whyMatch(
+  node: CompiledMatch,
+  root: unknown,
+  conditionId: string,
+): ConditionFailure {
   switch (node.kind) {
     case 'all':
-      for (const c of node.children) if (!c.test(root)) return whyMatch(c, root);
-      return undefined;
+      for (const c of node.children) if (!c.test(root)) return whyMatch(c, root, conditionId);
+      return Object.freeze({ conditionId });
     case 'any':
       // Every child failed; the first one is as good an answer as any.
-      return node.children[0] ? whyMatch(node.children[0], root) : undefined;
+      return node.children[0]
+        ? whyMatch(node.children[0], root, conditionId)
+        : Object.freeze({ conditionId });
     case 'not':
-      return undefined;
+      return Object.freeze({ conditionId });
     default: {
       const actual = node.read(root);
-      const { path, operator, value: expected } = node;
-      return actual === MISSING
-        ? { path, operator, expected }
-        : { path, operator, expected, actual };
+      const { path, operator } = node;
+      const expected = jsonOf(node.value);
+      return Object.freeze(
+        actual === MISSING
+          ? { conditionId, path, operator, expected }
+          : { conditionId, path, operator, expected, actual: jsonOf(actual) },
+      );
     }
   }
+}
+
+function jsonOf(v: unknown): unknown {
+  return v !== null && typeof v === 'object' ? frozenChild(v, 'value') : v;
 }
 
 /** The message of a thrown value. */

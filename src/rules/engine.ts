@@ -16,7 +16,7 @@ import {
   type ValidationIssue,
 } from '../errors.js';
 import type { RuleEngineEvents } from '../events.js';
-import { deepFreeze, frozenChild, frozenJson } from '../internal/json.js';
+import { deepFreeze, frozenJson } from '../internal/json.js';
 import type { IntegrationRegistry } from '../registry/index.js';
 import type {
   ActionContext,
@@ -129,6 +129,21 @@ function memo<T>(map: Map<string, Promise<T>>, key: string, make: () => Promise<
   return p;
 }
 
+/** The log array of executions with nothing to log (never written to). */
+const NO_LOGS: LogEntry[] = Object.freeze([]) as unknown as LogEntry[];
+
+const SUFFIXES: string[] = [];
+
+/** `.<n>`: n in base 36, four digits, so ids of one dispatch sort in order. */
+function suffix(n: number): string {
+  let s = SUFFIXES[n];
+  if (s === undefined) {
+    s = `.${n.toString(36).padStart(4, '0')}`;
+    if (n < 4096) SUFFIXES[n] = s;
+  }
+  return s;
+}
+
 /** Ids of one dispatch's executions: `<base>.<n>`, n counting up. */
 interface DispatchIds {
   readonly base: string;
@@ -155,24 +170,31 @@ interface ExecutionDraft {
 /**
  * An execution as stored: the draft itself, frozen with its revision. Everything in a
  * draft is JSON the engine built (the event is a frozen snapshot; action outputs went
- * through `toJson`) except a failed leaf's `actual`/`expected`, which are copied here.
+ * through `toJson`; a failed condition comes frozen from `whyMatch`).
  */
 function seal(draft: ExecutionDraft): Execution {
-  const fc = draft.failedCondition as { actual?: unknown; expected?: unknown } | undefined;
-  if (fc) {
-    if (typeof fc.actual === 'object' && fc.actual !== null)
-      fc.actual = frozenChild(fc.actual, 'actual');
-    if (typeof fc.expected === 'object' && fc.expected !== null)
-      fc.expected = frozenChild(fc.expected, 'expected');
-    Object.freeze(fc);
-  }
   if (draft.resultData) deepFreeze(draft.resultData);
   (draft as { revision?: number }).revision = 1;
   return Object.freeze(draft) as unknown as Execution;
 }
 
+/**
+ * A handler's output or log data as frozen JSON. Plain JSON is copied directly; anything
+ * else (class instances, `toJSON`, `NaN`) goes through `JSON.stringify`, as it would on
+ * the wire, and what cannot be serialised at all becomes its string.
+ */
 function toJson(value: unknown): unknown {
   if (value === undefined) return undefined;
+  if (value === null || typeof value !== 'object') {
+    if (typeof value === 'string' || typeof value === 'boolean') return value;
+    if (typeof value === 'number' && Number.isFinite(value)) return value;
+  } else {
+    try {
+      return frozenJson(value, 'output');
+    } catch {
+      // not plain JSON: serialise it below
+    }
+  }
   try {
     const s = JSON.stringify(value);
     return s === undefined ? undefined : JSON.parse(s);
@@ -885,51 +907,64 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     // bucket's order: a number is a position in `decided`.
     const slots: (Promise<Execution | undefined> | number)[] = [];
     const decided: PendingExecution[] = [];
-    const settle = (draft: ExecutionDraft, logs: LogEntry[]): void => {
-      slots.push(decided.push({ exec: seal(draft), entries: logs }) - 1);
+    const settle = (exec: Execution, logs: LogEntry[]): void => {
+      slots.push(decided.push({ exec, entries: logs }) - 1);
     };
+    const debug = this.minLevel <= LEVELS.debug;
     // Snapshot: rules changed during the dispatch do not affect it.
     for (const cr of bucket.slice()) {
-      const logs: LogEntry[] = [];
       let fired: boolean;
       try {
         const filter = this.filterOf(cr, rt.trigger);
         fired = filter ? filter(event) === true : true;
       } catch (e) {
-        const draft = this.draft(cr, event, now, triggerData, ids);
-        draft.successful = false;
-        draft.error = `trigger filter failed: ${errText(e)}`;
-        this.log(logs, 'error', 'trigger', draft.error, undefined, event.type);
-        settle(draft, logs);
+        const logs: LogEntry[] = [];
+        const error = `trigger filter failed: ${errText(e)}`;
+        this.log(logs, 'error', 'trigger', error, undefined, event.type);
+        settle(this.decided(cr, event, now, triggerData, ids, false, undefined, error), logs);
         continue;
       }
       if (!fired) continue;
-      if (!cr.syncConditions) {
+      let failed: Extract<CompiledCondition, { kind: 'match' }> | undefined;
+      let thrown: { error: unknown } | undefined;
+      if (cr.syncConditions) {
+        try {
+          failed = firstFailing(cr, event);
+        } catch (error) {
+          thrown = { error };
+        }
+        if (failed && !this.recordUnmatched) continue;
+      }
+      if (!cr.syncConditions || (!thrown && !failed && cr.actions.length > 0)) {
+        const logs: LogEntry[] = [];
         const draft = this.draft(cr, event, now, triggerData, ids);
         this.log(logs, 'debug', 'trigger', 'trigger fired', undefined, event.type);
         slots.push(this.runAsync(cr, event, draft, logs, rt, scope));
         continue;
       }
-      let failed: Extract<CompiledCondition, { kind: 'match' }> | undefined;
-      let thrown: { error: unknown } | undefined;
-      try {
-        failed = firstFailing(cr, event);
-      } catch (error) {
-        thrown = { error };
-      }
-      if (failed && !this.recordUnmatched) continue;
-      const draft = this.draft(cr, event, now, triggerData, ids);
-      this.log(logs, 'debug', 'trigger', 'trigger fired', undefined, event.type);
+      // Decided now: most executions of a busy trigger type, so no log array unless needed.
+      let logs: LogEntry[] = debug ? [] : NO_LOGS;
+      if (debug) this.log(logs, 'debug', 'trigger', 'trigger fired', undefined, event.type);
       if (thrown) {
-        settle(this.conditionError(draft, logs, thrown.error), logs);
+        const error = `condition failed: ${errText(thrown.error)}`;
+        if (logs === NO_LOGS) logs = [];
+        this.log(logs, 'error', 'condition', error);
+        settle(this.decided(cr, event, now, triggerData, ids, false, undefined, error), logs);
       } else if (failed) {
-        this.notMet(draft, logs, failed, event);
-        settle(draft, logs);
-      } else if (cr.actions.length === 0) {
-        draft.conditionsMet = true;
-        settle(draft, logs);
+        const failure = whyMatch(failed.match, event, failed.id);
+        if (debug) {
+          this.log(
+            logs,
+            'debug',
+            'condition',
+            `condition '${failed.id}' not met`,
+            failure,
+            failed.id,
+          );
+        }
+        settle(this.decided(cr, event, now, triggerData, ids, false, failure), logs);
       } else {
-        slots.push(this.runAsync(cr, event, draft, logs, rt, scope));
+        settle(this.decided(cr, event, now, triggerData, ids, true), logs);
       }
     }
     const [recorded, ran] = await Promise.all([
@@ -950,6 +985,27 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     return this.idPrefix + (this.idCounter++).toString(36).padStart(8, '0');
   }
 
+  /** The next execution id of the dispatch, announced with `execution:started`. */
+  private startExecution(
+    cr: CompiledRule,
+    event: IntegrationEvent,
+    now: string,
+    ids: DispatchIds,
+  ): string {
+    const id = ids.base + suffix(ids.n++);
+    if (this.listenerCount('execution:started') > 0) {
+      this.emit('execution:started', {
+        executionId: id,
+        ruleId: cr.rule.id,
+        integrationId: cr.rule.integrationId,
+        triggerType: event.type,
+        startTime: now,
+      });
+    }
+    return id;
+  }
+
+  /** A draft for an execution that awaits something (actions, async conditions). */
   private draft(
     cr: CompiledRule,
     event: IntegrationEvent,
@@ -957,9 +1013,8 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     triggerData: unknown,
     ids: DispatchIds,
   ): ExecutionDraft {
-    const id = `${ids.base}.${(ids.n++).toString(36).padStart(4, '0')}`;
-    const draft: ExecutionDraft = {
-      id,
+    return {
+      id: this.startExecution(cr, event, now, ids),
       ruleId: cr.rule.id,
       ruleRevision: cr.rule.revision,
       integrationId: cr.rule.integrationId,
@@ -971,16 +1026,72 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
       endTime: now,
       triggerData,
     };
-    if (this.listenerCount('execution:started') > 0) {
-      this.emit('execution:started', {
-        executionId: id,
-        ruleId: cr.rule.id,
-        integrationId: cr.rule.integrationId,
+  }
+
+  /**
+   * An execution decided without awaiting anything, built final and frozen in one go
+   * (one object per execution: these are most of what a busy trigger type records).
+   */
+  private decided(
+    cr: CompiledRule,
+    event: IntegrationEvent,
+    now: string,
+    triggerData: unknown,
+    ids: DispatchIds,
+    conditionsMet: boolean,
+    failedCondition?: ConditionFailure,
+    error?: string,
+  ): Execution {
+    const id = this.startExecution(cr, event, now, ids);
+    const { rule } = cr;
+    if (failedCondition) {
+      return Object.freeze({
+        id,
+        ruleId: rule.id,
+        ruleRevision: rule.revision,
+        integrationId: rule.integrationId,
         triggerType: event.type,
+        triggered: true,
+        conditionsMet: false,
+        successful: true,
         startTime: now,
+        endTime: now,
+        triggerData,
+        failedCondition,
+        revision: 1,
       });
     }
-    return draft;
+    if (error !== undefined) {
+      return Object.freeze({
+        id,
+        ruleId: rule.id,
+        ruleRevision: rule.revision,
+        integrationId: rule.integrationId,
+        triggerType: event.type,
+        triggered: true,
+        conditionsMet: false,
+        successful: false,
+        startTime: now,
+        endTime: now,
+        triggerData,
+        error,
+        revision: 1,
+      });
+    }
+    return Object.freeze({
+      id,
+      ruleId: rule.id,
+      ruleRevision: rule.revision,
+      integrationId: rule.integrationId,
+      triggerType: event.type,
+      triggered: true,
+      conditionsMet,
+      successful: true,
+      startTime: now,
+      endTime: now,
+      triggerData,
+      revision: 1,
+    });
   }
 
   private log(
@@ -1013,10 +1124,16 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     c: Extract<CompiledCondition, { kind: 'match' }>,
     event: IntegrationEvent,
   ): void {
-    const why = whyMatch(c.match, event);
-    draft.failedCondition = why ? { conditionId: c.id, ...why } : { conditionId: c.id };
+    draft.failedCondition = whyMatch(c.match, event, c.id);
     if (this.minLevel <= LEVELS.debug) {
-      this.log(logs, 'debug', 'condition', `condition '${c.id}' not met`, why, c.id);
+      this.log(
+        logs,
+        'debug',
+        'condition',
+        `condition '${c.id}' not met`,
+        draft.failedCondition,
+        c.id,
+      );
     }
   }
 
@@ -1224,14 +1341,16 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
         release();
         release = undefined;
         const durationMs = performance.now() - started;
-        this.log(
-          logs,
-          'debug',
-          'action',
-          `succeeded in ${Math.round(durationMs)} ms`,
-          { attempts },
-          action.id,
-        );
+        if (this.minLevel <= LEVELS.debug) {
+          this.log(
+            logs,
+            'debug',
+            'action',
+            `succeeded in ${Math.round(durationMs)} ms`,
+            { attempts },
+            action.id,
+          );
+        }
         await this.audit(
           actor,
           instance,

@@ -290,6 +290,22 @@ export function runStorageAdapterSuite(
       return undefined;
     });
 
+    test('the first page by id is right whether ids arrive in order or not', async (s) => {
+      const col = items(s);
+      for (let i = 10; i < 30; i++) await col.insert({ id: `k${i}`, name: 'n' });
+      await col.delete('k10');
+      await col.update('k11', { name: 'changed' });
+      const first = await col.find({ limit: 3 });
+      expect(first.items.map((d) => d.id)).toEqual(['k11', 'k12', 'k13']);
+      const next = await col.find({ limit: 3, cursor: first.nextCursor! });
+      expect(next.items.map((d) => d.id)).toEqual(['k14', 'k15', 'k16']);
+      await col.insert({ id: 'k05', name: 'late but first' });
+      expect((await col.find({ limit: 2 })).items.map((d) => d.id)).toEqual(['k05', 'k11']);
+      expect((await col.find({ limit: 100 })).items).toHaveLength(20);
+      expect((await col.find({ limit: 20 })).nextCursor).toBe(undefined);
+      return undefined;
+    });
+
     test('arrayIndexes: where matches membership, follows updates and deletes, and pages in order', async (s) => {
       type Tagged = StoredDocument & { tags?: unknown; group?: string; at?: number };
       const col = s.collection<Tagged>('tagged', {

@@ -155,7 +155,8 @@ describe('operators (the examples of docs/rules.md)', () => {
       'config',
       [],
     );
-    expect(whyMatch(failing, event)).toEqual({
+    expect(whyMatch(failing, event, 'c1')).toEqual({
+      conditionId: 'c1',
       path: 'payload.country',
       operator: 'equal',
       expected: 'FR',

@@ -169,6 +169,34 @@ describe.each(ADAPTERS)('execution records with %s storage', (kind) => {
     await later.close();
   });
 
+  it('records copies: changing the event afterwards changes no recorded execution', async () => {
+    const rule = await w.engine.createRule(
+      bigOrderRule({
+        conditions: [
+          {
+            id: 'tagged',
+            type: 'match',
+            config: { path: 'payload.tags', operator: 'contains', value: 'vip' },
+          },
+        ],
+      }) as RuleInput,
+    );
+    const event = orderEvent({ id: 'o1', amount: 5, tags: ['new'] });
+    const [exec] = await w.engine.dispatch(event);
+    expect(exec?.failedCondition).toEqual({
+      conditionId: 'tagged',
+      path: 'payload.tags',
+      operator: 'contains',
+      expected: 'vip',
+      actual: ['new'],
+    });
+    (event.payload as { tags: string[] }).tags.push('vip');
+    const [stored] = (await w.engine.getRuleExecutions(rule.id)).items;
+    expect(stored?.failedCondition?.actual).toEqual(['new']);
+    expect((stored?.triggerData as { payload: { tags: string[] } }).payload.tags).toEqual(['new']);
+    expect(Object.isFrozen(stored?.failedCondition?.actual)).toBe(true);
+  });
+
   it('rejects an event that is not JSON before any rule runs', async () => {
     const rule = await w.engine.createRule(bigOrderRule() as RuleInput);
     const err = await w.engine.dispatch(orderEvent({ id: 'o1', amount: 500, at: () => 1 })).then(
