@@ -301,7 +301,7 @@ export function runStorageAdapterSuite(
       expect(next.items.map((d) => d.id)).toEqual(['k14', 'k15', 'k16']);
       await col.insert({ id: 'k05', name: 'late but first' });
       expect((await col.find({ limit: 2 })).items.map((d) => d.id)).toEqual(['k05', 'k11']);
-      expect((await col.find({ limit: 100 })).items).toHaveLength(20);
+      expect((await col.find({ limit: 100 })).items.length).toBe(20);
       expect((await col.find({ limit: 20 })).nextCursor).toBe(undefined);
       return undefined;
     });
