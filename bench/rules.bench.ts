@@ -83,6 +83,7 @@ function event(e: WorkloadEvent): IntegrationEvent {
 export async function run(): Promise<void> {
   await compare();
   recordingFloor();
+  recordsFloor();
   await loadTest();
 }
 
@@ -150,6 +151,102 @@ function recordingFloor(): void {
   console.log(
     `\nrecording floor (plain Map + Set, no adapter, 100,000 kept): ${fmt(steady[0]!, 2)}–${fmt(steady[steady.length - 1]!, 2)} µs of CPU per document, ` +
       `${fmt(steady[0]! * PER_EVENT)}–${fmt(steady[steady.length - 1]! * PER_EVENT)} µs per event of ${PER_EVENT} executions`,
+  );
+}
+
+/**
+ * The same history kept as plugboard keeps it now, with no engine and no adapter: per
+ * event one frozen record holding 50 frozen executions (the event shared), a `Set` per
+ * rule indexing the records it appears in, per-rule queues of 100, and a record deleted
+ * when the last of its executions has expired. A lower bound for the record layout.
+ */
+function recordsFloor(): void {
+  const triggerData = Object.freeze({ integrationId: BENCH_INTEGRATION, type: 't', payload: {} });
+  const PER_EVENT = 50;
+  const KEEP_PER_RULE = 100;
+  const records = new Map<string, { ruleIds: readonly string[] }>();
+  const byRule = new Map<string, Set<object>>();
+  const live = new Map<string, number>();
+  const queues = new Map<string, string[]>();
+  let n = 0;
+  let g = 0;
+  const rounds: number[] = [];
+  for (let round = 0; round < 4; round++) {
+    const start = process.cpuUsage();
+    const count = 200_000;
+    for (let k = 0; k < count; k += PER_EVENT) {
+      const now = new Date().toISOString();
+      const id = `r${(g++).toString(36).padStart(8, '0')}`;
+      const ruleIds = new Array<string>(PER_EVENT);
+      const executions = new Array<object>(PER_EVENT);
+      for (let j = 0; j < PER_EVENT; j++, n++) {
+        const ruleId = `rule-${(n * 7) % 1000}`;
+        ruleIds[j] = ruleId;
+        executions[j] = Object.freeze({
+          id: `${id}.${j}`,
+          ruleId,
+          ruleRevision: 1,
+          integrationId: BENCH_INTEGRATION,
+          triggerType: 't',
+          triggered: true,
+          conditionsMet: false,
+          successful: true,
+          startTime: now,
+          endTime: now,
+          triggerData,
+          failedCondition: Object.freeze({
+            conditionId: 'c',
+            path: 'payload.amount',
+            operator: 'greaterThan',
+            expected: 10,
+            actual: 5,
+          }),
+          revision: 1,
+        });
+      }
+      const record = Object.freeze({
+        id,
+        ruleIds: Object.freeze(ruleIds),
+        startTime: now,
+        executions: Object.freeze(executions),
+        revision: 1,
+      });
+      records.set(id, record);
+      live.set(id, PER_EVENT);
+      for (const ruleId of ruleIds) {
+        let bucket = byRule.get(ruleId);
+        if (!bucket) {
+          bucket = new Set();
+          byRule.set(ruleId, bucket);
+        }
+        bucket.add(record);
+        let q = queues.get(ruleId);
+        if (!q) {
+          q = [];
+          queues.set(ruleId, q);
+        }
+        q.push(id);
+        if (q.length > KEEP_PER_RULE) {
+          const old = q.shift()!;
+          const left = live.get(old)! - 1;
+          if (left > 0) {
+            live.set(old, left);
+          } else {
+            live.delete(old);
+            const gone = records.get(old)!;
+            records.delete(old);
+            for (const r of gone.ruleIds) byRule.get(r)!.delete(gone);
+          }
+        }
+      }
+    }
+    const used = process.cpuUsage(start);
+    rounds.push((used.user + used.system) / count);
+  }
+  const steady = rounds.slice(1).sort((a, b) => a - b);
+  console.log(
+    `records floor (one record of ${PER_EVENT} per event, plain Map + Set, no adapter, 100 kept per rule): ${fmt(steady[0]!, 2)}–${fmt(steady[steady.length - 1]!, 2)} µs of CPU per execution, ` +
+      `${fmt(steady[0]! * PER_EVENT)}–${fmt(steady[steady.length - 1]! * PER_EVENT)} µs per event`,
   );
 }
 
