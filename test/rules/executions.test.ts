@@ -192,9 +192,10 @@ describe.each(ADAPTERS)('execution records with %s storage', (kind) => {
     });
     (event.payload as { tags: string[] }).tags.push('vip');
     const [stored] = (await w.engine.getRuleExecutions(rule.id)).items;
-    expect(stored?.failedCondition?.actual).toEqual(['new']);
-    expect((stored?.triggerData as { payload: { tags: string[] } }).payload.tags).toEqual(['new']);
-    expect(Object.isFrozen(stored?.failedCondition?.actual)).toBe(true);
+    if (!stored) throw new Error('expected the execution to be recorded');
+    expect(stored.failedCondition?.actual).toEqual(['new']);
+    expect((stored.triggerData as { payload: { tags: string[] } }).payload.tags).toEqual(['new']);
+    expect(Object.isFrozen(stored.failedCondition?.actual)).toBe(true);
   });
 
   it('rejects an event that is not JSON before any rule runs', async () => {
