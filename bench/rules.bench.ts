@@ -87,6 +87,31 @@ export async function run(): Promise<void> {
   await loadTest();
 }
 
+/** The execution both floors store: the shape `dispatch` records for an unmet condition. */
+function floorExecution(id: string, ruleId: string, now: string, triggerData: object) {
+  return Object.freeze({
+    id,
+    ruleId,
+    ruleRevision: 1,
+    integrationId: BENCH_INTEGRATION,
+    triggerType: 't',
+    triggered: true,
+    conditionsMet: false,
+    successful: true,
+    startTime: now,
+    endTime: now,
+    triggerData,
+    failedCondition: Object.freeze({
+      conditionId: 'c',
+      path: 'payload.amount',
+      operator: 'greaterThan',
+      expected: 10,
+      actual: 5,
+    }),
+    revision: 1,
+  });
+}
+
 /**
  * What one-document-per-execution recording costs with no engine and no adapter: plain
  * frozen objects in a `Map` with one `Set` index per rule, the 100,000th-oldest deleted
@@ -109,27 +134,7 @@ function recordingFloor(): void {
       const now = new Date().toISOString();
       for (let j = 0; j < PER_EVENT; j++, n++) {
         const ruleId = `rule-${(n * 7) % 1000}`;
-        const doc = Object.freeze({
-          id: key(n),
-          ruleId,
-          ruleRevision: 1,
-          integrationId: BENCH_INTEGRATION,
-          triggerType: 't',
-          triggered: true,
-          conditionsMet: false,
-          successful: true,
-          startTime: now,
-          endTime: now,
-          triggerData,
-          failedCondition: Object.freeze({
-            conditionId: 'c',
-            path: 'payload.amount',
-            operator: 'greaterThan',
-            expected: 10,
-            actual: 5,
-          }),
-          revision: 1,
-        });
+        const doc = floorExecution(key(n), ruleId, now, triggerData);
         docs.set(doc.id, doc);
         let bucket = byRule.get(ruleId);
         if (!bucket) {
@@ -182,27 +187,7 @@ function recordsFloor(): void {
       for (let j = 0; j < PER_EVENT; j++, n++) {
         const ruleId = `rule-${(n * 7) % 1000}`;
         ruleIds[j] = ruleId;
-        executions[j] = Object.freeze({
-          id: `${id}.${j}`,
-          ruleId,
-          ruleRevision: 1,
-          integrationId: BENCH_INTEGRATION,
-          triggerType: 't',
-          triggered: true,
-          conditionsMet: false,
-          successful: true,
-          startTime: now,
-          endTime: now,
-          triggerData,
-          failedCondition: Object.freeze({
-            conditionId: 'c',
-            path: 'payload.amount',
-            operator: 'greaterThan',
-            expected: 10,
-            actual: 5,
-          }),
-          revision: 1,
-        });
+        executions[j] = floorExecution(`${id}.${j}`, ruleId, now, triggerData);
       }
       const record = Object.freeze({
         id,
