@@ -3,9 +3,26 @@
  * retention, rule deletion, restarts and the 0.1.0 layout all keep per-rule history
  * exact.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { listAppliedMigrations, type RuleInput } from '../../src/index.js';
-import { ADAPTERS, bigOrderRule, createWorld, orderEvent, type World } from './fixtures.js';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  ConfigManager,
+  IntegrationRegistry,
+  Keyring,
+  listAppliedMigrations,
+  RuleEngine,
+  type RuleInput,
+} from '../../src/index.js';
+import { JsonFileStorage } from '../../src/storage/json-file.js';
+import {
+  ALL_ADAPTERS,
+  bigOrderRule,
+  closePostgresWorlds,
+  createWorld,
+  orderEvent,
+  type World,
+} from './fixtures.js';
+
+afterAll(closePostgresWorlds);
 
 /** A rule whose condition fails for the events below, so dispatch decides it at once. */
 const quiet = (name: string, min = 10_000) =>
@@ -20,7 +37,7 @@ const quiet = (name: string, min = 10_000) =>
     ],
   }) as RuleInput;
 
-describe.each(ADAPTERS)('execution records with %s storage', (kind) => {
+describe.each(ALL_ADAPTERS)('execution records with %s storage', (kind) => {
   let w: World;
   beforeEach(async () => {
     w = await createWorld(kind);
@@ -209,4 +226,50 @@ describe.each(ADAPTERS)('execution records with %s storage', (kind) => {
     expect(w.sent).toHaveLength(0);
     expect(await idsOf(w.engine, rule.id)).toEqual([]);
   });
+
+  it.runIf(kind === 'json-file')(
+    'history and its retention survive closing and reopening the store',
+    async () => {
+      const engine = w.newEngine({ retention: { maxExecutionsPerRule: 2 } });
+      const a = await engine.createRule(quiet('a'));
+      const b = await engine.createRule(quiet('b'));
+      const first = await engine.dispatch(orderEvent({ id: 'o1', amount: 5 }));
+      const second = await engine.dispatch(orderEvent({ id: 'o2', amount: 5 }));
+      await engine.close();
+      await w.config.close();
+      await w.storage.close();
+
+      const storage = await JsonFileStorage.open({ dir: w.dir!, durability: 'batched' });
+      try {
+        const registry = new IntegrationRegistry({ storage });
+        const keyring = new Keyring({
+          keys: { k1: Buffer.alloc(32, 1).toString('base64') },
+          primary: 'k1',
+        });
+        const config = new ConfigManager({ storage, registry, keyring });
+        const again = new RuleEngine({
+          storage,
+          registry,
+          config,
+          retention: { maxExecutionsPerRule: 2 },
+        });
+        // Rules loaded from storage may come back in another order: find by rule id.
+        const of = (execs: readonly { id: string; ruleId: string }[], ruleId: string) =>
+          execs.find((e) => e.ruleId === ruleId)!.id;
+        expect(await idsOf(again, a.id)).toEqual([of(second, a.id), of(first, a.id)]);
+        const third = await again.dispatch(orderEvent({ id: 'o3', amount: 5 }));
+        expect(await idsOf(again, b.id)).toEqual([of(third, b.id), of(second, b.id)]);
+        // The first dispatch's record expired for both rules and is gone.
+        await expect(again.getExecutionLogs(of(first, a.id))).rejects.toMatchObject({
+          code: 'NOT_FOUND',
+        });
+        const left = storage.collection('executions', { arrayIndexes: ['ruleIds'] });
+        expect(await left.count()).toBe(2);
+        await again.close();
+        await config.close();
+      } finally {
+        await storage.close();
+      }
+    },
+  );
 });

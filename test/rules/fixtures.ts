@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import {
   type ActionContext,
   ConfigManager,
@@ -18,10 +19,26 @@ import {
   type StorageAdapter,
 } from '../../src/index.js';
 import { JsonFileStorage } from '../../src/storage/json-file.js';
+import { PostgresStorage } from '../../src/storage/postgres.js';
+import { dropSchemas, freshSchema, pgUrl } from '../storage/fixtures/pg-env.js';
 
-/** The two shipped adapters. */
+/** The two file-free adapters every rule test runs on. */
 export const ADAPTERS = ['memory', 'json-file'] as const;
-export type AdapterKind = (typeof ADAPTERS)[number];
+/** Those plus PostgreSQL when a test server is configured (`PLUGBOARD_TEST_PG_URL`). */
+export const ALL_ADAPTERS: readonly AdapterKind[] = pgUrl
+  ? [...ADAPTERS, 'postgres']
+  : [...ADAPTERS];
+export type AdapterKind = (typeof ADAPTERS)[number] | 'postgres';
+
+let pool: pg.Pool | undefined;
+
+/** Drops the schemas the PostgreSQL worlds created and ends their pool (call in afterAll). */
+export async function closePostgresWorlds(): Promise<void> {
+  if (!pool) return;
+  await dropSchemas(pool);
+  await pool.end();
+  pool = undefined;
+}
 
 /** A handler the tests can replace. */
 export type Handler = (input: Record<string, unknown>, ctx: ActionContext) => Promise<unknown>;
@@ -37,6 +54,8 @@ export interface World {
   handlers: { send: Handler; charge: Handler };
   shopInstanceId: string;
   chatInstanceId: string;
+  /** The JsonFileStorage directory (json-file worlds only). */
+  dir: string | undefined;
   /** Another engine over the same storage, registry and config (the caller closes it). */
   newEngine(options?: Partial<RuleEngineOptions>): RuleEngine;
   cleanup(): Promise<void>;
@@ -58,6 +77,9 @@ export async function createWorld(
   let storage: StorageAdapter;
   if (kind === 'memory') {
     storage = new MemoryStorage();
+  } else if (kind === 'postgres') {
+    pool ??= new pg.Pool({ connectionString: pgUrl, max: 10 });
+    storage = await PostgresStorage.open({ pool, schema: freshSchema() });
   } else {
     dir = await mkdtemp(join(tmpdir(), 'plugboard-rules-'));
     storage = await JsonFileStorage.open({ dir, durability: 'batched' });
@@ -194,6 +216,7 @@ export async function createWorld(
     handlers,
     shopInstanceId: shop.instanceId,
     chatInstanceId: chat.instanceId,
+    dir,
     newEngine: (options = {}) => new RuleEngine({ storage, registry, config, ...options }),
     async cleanup() {
       await engine.close({ graceMs: 100 });
