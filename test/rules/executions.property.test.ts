@@ -1,0 +1,120 @@
+/**
+ * Property: whatever the sequence of dispatches, rule switches, deletions and engine
+ * restarts, each rule's history is exactly its last N executions, nothing expired can be
+ * read, and once pruned no record is left without a live execution.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { RuleEngine, RuleInput } from '../../src/index.js';
+import { bigOrderRule, createWorld, orderEvent, type World } from './fixtures.js';
+
+type Op =
+  | { readonly kind: 'dispatch'; readonly amount: number }
+  | { readonly kind: 'toggle'; readonly slot: number }
+  | { readonly kind: 'delete'; readonly slot: number }
+  | { readonly kind: 'restart' };
+
+const slotArb = fc.constantFrom(0, 1, 2);
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  {
+    weight: 8,
+    arbitrary: fc.record({
+      kind: fc.constant('dispatch' as const),
+      amount: fc.constantFrom(5, 500),
+    }),
+  },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('toggle' as const), slot: slotArb }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('delete' as const), slot: slotArb }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('restart' as const) }) },
+);
+
+/** Slot 0 never matches (decided), 1 runs an action on big orders, 2 has no actions. */
+function ruleFor(slot: number): RuleInput {
+  const never = {
+    id: 'never',
+    type: 'match',
+    config: { path: 'payload.amount', operator: 'greaterThan', value: 10_000 },
+  };
+  if (slot === 0) return bigOrderRule({ name: 'never', conditions: [never] }) as RuleInput;
+  if (slot === 1) return bigOrderRule({ name: 'big' }) as RuleInput;
+  return bigOrderRule({ name: 'no actions', actions: [] }) as RuleInput;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('execution records', () => {
+  it('keep exactly the last N executions per rule through dispatches, switches, deletions and restarts', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 4 }),
+        fc.array(opArb, { maxLength: 30 }),
+        async (limit, ops) => {
+          const w: World = await createWorld('memory');
+          const retention = { maxExecutionsPerRule: limit };
+          let engine: RuleEngine = w.newEngine({ retention });
+          try {
+            const ids: string[] = [];
+            const enabled = [true, true, true];
+            const history: string[][] = [[], [], []];
+            const deleted: string[] = [];
+            const expired: string[] = [];
+            for (let slot = 0; slot < 3; slot++)
+              ids.push((await engine.createRule(ruleFor(slot))).id);
+            let n = 0;
+            for (const op of ops) {
+              if (op.kind === 'dispatch') {
+                const out = await engine.dispatch(orderEvent({ id: `o${n++}`, amount: op.amount }));
+                expect(out.map((e) => e.ruleId).sort()).toEqual(
+                  ids.filter((_, slot) => enabled[slot]).sort(),
+                );
+                for (const e of out) history[ids.indexOf(e.ruleId)]!.push(e.id);
+              } else if (op.kind === 'toggle') {
+                const id = ids[op.slot]!;
+                enabled[op.slot] = !enabled[op.slot];
+                await (enabled[op.slot] ? engine.enableRule(id) : engine.disableRule(id));
+              } else if (op.kind === 'delete') {
+                await engine.deleteRule(ids[op.slot]!);
+                deleted.push(ids[op.slot]!);
+                expired.push(...history[op.slot]!);
+                history[op.slot] = [];
+                enabled[op.slot] = true;
+                ids[op.slot] = (await engine.createRule(ruleFor(op.slot))).id;
+              } else {
+                await engine.close();
+                await sleep(2); // the next engine's ids start in a later millisecond
+                engine = w.newEngine({ retention });
+              }
+            }
+            for (let slot = 0; slot < 3; slot++) {
+              const kept = history[slot]!.slice(-limit);
+              expired.push(...history[slot]!.slice(0, -limit));
+              const listed = await engine.getRuleExecutions(ids[slot]!, { limit: 100 });
+              expect(listed.items.map((e) => e.id)).toEqual([...kept].reverse());
+            }
+            for (const id of expired) {
+              await expect(engine.getExecutionLogs(id)).rejects.toMatchObject({
+                code: 'NOT_FOUND',
+              });
+            }
+            await engine.prune();
+            const records = w.storage.collection<{
+              id: string;
+              revision: number;
+              ruleIds: string[];
+              executions: { id: string }[];
+            }>('executions', { arrayIndexes: ['ruleIds'] });
+            const live = new Set(history.flatMap((h) => h.slice(-limit)));
+            for (const record of (await records.find()).items) {
+              expect(record.executions.some((e) => live.has(e.id))).toBe(true);
+            }
+            for (const id of deleted) expect(await records.count({ ruleIds: id })).toBe(0);
+          } finally {
+            await engine.close();
+            await w.cleanup();
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  }, 60_000);
+});
