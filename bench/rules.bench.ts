@@ -64,14 +64,19 @@ async function plugboardWorld(options: Partial<RuleEngineOptions> = {}) {
   return { storage, registry, config, engine };
 }
 
-function ruleInput(r: WorkloadRule) {
+/**
+ * A workload rule for plugboard: its tree, and one no-op action with a template (run
+ * with timeout, audit entry and execution record), unless `withAction` is false: then
+ * a match does what json-rules-engine's does (nothing but report it), and is recorded.
+ */
+function ruleInput(r: WorkloadRule, withAction = true) {
   return {
     id: r.id,
     name: r.id,
     integrationId: BENCH_INTEGRATION,
     triggerType: r.triggerType,
     conditions: [{ id: 'c', type: 'match', config: r.tree }],
-    actions: [{ id: 'a', type: 'noop', config: { ref: '{{ payload.id }}' } }],
+    actions: withAction ? [{ id: 'a', type: 'noop', config: { ref: '{{ payload.id }}' } }] : [],
   };
 }
 
@@ -261,12 +266,16 @@ async function compare(): Promise<void> {
     recordUnmatched: false,
   });
   for (const r of rules) await lean.engine.createRule(ruleInput(r));
+  const bare = await plugboardWorld({ retention: { maxExecutionsPerRule: 100 } });
+  for (const r of rules) await bare.engine.createRule(ruleInput(r, false));
   const pbEvaluate = async (e: WorkloadEvent): Promise<string[]> =>
     (await world.engine.evaluate(event(e))).filter((x) => x.conditionsMet).map((x) => x.ruleId);
   const pbDispatch = async (e: WorkloadEvent): Promise<string[]> =>
     (await world.engine.dispatch(event(e))).filter((x) => x.conditionsMet).map((x) => x.ruleId);
   const pbLean = async (e: WorkloadEvent): Promise<string[]> =>
     (await lean.engine.dispatch(event(e))).filter((x) => x.conditionsMet).map((x) => x.ruleId);
+  const pbBare = async (e: WorkloadEvent): Promise<string[]> =>
+    (await bare.engine.dispatch(event(e))).filter((x) => x.conditionsMet).map((x) => x.ruleId);
   // What a UI showing every explanation pays: the annotated trees are built on access.
   const pbExplain = async (e: WorkloadEvent): Promise<number> => {
     let leaves = 0;
@@ -289,23 +298,29 @@ async function compare(): Promise<void> {
   const t3 = performance.now();
   const sumLean = checksum(await mapSeq(events, pbLean));
   const leanFullMs = performance.now() - t3;
+  const t4 = performance.now();
+  const sumBare = checksum(await mapSeq(events, pbBare));
+  const bareFullMs = performance.now() - t4;
   console.log(
     `\nworkload: ${RULES} rules / ${TRIGGER_TYPES.length} trigger types, ${EVENTS} events; ` +
       `checksums json-rules-engine ${sumJre.hash} (${sumJre.matches} matches), ` +
       `plugboard evaluate ${sumEval.hash} (${sumEval.matches}), dispatch ${sumDispatch.hash} (${sumDispatch.matches}), ` +
-      `dispatch recordUnmatched:false ${sumLean.hash} (${sumLean.matches})`,
+      `dispatch recordUnmatched:false ${sumLean.hash} (${sumLean.matches}), ` +
+      `dispatch of rules without actions ${sumBare.hash} (${sumBare.matches})`,
   );
   if (
     sumJre.hash !== sumEval.hash ||
     sumJre.hash !== sumDispatch.hash ||
-    sumJre.hash !== sumLean.hash
+    sumJre.hash !== sumLean.hash ||
+    sumJre.hash !== sumBare.hash
   ) {
     throw new Error('plugboard and json-rules-engine disagree on the matches; not timing');
   }
   console.log(
     `full pass over ${EVENTS} events: json-rules-engine ${fmt(jreFullMs)} ms, ` +
       `plugboard evaluate ${fmt(evalFullMs)} ms, dispatch+record ${fmt(dispatchFullMs)} ms, ` +
-      `dispatch+record (recordUnmatched: false) ${fmt(leanFullMs)} ms`,
+      `dispatch+record (recordUnmatched: false) ${fmt(leanFullMs)} ms, ` +
+      `dispatch+record of rules without actions ${fmt(bareFullMs)} ms`,
   );
 
   let i = 0;
@@ -313,6 +328,7 @@ async function compare(): Promise<void> {
   let k = 0;
   let l = 0;
   let m = 0;
+  let b = 0;
   const rows = await runBench(
     `rules: ${RULES} rules, ${TRIGGER_TYPES.length} trigger types (one event per op)`,
     [
@@ -330,6 +346,10 @@ async function compare(): Promise<void> {
         name: 'plugboard dispatch() + MemoryStorage recording (recordUnmatched: false)',
         fn: () => pbLean(events[l++ % EVENTS]!),
       },
+      {
+        name: 'plugboard dispatch() + MemoryStorage recording, rules without actions',
+        fn: () => pbBare(events[b++ % EVENTS]!),
+      },
     ],
     { time: 2000, warmupTime: 500 },
   );
@@ -340,10 +360,11 @@ async function compare(): Promise<void> {
       { name: 'plugboard evaluate()', fn: pbEvaluate },
       { name: 'plugboard dispatch() + recording (default)', fn: pbDispatch },
       { name: 'plugboard dispatch() + recording (recordUnmatched: false)', fn: pbLean },
+      { name: 'plugboard dispatch() + recording, rules without actions', fn: pbBare },
     ],
     events,
   );
-  for (const w of [world, lean]) {
+  for (const w of [world, lean, bare]) {
     await w.engine.close();
     await w.config.close();
   }
@@ -410,8 +431,8 @@ async function interleaved(
 }
 
 function printRatios(rows: readonly BenchRow[]): void {
-  const [jre, evaluate, explain, dispatch, lean] = rows;
-  if (!jre || !evaluate || !explain || !dispatch || !lean) return;
+  const [jre, evaluate, explain, dispatch, lean, bare] = rows;
+  if (!jre || !evaluate || !explain || !dispatch || !lean || !bare) return;
   console.log('\n| engine | events/s | µs/event | × json-rules-engine | target |');
   console.log('|---|---:|---:|---:|---:|');
   const line = (r: BenchRow, target: string): void =>
@@ -423,6 +444,7 @@ function printRatios(rows: readonly BenchRow[]): void {
   line(explain, '');
   line(dispatch, '≥ 20×');
   line(lean, '≥ 20×');
+  line(bare, '');
 }
 
 async function loadTest(): Promise<void> {
