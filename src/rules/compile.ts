@@ -6,7 +6,7 @@
  * @module
  */
 import type { ValidationIssue } from '../errors.js';
-import { frozenChild } from '../internal/json.js';
+import { frozenChild, frozenJson } from '../internal/json.js';
 import type { OperatorTable, ValueTest } from './operators.js';
 import {
   compileReader,
@@ -216,7 +216,7 @@ function compileLeaf(
     }
     const want = value !== false;
     const test = (r: unknown): boolean => (read(r) !== MISSING) === want;
-    compiled = { kind: 'leaf', test, path: p, operator, value: value ?? true, read };
+    compiled = { kind: 'leaf', test, path: p, operator, value: shared(value ?? true), read };
   } else if (operator === 'some' || operator === 'every') {
     const sub = compileNode(value, `${at}.value`, depth + 1, st);
     if (st.issues.length > before) return FALSE;
@@ -231,7 +231,7 @@ function compileLeaf(
             const a = read(r);
             return Array.isArray(a) && a.every(t);
           };
-    compiled = { kind: 'leaf', test, path: p, operator, value, read, sub };
+    compiled = { kind: 'leaf', test, path: p, operator, value: shared(value), read, sub };
   } else {
     const spec = st.operators.get(operator);
     if (!spec) {
@@ -252,7 +252,7 @@ function compileLeaf(
       const a = read(r);
       return a !== MISSING && check(a);
     };
-    compiled = { kind: 'leaf', test, path: p, operator, value, read, check };
+    compiled = { kind: 'leaf', test, path: p, operator, value: shared(value), read, check };
   }
   if (key !== undefined) st.cache.setLeaf(key, compiled);
   return compiled;
@@ -332,6 +332,19 @@ export function whyMatch(
           : { conditionId, path, operator, expected, actual: jsonOf(actual) },
       );
     }
+  }
+}
+
+/**
+ * A leaf's value as a shared frozen snapshot, so every execution recording it as
+ * `expected` references it instead of copying it.
+ */
+function shared(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  try {
+    return frozenJson(value, 'value');
+  } catch {
+    return value;
   }
 }
 
