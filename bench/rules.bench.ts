@@ -117,6 +117,31 @@ function floorExecution(id: string, ruleId: string, now: string, triggerData: ob
   });
 }
 
+/** Executions per event in both floors, as in the comparison's workload. */
+const FLOOR_PER_EVENT = 50;
+
+/**
+ * Runs `event` (one event's recording) over four rounds of 4,000 events and prints the
+ * CPU time per execution of the last three (the first warms up).
+ */
+function printFloor(label: string, unit: string, event: () => void): void {
+  const rounds: number[] = [];
+  const events = 4_000;
+  for (let round = 0; round < 4; round++) {
+    const start = process.cpuUsage();
+    for (let k = 0; k < events; k++) event();
+    const used = process.cpuUsage(start);
+    rounds.push((used.user + used.system) / (events * FLOOR_PER_EVENT));
+  }
+  const steady = rounds.slice(1).sort((a, b) => a - b);
+  const lo = steady[0]!;
+  const hi = steady[steady.length - 1]!;
+  console.log(
+    `${label}: ${fmt(lo, 2)}–${fmt(hi, 2)} µs of CPU per ${unit}, ` +
+      `${fmt(lo * FLOOR_PER_EVENT)}–${fmt(hi * FLOOR_PER_EVENT)} µs per event of ${FLOOR_PER_EVENT} executions`,
+  );
+}
+
 /**
  * What one-document-per-execution recording costs with no engine and no adapter: plain
  * frozen objects in a `Map` with one `Set` index per rule, the 100,000th-oldest deleted
@@ -126,42 +151,30 @@ function floorExecution(id: string, ruleId: string, now: string, triggerData: ob
 function recordingFloor(): void {
   const triggerData = Object.freeze({ integrationId: BENCH_INTEGRATION, type: 't', payload: {} });
   const KEEP = 100_000;
-  const PER_EVENT = 50;
   const docs = new Map<string, { ruleId: string }>();
   const byRule = new Map<string, Set<object>>();
   const key = (n: number): string => `e${n.toString(36).padStart(8, '0')}`;
   let n = 0;
-  const rounds: number[] = [];
-  for (let round = 0; round < 4; round++) {
-    const start = process.cpuUsage();
-    const count = 200_000;
-    for (let k = 0; k < count; k += PER_EVENT) {
-      const now = new Date().toISOString();
-      for (let j = 0; j < PER_EVENT; j++, n++) {
-        const ruleId = `rule-${(n * 7) % 1000}`;
-        const doc = floorExecution(key(n), ruleId, now, triggerData);
-        docs.set(doc.id, doc);
-        let bucket = byRule.get(ruleId);
-        if (!bucket) {
-          bucket = new Set();
-          byRule.set(ruleId, bucket);
-        }
-        bucket.add(doc);
-        if (n >= KEEP) {
-          const old = docs.get(key(n - KEEP))!;
-          docs.delete(key(n - KEEP));
-          byRule.get(old.ruleId)!.delete(old);
-        }
+  console.log('');
+  printFloor('recording floor (plain Map + Set, no adapter, 100,000 kept)', 'document', () => {
+    const now = new Date().toISOString();
+    for (let j = 0; j < FLOOR_PER_EVENT; j++, n++) {
+      const ruleId = `rule-${(n * 7) % 1000}`;
+      const doc = floorExecution(key(n), ruleId, now, triggerData);
+      docs.set(doc.id, doc);
+      let bucket = byRule.get(ruleId);
+      if (!bucket) {
+        bucket = new Set();
+        byRule.set(ruleId, bucket);
+      }
+      bucket.add(doc);
+      if (n >= KEEP) {
+        const old = docs.get(key(n - KEEP))!;
+        docs.delete(key(n - KEEP));
+        byRule.get(old.ruleId)!.delete(old);
       }
     }
-    const used = process.cpuUsage(start);
-    rounds.push((used.user + used.system) / count);
-  }
-  const steady = rounds.slice(1).sort((a, b) => a - b);
-  console.log(
-    `\nrecording floor (plain Map + Set, no adapter, 100,000 kept): ${fmt(steady[0]!, 2)}–${fmt(steady[steady.length - 1]!, 2)} µs of CPU per document, ` +
-      `${fmt(steady[0]! * PER_EVENT)}–${fmt(steady[steady.length - 1]! * PER_EVENT)} µs per event of ${PER_EVENT} executions`,
-  );
+  });
 }
 
 /**
@@ -172,7 +185,6 @@ function recordingFloor(): void {
  */
 function recordsFloor(): void {
   const triggerData = Object.freeze({ integrationId: BENCH_INTEGRATION, type: 't', payload: {} });
-  const PER_EVENT = 50;
   const KEEP_PER_RULE = 100;
   const records = new Map<string, { ruleIds: readonly string[] }>();
   const byRule = new Map<string, Set<object>>();
@@ -180,16 +192,27 @@ function recordsFloor(): void {
   const queues = new Map<string, string[]>();
   let n = 0;
   let g = 0;
-  const rounds: number[] = [];
-  for (let round = 0; round < 4; round++) {
-    const start = process.cpuUsage();
-    const count = 200_000;
-    for (let k = 0; k < count; k += PER_EVENT) {
+  const expireOldest = (q: string[]): void => {
+    const old = q.shift()!;
+    const left = live.get(old)! - 1;
+    if (left > 0) {
+      live.set(old, left);
+      return;
+    }
+    live.delete(old);
+    const gone = records.get(old)!;
+    records.delete(old);
+    for (const r of gone.ruleIds) byRule.get(r)!.delete(gone);
+  };
+  printFloor(
+    `records floor (one record of ${FLOOR_PER_EVENT} per event, plain Map + Set, no adapter, 100 kept per rule)`,
+    'execution',
+    () => {
       const now = new Date().toISOString();
       const id = `r${(g++).toString(36).padStart(8, '0')}`;
-      const ruleIds = new Array<string>(PER_EVENT);
-      const executions = new Array<object>(PER_EVENT);
-      for (let j = 0; j < PER_EVENT; j++, n++) {
+      const ruleIds = new Array<string>(FLOOR_PER_EVENT);
+      const executions = new Array<object>(FLOOR_PER_EVENT);
+      for (let j = 0; j < FLOOR_PER_EVENT; j++, n++) {
         const ruleId = `rule-${(n * 7) % 1000}`;
         ruleIds[j] = ruleId;
         executions[j] = floorExecution(`${id}.${j}`, ruleId, now, triggerData);
@@ -202,7 +225,7 @@ function recordsFloor(): void {
         revision: 1,
       });
       records.set(id, record);
-      live.set(id, PER_EVENT);
+      live.set(id, FLOOR_PER_EVENT);
       for (const ruleId of ruleIds) {
         let bucket = byRule.get(ruleId);
         if (!bucket) {
@@ -216,27 +239,9 @@ function recordsFloor(): void {
           queues.set(ruleId, q);
         }
         q.push(id);
-        if (q.length > KEEP_PER_RULE) {
-          const old = q.shift()!;
-          const left = live.get(old)! - 1;
-          if (left > 0) {
-            live.set(old, left);
-          } else {
-            live.delete(old);
-            const gone = records.get(old)!;
-            records.delete(old);
-            for (const r of gone.ruleIds) byRule.get(r)!.delete(gone);
-          }
-        }
+        if (q.length > KEEP_PER_RULE) expireOldest(q);
       }
-    }
-    const used = process.cpuUsage(start);
-    rounds.push((used.user + used.system) / count);
-  }
-  const steady = rounds.slice(1).sort((a, b) => a - b);
-  console.log(
-    `records floor (one record of ${PER_EVENT} per event, plain Map + Set, no adapter, 100 kept per rule): ${fmt(steady[0]!, 2)}–${fmt(steady[steady.length - 1]!, 2)} µs of CPU per execution, ` +
-      `${fmt(steady[0]! * PER_EVENT)}–${fmt(steady[steady.length - 1]! * PER_EVENT)} µs per event`,
+    },
   );
 }
 
