@@ -215,6 +215,57 @@ describe.each(ALL_ADAPTERS)('execution records with %s storage', (kind) => {
     expect(Object.isFrozen(stored.failedCondition?.actual)).toBe(true);
   });
 
+  it('records a throwing trigger filter and a throwing condition as failed executions', async () => {
+    const engine = w.newEngine({ validatePayloads: false });
+    engine.addOperator('explodes', () => {
+      throw new Error('boom');
+    });
+    const filtered = await engine.createRule(
+      bigOrderRule({ name: 'filtered', triggerConfig: { minAmount: 1 } }) as RuleInput,
+    );
+    const exploding = await engine.createRule(
+      bigOrderRule({
+        name: 'exploding',
+        conditions: [
+          {
+            id: 'x',
+            type: 'match',
+            config: { path: 'payload.id', operator: 'explodes', value: 1 },
+          },
+        ],
+      }) as RuleInput,
+    );
+    // A null payload makes the shop's trigger filter throw when it reads the amount.
+    const [filterFailed] = await engine.dispatch({
+      integrationId: 'shop',
+      type: 'order.created',
+      payload: null,
+    });
+    expect(filterFailed).toMatchObject({
+      ruleId: filtered.id,
+      conditionsMet: false,
+      successful: false,
+      error: expect.stringMatching(/^trigger filter failed: /),
+      revision: 1,
+    });
+    const out = await engine.dispatch(orderEvent({ id: 'o1', amount: 5 }));
+    const conditionFailed = out.find((e) => e.ruleId === exploding.id);
+    expect(conditionFailed).toMatchObject({
+      conditionsMet: false,
+      successful: false,
+      error: 'condition failed: boom',
+      revision: 1,
+    });
+    for (const e of [filterFailed!, conditionFailed!]) {
+      expect(Object.isFrozen(e)).toBe(true);
+      expect((await engine.getRuleExecutions(e.ruleId)).items).toContainEqual(e);
+      const logs = await engine.getExecutionLogs(e.id);
+      expect(logs.map((l) => [l.level, l.message])).toEqual([['error', e.error]]);
+    }
+    expect(w.sent).toHaveLength(0);
+    await engine.close();
+  });
+
   it('rejects an event that is not JSON before any rule runs', async () => {
     const rule = await w.engine.createRule(bigOrderRule() as RuleInput);
     const err = await w.engine.dispatch(orderEvent({ id: 'o1', amount: 500, at: () => 1 })).then(
