@@ -919,9 +919,11 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
         fired = filter ? filter(event) === true : true;
       } catch (e) {
         const logs: LogEntry[] = [];
-        const error = `trigger filter failed: ${errText(e)}`;
-        this.log(logs, 'error', 'trigger', error, undefined, event.type);
-        settle(this.decided(cr, event, now, triggerData, ids, false, undefined, error), logs);
+        const draft = this.draft(cr, event, now, triggerData, ids);
+        draft.successful = false;
+        draft.error = `trigger filter failed: ${errText(e)}`;
+        this.log(logs, 'error', 'trigger', draft.error, undefined, event.type);
+        settle(seal(draft), logs);
         continue;
       }
       if (!fired) continue;
@@ -946,10 +948,9 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
       let logs: LogEntry[] = debug ? [] : NO_LOGS;
       if (debug) this.log(logs, 'debug', 'trigger', 'trigger fired', undefined, event.type);
       if (thrown) {
-        const error = `condition failed: ${errText(thrown.error)}`;
         if (logs === NO_LOGS) logs = [];
-        this.log(logs, 'error', 'condition', error);
-        settle(this.decided(cr, event, now, triggerData, ids, false, undefined, error), logs);
+        const draft = this.draft(cr, event, now, triggerData, ids);
+        settle(seal(this.conditionError(draft, logs, thrown.error)), logs);
       } else if (failed) {
         const failure = whyMatch(failed.match, event, failed.id);
         if (debug) {
@@ -962,9 +963,9 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
             failed.id,
           );
         }
-        settle(this.decided(cr, event, now, triggerData, ids, false, failure), logs);
+        settle(this.decided(cr, event, now, triggerData, ids, failure), logs);
       } else {
-        settle(this.decided(cr, event, now, triggerData, ids, true), logs);
+        settle(this.decided(cr, event, now, triggerData, ids), logs);
       }
     }
     const [recorded, ran] = await Promise.all([
@@ -1029,8 +1030,9 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   }
 
   /**
-   * An execution decided without awaiting anything, built final and frozen in one go
-   * (one object per execution: these are most of what a busy trigger type records).
+   * An execution whose conditions were decided without awaiting anything (met with no
+   * actions, or not met), built final and frozen in one go: one object per execution,
+   * these being most of what a busy trigger type records. Failures go through drafts.
    */
   private decided(
     cr: CompiledRule,
@@ -1038,9 +1040,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     now: string,
     triggerData: unknown,
     ids: DispatchIds,
-    conditionsMet: boolean,
     failedCondition?: ConditionFailure,
-    error?: string,
   ): Execution {
     const id = this.startExecution(cr, event, now, ids);
     const { rule } = cr;
@@ -1061,23 +1061,6 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
         revision: 1,
       });
     }
-    if (error !== undefined) {
-      return Object.freeze({
-        id,
-        ruleId: rule.id,
-        ruleRevision: rule.revision,
-        integrationId: rule.integrationId,
-        triggerType: event.type,
-        triggered: true,
-        conditionsMet: false,
-        successful: false,
-        startTime: now,
-        endTime: now,
-        triggerData,
-        error,
-        revision: 1,
-      });
-    }
     return Object.freeze({
       id,
       ruleId: rule.id,
@@ -1085,7 +1068,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
       integrationId: rule.integrationId,
       triggerType: event.type,
       triggered: true,
-      conditionsMet,
+      conditionsMet: true,
       successful: true,
       startTime: now,
       endTime: now,
