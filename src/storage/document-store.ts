@@ -9,6 +9,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { deepFreeze, freezeShallow, frozenChild, frozenJsonObject } from '../internal/json.js';
 import type {
   Collection,
+  CollectionOptions,
   DocumentChanges,
   FindQuery,
   FindResult,
@@ -97,6 +98,68 @@ export function assertChanges(id: string, changes: unknown): void {
       'update',
     );
   }
+}
+
+/** One field a collection declares an index on (`id`, always indexed, is left out). */
+export interface IndexDeclaration {
+  readonly field: string;
+  /** Declared in `arrayIndexes`: filtered by membership in an array of scalars. */
+  readonly multi: boolean;
+}
+
+/**
+ * The index fields of collection options, checked: non-empty strings, `id` never an
+ * array index, no field in both `indexes` and `arrayIndexes`.
+ * @throws ValidationError
+ */
+export function indexDeclarations(
+  options: CollectionOptions | undefined,
+  collection: string,
+): IndexDeclaration[] {
+  const out: IndexDeclaration[] = [];
+  const seen = new Map<string, boolean>();
+  for (const [fields, multi, at] of [
+    [options?.indexes ?? [], false, 'indexes'],
+    [options?.arrayIndexes ?? [], true, 'arrayIndexes'],
+  ] as const) {
+    for (const field of fields) {
+      if (typeof field !== 'string' || field.length === 0) {
+        throw new ValidationError(
+          [{ path: at, message: 'must be non-empty strings' }],
+          'collection options',
+        );
+      }
+      if (field === 'id') {
+        if (!multi) continue;
+        throw new ValidationError(
+          [{ path: at, message: "'id' is a string, not an array" }],
+          'collection options',
+        );
+      }
+      const other = seen.get(field);
+      if (other !== undefined && other !== multi) throw indexKindConflict(field, multi, collection);
+      seen.set(field, multi);
+      out.push({ field, multi });
+    }
+  }
+  return out;
+}
+
+/** The error for a field declared as one kind of index while it is the other. */
+export function indexKindConflict(
+  field: string,
+  multi: boolean,
+  collection: string,
+): ValidationError {
+  return new ValidationError(
+    [
+      {
+        path: multi ? 'arrayIndexes' : 'indexes',
+        message: `'${field}' is already declared in ${multi ? 'indexes' : 'arrayIndexes'} of collection '${collection}'; a field is indexed one way`,
+      },
+    ],
+    'collection options',
+  );
 }
 
 const TYPE_RANK: Record<string, number> = {
@@ -243,55 +306,25 @@ export class MemoryCollection<T extends StoredDocument> implements Collection<T>
   private lastId: string | undefined;
   private readonly hooks: CollectionHooks;
 
-  constructor(
-    name: string,
-    indexes: readonly string[] = [],
-    hooks: CollectionHooks = {},
-    arrayIndexes: readonly string[] = [],
-  ) {
+  constructor(name: string, hooks: CollectionHooks = {}, options?: CollectionOptions) {
     this.name = name;
     this.hooks = hooks;
-    this.addIndexes(indexes, arrayIndexes);
+    this.declare(options);
   }
 
   /**
    * Declares more indexed fields (`arrayIndexes`: membership in an array of scalars),
    * building them over the current documents.
-   * @throws ValidationError for an empty field name, or a field declared as both kinds
+   * @throws ValidationError for a bad field name, or a field already indexed the other way
    */
-  addIndexes(fields: readonly string[], arrayFields: readonly string[] = []): void {
-    const wanted = [
-      ...fields.map((f) => [f, false, 'indexes'] as const),
-      ...arrayFields.map((f) => [f, true, 'arrayIndexes'] as const),
-    ];
-    for (const [field, multi, at] of wanted) {
-      if (typeof field !== 'string' || field.length === 0) {
-        throw new ValidationError(
-          [{ path: at, message: 'must be non-empty strings' }],
-          'collection options',
-        );
-      }
-      const known = field === 'id' ? false : this.indexes.get(field)?.multi;
-      if (field === 'id' && multi) {
-        throw new ValidationError(
-          [{ path: at, message: "'id' is a string, not an array" }],
-          'collection options',
-        );
-      }
-      if (known !== undefined && known !== multi) {
-        throw new ValidationError(
-          [
-            {
-              path: at,
-              message: `'${field}' is already declared in ${known ? 'arrayIndexes' : 'indexes'} of collection '${this.name}'; a field is indexed one way`,
-            },
-          ],
-          'collection options',
-        );
-      }
+  declare(options: CollectionOptions | undefined): void {
+    const wanted = indexDeclarations(options, this.name);
+    for (const { field, multi } of wanted) {
+      const known = this.indexes.get(field)?.multi;
+      if (known !== undefined && known !== multi) throw indexKindConflict(field, multi, this.name);
     }
-    for (const [field, multi] of wanted) {
-      if (field === 'id' || this.indexes.has(field)) continue;
+    for (const { field, multi } of wanted) {
+      if (this.indexes.has(field)) continue;
       const entry: IndexEntry<T> = { parts: splitPath(field), multi, map: new Map() };
       this.indexes.set(field, entry);
       for (const doc of this.docs.values()) this.indexDoc(doc, entry);

@@ -376,7 +376,7 @@ export class JsonFileStorage implements StorageAdapter {
     this.snapshotBytes = loaded.snapshotBytes;
     for (const name of loaded.journaled) this.dirty.add(name);
     for (const [name, docs] of loaded.docs) {
-      const col = new MemoryCollection<StoredDocument>(name, [], this.hooks);
+      const col = new MemoryCollection<StoredDocument>(name, this.hooks);
       for (const doc of docs.values()) col.load(doc);
       this.collections.set(name, col);
     }
@@ -452,15 +452,10 @@ export class JsonFileStorage implements StorageAdapter {
     assertCollectionName(name);
     let col = this.collections.get(name);
     if (!col) {
-      col = new MemoryCollection(
-        name,
-        options?.indexes ?? [],
-        this.hooks,
-        options?.arrayIndexes ?? [],
-      );
+      col = new MemoryCollection(name, this.hooks, options);
       this.collections.set(name, col);
-    } else if (options?.indexes || options?.arrayIndexes) {
-      col.addIndexes(options.indexes ?? [], options.arrayIndexes ?? []);
+    } else if (options) {
+      col.declare(options);
     }
     return col as unknown as Collection<T>;
   }

@@ -59,15 +59,10 @@ export class MemoryStorage implements StorageAdapter {
     assertCollectionName(name);
     let col = this.collections.get(name);
     if (!col) {
-      col = new MemoryCollection(
-        name,
-        options?.indexes ?? [],
-        { assertOpen: this.assertOpen },
-        options?.arrayIndexes ?? [],
-      );
+      col = new MemoryCollection(name, { assertOpen: this.assertOpen }, options);
       this.collections.set(name, col);
-    } else if (options?.indexes || options?.arrayIndexes) {
-      col.addIndexes(options.indexes ?? [], options.arrayIndexes ?? []);
+    } else if (options) {
+      col.declare(options);
     }
     return col as unknown as Collection<T>;
   }

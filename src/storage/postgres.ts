@@ -28,6 +28,9 @@ import {
   decodeCursor,
   deepFreeze,
   encodeCursor,
+  type IndexDeclaration,
+  indexDeclarations,
+  indexKindConflict,
   normaliseQuery,
   readPath,
   splitPath,
@@ -355,28 +358,16 @@ export class PostgresStorage implements StorageAdapter {
   collection<T extends StoredDocument>(name: string, options?: CollectionOptions): Collection<T> {
     this.assertOpen();
     assertCollectionName(name);
-    const indexes = options?.indexes ?? [];
-    const arrayIndexes = options?.arrayIndexes ?? [];
-    for (const [fields, at] of [
-      [indexes, 'indexes'],
-      [arrayIndexes, 'arrayIndexes'],
-    ] as const) {
-      for (const field of fields) {
-        if (typeof field !== 'string' || field.length === 0) {
-          throw new ValidationError(
-            [{ path: at, message: 'must be non-empty strings' }],
-            'collection options',
-          );
-        }
-        pathLiteral(field, at, 'collection options');
-      }
+    const declared = indexDeclarations(options, name);
+    for (const { field, multi } of declared) {
+      pathLiteral(field, multi ? 'arrayIndexes' : 'indexes', 'collection options');
     }
     let col = this.collections.get(name);
     if (!col) {
       col = new PgCollection(name, this.shared);
       this.collections.set(name, col);
     }
-    col.declare(indexes, arrayIndexes);
+    col.declare(declared);
     return col as unknown as Collection<T>;
   }
 
@@ -561,26 +552,14 @@ class PgCollection<T extends StoredDocument> implements Collection<T> {
    * kept as `field[]` (a suffix no field path can have).
    * @throws ValidationError for a field already indexed the other way
    */
-  declare(fields: readonly string[], arrayFields: readonly string[] = []): void {
-    const has = (key: string): boolean => this.declared.has(key) || this.created.has(key);
-    const wanted = [
-      ...fields.map((f) => [f, f, `${f}[]`, 'indexes'] as const),
-      ...arrayFields.map((f) => [f, `${f}[]`, f, 'arrayIndexes'] as const),
-    ];
-    for (const [field, key, other, at] of wanted) {
-      if ((field === 'id' && key !== field) || (field !== 'id' && has(other))) {
-        throw new ValidationError(
-          [
-            {
-              path: at,
-              message: `'${field}' is already indexed the other way in collection '${this.name}'; a field is indexed one way`,
-            },
-          ],
-          'collection options',
-        );
+  declare(fields: readonly IndexDeclaration[]): void {
+    for (const { field, multi } of fields) {
+      const other = multi ? field : `${field}[]`;
+      if (this.declared.has(other) || this.created.has(other)) {
+        throw indexKindConflict(field, multi, this.name);
       }
     }
-    for (const [field, key] of wanted) if (field !== 'id') this.declared.add(key);
+    for (const { field, multi } of fields) this.declared.add(multi ? `${field}[]` : field);
   }
 
   private isIndexed = (field: string): boolean =>
