@@ -311,28 +311,50 @@ export function whyMatch(
   root: unknown,
   conditionId: string,
 ): ConditionFailure {
+  const at = failingNode(node, root);
+  if (at.kind !== 'leaf') return Object.freeze({ conditionId });
+  const actual = at.read(root);
+  const { path, operator } = at;
+  const expected = jsonOf(at.value);
+  return Object.freeze(
+    actual === MISSING
+      ? { conditionId, path, operator, expected }
+      : { conditionId, path, operator, expected, actual: jsonOf(actual) },
+  );
+}
+
+/**
+ * The node {@link whyMatch} reports for a tree that failed on `root`: the first failing
+ * leaf, or a `not` (or empty group) that failed as a whole.
+ */
+export function failingNode(node: CompiledMatch, root: unknown): CompiledMatch {
   switch (node.kind) {
     case 'all':
-      for (const c of node.children) if (!c.test(root)) return whyMatch(c, root, conditionId);
-      return Object.freeze({ conditionId });
+      for (const c of node.children) if (!c.test(root)) return failingNode(c, root);
+      return node;
     case 'any':
       // Every child failed; the first one is as good an answer as any.
-      return node.children[0]
-        ? whyMatch(node.children[0], root, conditionId)
-        : Object.freeze({ conditionId });
-    case 'not':
-      return Object.freeze({ conditionId });
-    default: {
-      const actual = node.read(root);
-      const { path, operator } = node;
-      const expected = jsonOf(node.value);
-      return Object.freeze(
-        actual === MISSING
-          ? { conditionId, path, operator, expected }
-          : { conditionId, path, operator, expected, actual: jsonOf(actual) },
-      );
-    }
+      return node.children[0] ? failingNode(node.children[0], root) : node;
+    default:
+      return node;
   }
+}
+
+/**
+ * What {@link whyMatch} reports for a failing node, without the `actual` value: the same
+ * for every event that fails there, so it can be built once and shared (frozen).
+ */
+export function failureAt(
+  node: CompiledMatch,
+  conditionId: string,
+): Omit<ConditionFailure, 'actual'> {
+  if (node.kind !== 'leaf') return Object.freeze({ conditionId });
+  return Object.freeze({
+    conditionId,
+    path: node.path,
+    operator: node.operator,
+    expected: jsonOf(node.value),
+  });
 }
 
 /**

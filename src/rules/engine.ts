@@ -16,7 +16,7 @@ import {
   type ValidationIssue,
 } from '../errors.js';
 import type { RuleEngineEvents } from '../events.js';
-import { deepFreeze, frozenJson } from '../internal/json.js';
+import { deepFreeze, frozenJson, shareFrozen } from '../internal/json.js';
 import type { IntegrationRegistry } from '../registry/index.js';
 import type {
   ActionContext,
@@ -34,15 +34,20 @@ import {
   type CompiledMatch,
   errText,
   explainMatch,
+  failingNode,
+  failureAt,
   suggest,
   whyMatch,
 } from './compile.js';
 import { Semaphore, Shutdown, sleep, withTimeout } from './concurrency.js';
 import {
+  type DecidedEntry,
+  type DispatchBatch,
   ExecutionStore,
   type LogEntry,
-  type PendingExecution,
+  type RecordEntry,
   type RetentionOptions,
+  suffix,
 } from './executions.js';
 import { type OperatorFn, type OperatorOptions, OperatorTable } from './operators.js';
 import { nextEpoch } from './paths.js';
@@ -131,18 +136,6 @@ function memo<T>(map: Map<string, Promise<T>>, key: string, make: () => Promise<
 
 /** The log array of executions with nothing to log (never written to). */
 const NO_LOGS: LogEntry[] = Object.freeze([]) as unknown as LogEntry[];
-
-const SUFFIXES: string[] = [];
-
-/** `.<n>`: n in base 36, four digits, so ids of one dispatch sort in order. */
-function suffix(n: number): string {
-  let s = SUFFIXES[n];
-  if (s === undefined) {
-    s = `.${n.toString(36).padStart(4, '0')}`;
-    if (n < 4096) SUFFIXES[n] = s;
-  }
-  return s;
-}
 
 /** Ids of one dispatch's executions: `<base>.<n>`, n counting up. */
 interface DispatchIds {
@@ -903,12 +896,25 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     const scope: DispatchScope = { actions: new Map(), instances: new Map(), enabled: new Map() };
     nextEpoch();
     // Executions decided without awaiting anything are recorded together after the loop
-    // (one round of storage writes); the others finish on their own. `slots` keeps the
-    // bucket's order: a number is a position in `decided`.
+    // as one record (one round of storage writes); the others finish on their own.
+    // `slots` keeps the bucket's order: a number is a position in the batch.
     const slots: (Promise<Execution | undefined> | number)[] = [];
-    const decided: PendingExecution[] = [];
-    const settle = (exec: Execution, logs: LogEntry[]): void => {
-      slots.push(decided.push({ exec, entries: logs }) - 1);
+    const batch: DispatchBatch = {
+      id: ids.base,
+      startTime: now,
+      integrationId: event.integrationId,
+      triggerType: event.type,
+      triggerData,
+      ruleIds: [],
+      seq: [],
+      entries: [],
+      logs: [],
+    };
+    const settle = (ruleId: string, n: number, entry: RecordEntry, logs: LogEntry[]): void => {
+      batch.ruleIds.push(ruleId);
+      batch.seq.push(n);
+      batch.logs.push(logs);
+      slots.push(batch.entries.push(entry) - 1);
     };
     const debug = this.minLevel <= LEVELS.debug;
     // Snapshot: rules changed during the dispatch do not affect it.
@@ -923,7 +929,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
         draft.successful = false;
         draft.error = `trigger filter failed: ${errText(e)}`;
         this.log(logs, 'error', 'trigger', draft.error, undefined, event.type);
-        settle(seal(draft), logs);
+        settle(cr.rule.id, ids.n - 1, seal(draft), logs);
         continue;
       }
       if (!fired) continue;
@@ -950,26 +956,29 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
       if (thrown) {
         if (logs === NO_LOGS) logs = [];
         const draft = this.draft(cr, event, now, triggerData, ids);
-        settle(seal(this.conditionError(draft, logs, thrown.error)), logs);
-      } else if (failed) {
-        const failure = whyMatch(failed.match, event, failed.id);
+        settle(cr.rule.id, ids.n - 1, seal(this.conditionError(draft, logs, thrown.error)), logs);
+        continue;
+      }
+      const n = this.startExecution(cr, event, now, ids);
+      if (failed) {
         if (debug) {
           this.log(
             logs,
             'debug',
             'condition',
             `condition '${failed.id}' not met`,
-            failure,
+            whyMatch(failed.match, event, failed.id),
             failed.id,
           );
         }
-        settle(this.decided(cr, event, now, triggerData, ids, failure), logs);
+        settle(cr.rule.id, n, failedEntry(cr, failed, event), logs);
       } else {
-        settle(this.decided(cr, event, now, triggerData, ids), logs);
+        cr.met ??= shareFrozen({ ruleRevision: cr.rule.revision, conditionsMet: true });
+        settle(cr.rule.id, n, cr.met, logs);
       }
     }
     const [recorded, ran] = await Promise.all([
-      decided.length > 0 ? this.finishAll(ids.base, decided) : [],
+      batch.entries.length > 0 ? this.finishDispatch(batch) : [],
       Promise.all(slots.map((s) => (typeof s === 'number' ? undefined : s))),
     ]);
     const out: Execution[] = [];
@@ -986,24 +995,24 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     return this.idPrefix + (this.idCounter++).toString(36).padStart(8, '0');
   }
 
-  /** The next execution id of the dispatch, announced with `execution:started`. */
+  /** The next execution number of the dispatch, announced with `execution:started`. */
   private startExecution(
     cr: CompiledRule,
     event: IntegrationEvent,
     now: string,
     ids: DispatchIds,
-  ): string {
-    const id = ids.base + suffix(ids.n++);
+  ): number {
+    const n = ids.n++;
     if (this.listenerCount('execution:started') > 0) {
       this.emit('execution:started', {
-        executionId: id,
+        executionId: ids.base + suffix(n),
         ruleId: cr.rule.id,
         integrationId: cr.rule.integrationId,
         triggerType: event.type,
         startTime: now,
       });
     }
-    return id;
+    return n;
   }
 
   /** A draft for an execution that awaits something (actions, async conditions). */
@@ -1015,7 +1024,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     ids: DispatchIds,
   ): ExecutionDraft {
     return {
-      id: this.startExecution(cr, event, now, ids),
+      id: ids.base + suffix(this.startExecution(cr, event, now, ids)),
       ruleId: cr.rule.id,
       ruleRevision: cr.rule.revision,
       integrationId: cr.rule.integrationId,
@@ -1027,54 +1036,6 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
       endTime: now,
       triggerData,
     };
-  }
-
-  /**
-   * An execution whose conditions were decided without awaiting anything (met with no
-   * actions, or not met), built final and frozen in one go: one object per execution,
-   * these being most of what a busy trigger type records. Failures go through drafts.
-   */
-  private decided(
-    cr: CompiledRule,
-    event: IntegrationEvent,
-    now: string,
-    triggerData: unknown,
-    ids: DispatchIds,
-    failedCondition?: ConditionFailure,
-  ): Execution {
-    const id = this.startExecution(cr, event, now, ids);
-    const { rule } = cr;
-    if (failedCondition) {
-      return Object.freeze({
-        id,
-        ruleId: rule.id,
-        ruleRevision: rule.revision,
-        integrationId: rule.integrationId,
-        triggerType: event.type,
-        triggered: true,
-        conditionsMet: false,
-        successful: true,
-        startTime: now,
-        endTime: now,
-        triggerData,
-        failedCondition,
-        revision: 1,
-      });
-    }
-    return Object.freeze({
-      id,
-      ruleId: rule.id,
-      ruleRevision: rule.revision,
-      integrationId: rule.integrationId,
-      triggerType: event.type,
-      triggered: true,
-      conditionsMet: true,
-      successful: true,
-      startTime: now,
-      endTime: now,
-      triggerData,
-      revision: 1,
-    });
   }
 
   private log(
@@ -1434,15 +1395,19 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
   }
 
+  /** Records an execution that awaited something, then announces it. */
   private finish(draft: ExecutionDraft, logs: LogEntry[]): Promise<Execution> {
-    return this.finishAll(draft.id, [{ exec: seal(draft), entries: logs }]).then(
-      ([stored]) => stored!,
-    );
+    const p = this.store.recordOne(seal(draft), logs);
+    if (this.listenerCount('execution:completed') === 0) return p;
+    return p.then((stored) => {
+      this.emit('execution:completed', stored);
+      return stored;
+    });
   }
 
-  /** Records several executions in one record (one round of writes), then announces each. */
-  private finishAll(recordId: string, batch: readonly PendingExecution[]): Promise<Execution[]> {
-    const p = this.store.recordAll(recordId, batch);
+  /** Records the executions a dispatch decided (one record), then announces each. */
+  private finishDispatch(batch: DispatchBatch): Promise<Execution[]> {
+    const p = this.store.recordDispatch(batch);
     if (this.listenerCount('execution:completed') === 0) return p;
     return p.then((stored) => {
       for (const e of stored) this.emit('execution:completed', e);
@@ -1688,6 +1653,30 @@ class LazyRuleEvaluation implements RuleEvaluation {
       actions: this.actions,
     };
   }
+}
+
+/**
+ * The stored entry of an execution of `cr` whose condition `c` failed on `event`: one
+ * frozen entry per failing node, shared by every record (the `actual` value is read
+ * from the stored event when the execution is read).
+ */
+function failedEntry(
+  cr: CompiledRule,
+  c: Extract<CompiledCondition, { kind: 'match' }>,
+  event: IntegrationEvent,
+): DecidedEntry {
+  const at = failingNode(c.match, event);
+  c.failures ??= new Map();
+  let entry = c.failures.get(at);
+  if (!entry) {
+    entry = shareFrozen({
+      ruleRevision: cr.rule.revision,
+      conditionsMet: false,
+      failedCondition: failureAt(at, c.id),
+    });
+    c.failures.set(at, entry);
+  }
+  return entry;
 }
 
 /** The first `match` condition that fails, when all conditions are `match` ones. */

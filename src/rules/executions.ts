@@ -2,12 +2,15 @@
  * Recording of executions and their logs, paging, and retention.
  *
  * Storage layout: `executions` holds *records*. A record is one document holding the
- * executions one `dispatch` decided together (`{ id, ruleIds, startTime, executions }`;
- * the event is stored once and shared), or a single execution that ran actions, whose
- * record id is the execution id. Records are found per rule through the `ruleIds` array
- * index. `execution_logs` holds one document per execution with entries (id = the
- * execution id), written only when the execution has entries at or above the engine's
- * log level.
+ * executions one `dispatch` decided together, or a single execution that ran actions,
+ * whose record id is the execution id. In a dispatch's record, what its executions have
+ * in common is stored once (`integrationId`, `triggerType`, `startTime`, `triggerData`)
+ * and each decided execution keeps only what differs (`{ ruleRevision, conditionsMet,
+ * failedCondition? }`, the failure without its `actual` value, which is read again from
+ * the stored event); it is expanded into a full execution when read. Records are found
+ * per rule through the `ruleIds` array index. `execution_logs` holds one document per
+ * execution with entries (id = the execution id), written only when the execution has
+ * entries at or above the engine's log level.
  *
  * Retention keeps, per rule, a queue of its live executions in memory (loaded from
  * storage on first use), so pruning never scans. An execution that expires is hidden at
@@ -21,7 +24,8 @@ import { NotFoundError, ValidationError } from '../errors.js';
 import { deepFreeze, shareFrozen } from '../internal/json.js';
 import { runMigrations } from '../migrations/runner.js';
 import type { Collection, StorageAdapter, StoredDocument } from '../storage/types.js';
-import type { Execution, ExecutionLog, ExecutionQuery } from './types.js';
+import { compileReader, MISSING, type PathReader, parsePath } from './paths.js';
+import type { ConditionFailure, Execution, ExecutionLog, ExecutionQuery } from './types.js';
 
 /** Retention limits of execution history. */
 export interface RetentionOptions {
@@ -42,38 +46,156 @@ interface LogsDocument {
   readonly entries: readonly LogEntry[];
 }
 
+/**
+ * A decided execution as a dispatch's record keeps it: what differs between the rules.
+ * The engine shares one such entry between all the records of a rule revision and
+ * failing leaf.
+ */
+export interface DecidedEntry {
+  readonly ruleRevision: number;
+  readonly conditionsMet: boolean;
+  /** Where the conditions failed, without `actual` (read again from the stored event). */
+  readonly failedCondition?: Omit<ConditionFailure, 'actual'>;
+}
+
+/** An entry of a record: a full execution, or a decided one of a dispatch's record. */
+export type RecordEntry = Execution | DecidedEntry;
+
 /** One document of `executions`. */
 interface RecordDocument extends StoredDocument {
   /** The rules of `executions`, in the same order. */
   readonly ruleIds: readonly string[];
   /** The earliest start time of `executions`; records are ordered by it. */
   readonly startTime: string;
-  readonly executions: readonly Execution[];
+  readonly executions: readonly RecordEntry[];
+  /** Shared by the decided entries of a dispatch's record. */
+  readonly integrationId?: string;
+  readonly triggerType?: string;
+  readonly triggerData?: unknown;
+  /** The `n` of each entry's id (`<record id>.<n>`), when it is not the entry's position. */
+  readonly seq?: readonly number[];
 }
 
 /** A document of the 0.1.0 layout: one execution per document. */
 type LegacyDocument = Execution & { readonly executions?: undefined };
 
+/** The executions one `dispatch` decided, to be written as one record. */
+export interface DispatchBatch {
+  /** The dispatch id: the record id, and the prefix of its execution ids. */
+  readonly id: string;
+  readonly startTime: string;
+  readonly integrationId: string;
+  readonly triggerType: string;
+  /** The event, frozen JSON. */
+  readonly triggerData: unknown;
+  readonly ruleIds: string[];
+  /** The `n` of each execution's id. */
+  readonly seq: number[];
+  /** Decided entries (frozen, shared) or full executions (failures). */
+  readonly entries: RecordEntry[];
+  /** Log entries per execution (mostly the shared empty array). */
+  readonly logs: (readonly LogEntry[])[];
+}
+
+const SUFFIXES: string[] = [];
+
+/** `.<n>`: n in base 36, four digits, so ids of one dispatch sort in order. */
+export function suffix(n: number): string {
+  let s = SUFFIXES[n];
+  if (s === undefined) {
+    s = `.${n.toString(36).padStart(4, '0')}`;
+    if (n < 4096) SUFFIXES[n] = s;
+  }
+  return s;
+}
+
+const READERS = new Map<string, PathReader>();
+
+/** A plain reader for a failed leaf's path (bounded cache). */
+function readerOf(path: string): PathReader | undefined {
+  let r = READERS.get(path);
+  if (!r) {
+    const parts = parsePath(path);
+    if (typeof parts === 'string') return undefined;
+    if (READERS.size >= 10_000) READERS.clear();
+    r = compileReader(parts);
+    READERS.set(path, r);
+  }
+  return r;
+}
+
+function isFull(e: RecordEntry): e is Execution {
+  return typeof (e as { id?: unknown }).id === 'string';
+}
+
+/** The `n` of entry `i` of a record: -1 for a record's only, own execution. */
+function seqOf(doc: RecordDocument, i: number): number {
+  const e = doc.executions[i]!;
+  if (isFull(e)) {
+    if (e.id === doc.id) return -1;
+    return Number.parseInt(e.id.slice(e.id.lastIndexOf('.') + 1), 36);
+  }
+  return doc.seq?.[i] ?? i;
+}
+
+/** The full execution of entry `i` of a record. */
+function expand(doc: RecordDocument, i: number): Execution {
+  const e = doc.executions[i]!;
+  if (isFull(e)) return e;
+  const id = doc.id + suffix(doc.seq?.[i] ?? i);
+  const { triggerData, startTime } = doc;
+  // Adapters that parse JSON on read return fresh objects: freeze them like the rest.
+  if (triggerData !== null && typeof triggerData === 'object' && !Object.isFrozen(triggerData)) {
+    deepFreeze(triggerData);
+  }
+  const f = e.failedCondition;
+  if (f === undefined) {
+    return Object.freeze({
+      id,
+      ruleId: doc.ruleIds[i]!,
+      ruleRevision: e.ruleRevision,
+      integrationId: doc.integrationId!,
+      triggerType: doc.triggerType!,
+      triggered: true,
+      conditionsMet: e.conditionsMet,
+      successful: true,
+      startTime,
+      endTime: startTime,
+      triggerData,
+      revision: 1,
+    });
+  }
+  const read = f.path !== undefined ? readerOf(f.path) : undefined;
+  const actual = read ? read(triggerData) : MISSING;
+  return Object.freeze({
+    id,
+    ruleId: doc.ruleIds[i]!,
+    ruleRevision: e.ruleRevision,
+    integrationId: doc.integrationId!,
+    triggerType: doc.triggerType!,
+    triggered: true,
+    conditionsMet: e.conditionsMet,
+    successful: true,
+    startTime,
+    endTime: startTime,
+    triggerData,
+    failedCondition: actual === MISSING ? f : Object.freeze({ ...f, actual }),
+    revision: 1,
+  });
+}
+
 interface Queue {
   /**
-   * Executions of the rule, oldest first: execution id, record id, start time. Those
-   * before `head` have expired (the arrays are compacted now and then).
+   * Executions of the rule, oldest first: record id, the `n` of the execution id in
+   * it (-1 for a record's own execution), start time. Those before `head` have expired
+   * (the arrays are compacted now and then).
    */
-  readonly ids: string[];
   readonly records: string[];
+  readonly ns: number[];
   readonly times: string[];
   head: number;
   /** Ids of the queued executions that have a logs document. */
   readonly withLogs: Set<string>;
-}
-
-/**
- * One execution to record, with its log entries. `exec` must be frozen JSON throughout
- * (the engine seals its drafts): records share it instead of copying it.
- */
-export interface PendingExecution {
-  readonly exec: Execution;
-  readonly entries: readonly LogEntry[];
 }
 
 /** Converts 0.1.0 execution documents (one per execution) into records of one. */
@@ -95,6 +217,8 @@ export class ExecutionStore {
    */
   private readonly live = new Map<string, number>();
   private migrated: Promise<void> | undefined;
+  /** The last rule id list stored per first rule id (see `shareIds`). */
+  private readonly idLists = new Map<string, readonly string[]>();
 
   constructor(storage: StorageAdapter, retention: RetentionOptions = {}) {
     const max = retention.maxExecutionsPerRule ?? 1000;
@@ -185,89 +309,173 @@ export class ExecutionStore {
       this.logs.find({ where: { ruleId } }),
     ]);
     const q: Queue = {
-      ids: [],
       records: [],
+      ns: [],
       times: [],
       head: 0,
       withLogs: new Set(logged.map((l) => l.id)),
     };
     for (const doc of items) {
       if (!this.live.has(doc.id)) this.live.set(doc.id, doc.ruleIds.length);
-      const exec = entryOf(doc, ruleId);
-      if (!exec) continue;
-      q.ids.push(exec.id);
+      const i = doc.ruleIds.indexOf(ruleId);
+      if (i < 0) continue;
+      const e = doc.executions[i];
+      if (!e) continue;
       q.records.push(doc.id);
-      q.times.push(exec.startTime);
+      q.ns.push(seqOf(doc, i));
+      q.times.push(isFull(e) ? e.startTime : doc.startTime);
     }
     this.queues.set(ruleId, q);
     this.loading.delete(ruleId);
     return q;
   }
 
-  /**
-   * Writes one record holding `batch` (the executions of one dispatch; a single
-   * execution's record takes its id, a larger batch's takes `recordId`) and the log
-   * entries, with all writes in flight at once, then applies retention to their rules.
-   * Resolves with the stored executions, in order.
-   */
-  async recordAll(recordId: string, batch: readonly PendingExecution[]): Promise<Execution[]> {
-    const queues: Queue[] = [];
-    for (const { exec } of batch) {
-      const queued = this.queue(exec.ruleId);
-      queues.push(queued instanceof Promise ? await queued : queued);
+  /** The rules' queues, loading those not in memory yet. */
+  private async queuesOf(ruleIds: readonly string[]): Promise<Queue[]> {
+    const queues = new Array<Queue>(ruleIds.length);
+    for (let i = 0; i < ruleIds.length; i++) {
+      const queued = this.queue(ruleIds[i]!);
+      queues[i] = queued instanceof Promise ? await queued : queued;
     }
-    const n = batch.length;
-    const stored = new Array<Execution>(n);
-    const ruleIds = new Array<string>(n);
-    let startTime = batch[0]!.exec.startTime;
+    return queues;
+  }
+
+  /**
+   * Writes an execution that ran actions (or awaited a condition) as a record of its
+   * own, with its log entries, then applies retention to its rule.
+   */
+  async recordOne(exec: Execution, entries: readonly LogEntry[]): Promise<Execution> {
+    const [q] = await this.queuesOf([exec.ruleId]);
+    const insert = this.executions.insert({
+      id: exec.id,
+      ruleIds: [exec.ruleId],
+      startTime: exec.startTime,
+      executions: shareFrozen([exec]),
+    });
+    await (entries.length > 0
+      ? Promise.all([
+          insert,
+          this.logs.insert({ id: exec.id, executionId: exec.id, ruleId: exec.ruleId, entries }),
+        ])
+      : insert);
+    this.live.set(exec.id, 1);
+    const removals: Promise<unknown>[] = [];
+    this.enqueue(q!, exec.id, -1, exec.startTime, entries.length > 0 ? exec.id : undefined);
+    this.expire(q!, removals);
+    if (removals.length > 0) await Promise.all(removals);
+    return exec;
+  }
+
+  /**
+   * Writes the executions one dispatch decided as one record, with their log entries,
+   * all writes in flight at once, then applies retention to their rules. Resolves with
+   * the full executions, in order.
+   */
+  async recordDispatch(batch: DispatchBatch): Promise<Execution[]> {
+    const { id, ruleIds, seq, entries, logs } = batch;
+    const queues = await this.queuesOf(ruleIds);
+    const n = ruleIds.length;
+    let startTime = batch.startTime;
+    let ordered = true;
     const logWrites: Promise<unknown>[] = [];
     for (let i = 0; i < n; i++) {
-      const { exec, entries } = batch[i]!;
-      stored[i] = exec;
-      ruleIds[i] = exec.ruleId;
-      if (exec.startTime < startTime) startTime = exec.startTime;
-      if (entries.length > 0) {
+      if (seq[i] !== i) ordered = false;
+      const e = entries[i]!;
+      if (isFull(e) && e.startTime < startTime) startTime = e.startTime;
+      const lines = logs[i]!;
+      if (lines.length > 0) {
+        const executionId = id + suffix(seq[i]!);
         logWrites.push(
-          this.logs.insert({ id: exec.id, executionId: exec.id, ruleId: exec.ruleId, entries }),
+          this.logs.insert({ id: executionId, executionId, ruleId: ruleIds[i]!, entries: lines }),
         );
       }
     }
-    const id = n === 1 ? stored[0]!.id : recordId;
-    const insert = this.executions.insert({
+    const record: Omit<RecordDocument, 'revision'> = {
       id,
-      ruleIds,
+      ruleIds: this.shareIds(ruleIds),
       startTime,
-      executions: shareFrozen(stored),
-    });
-    await (logWrites.length > 0 ? Promise.all([insert, Promise.all(logWrites)]) : insert);
+      executions: shareFrozen(entries),
+      integrationId: batch.integrationId,
+      triggerType: batch.triggerType,
+      triggerData: batch.triggerData,
+      ...(ordered ? {} : { seq: shareFrozen(seq) }),
+    };
+    const insert = this.executions.insert(record);
+    const stored = await (logWrites.length > 0
+      ? Promise.all([insert, Promise.all(logWrites)]).then(([doc]) => doc)
+      : insert);
     this.live.set(id, n);
     const removals: Promise<unknown>[] = [];
     for (let i = 0; i < n; i++) {
-      const exec = stored[i]!;
       const q = queues[i]!;
-      q.ids.push(exec.id);
-      q.records.push(id);
-      q.times.push(exec.startTime);
-      if (batch[i]!.entries.length > 0) q.withLogs.add(exec.id);
+      const e = entries[i]!;
+      this.enqueue(
+        q,
+        id,
+        seq[i]!,
+        isFull(e) ? e.startTime : startTime,
+        logs[i]!.length > 0 ? id + suffix(seq[i]!) : undefined,
+      );
       this.expire(q, removals);
     }
+    const out = new Array<Execution>(n);
+    for (let i = 0; i < n; i++) out[i] = expand(stored, i);
     if (removals.length > 0) await Promise.all(removals);
-    return stored;
+    return out;
+  }
+
+  /**
+   * `ids` frozen, or an equal list stored before: the records of a busy trigger type
+   * share one list, which storage keeps (and indexes) once.
+   */
+  private shareIds(ids: readonly string[]): readonly string[] {
+    const key = ids[0] ?? '';
+    const last = this.idLists.get(key);
+    if (last && last.length === ids.length) {
+      let same = true;
+      for (let i = 0; i < ids.length; i++) {
+        if (last[i] !== ids[i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return last;
+    }
+    if (this.idLists.size >= 10_000) this.idLists.clear();
+    const list = shareFrozen(ids.slice());
+    this.idLists.set(key, list);
+    return list;
+  }
+
+  private enqueue(
+    q: Queue,
+    recordId: string,
+    n: number,
+    time: string,
+    withLogs: string | undefined,
+  ): void {
+    q.records.push(recordId);
+    q.ns.push(n);
+    q.times.push(time);
+    if (withLogs !== undefined) q.withLogs.add(withLogs);
   }
 
   /** Expires the executions of `q` beyond the limits, adding the writes to `into`. */
   private expire(q: Queue, into: Promise<unknown>[]): number {
     const start = q.head;
-    let end = Math.max(start, q.ids.length - this.maxPerRule);
+    let end = Math.max(start, q.records.length - this.maxPerRule);
     if (this.maxAgeMs !== undefined) {
       const cutoff = new Date(Date.now() - this.maxAgeMs).toISOString();
       while (end < q.times.length && q.times[end]! < cutoff) end++;
     }
     if (end === start) return 0;
     for (let i = start; i < end; i++) {
-      const id = q.ids[i]!;
       const recordId = q.records[i]!;
-      if (q.withLogs.size > 0 && q.withLogs.delete(id)) into.push(this.logs.delete(id));
+      if (q.withLogs.size > 0) {
+        const n = q.ns[i]!;
+        const id = n < 0 ? recordId : recordId + suffix(n);
+        if (q.withLogs.delete(id)) into.push(this.logs.delete(id));
+      }
       const left = (this.live.get(recordId) ?? 1) - 1;
       if (left > 0) {
         this.live.set(recordId, left);
@@ -277,9 +485,9 @@ export class ExecutionStore {
       }
     }
     q.head = end;
-    if (end >= 64 && end * 2 >= q.ids.length) {
-      q.ids.splice(0, end);
+    if (end >= 64 && end * 2 >= q.records.length) {
       q.records.splice(0, end);
+      q.ns.splice(0, end);
       q.times.splice(0, end);
       q.head = 0;
     }
@@ -327,21 +535,27 @@ export class ExecutionStore {
     const liveHere = q ? this.liveRecords(q) : undefined;
     for (const doc of items) {
       const known = this.live.get(doc.id);
-      const others = doc.executions.filter((e) => e.ruleId !== ruleId);
+      const keep: number[] = [];
+      doc.ruleIds.forEach((r, i) => {
+        if (r !== ruleId) keep.push(i);
+      });
       const wasLive = liveHere ? liveHere.has(doc.id) : true;
-      const liveOthers = known !== undefined ? known - (wasLive ? 1 : 0) : others.length;
-      if (liveOthers <= 0) {
+      const liveOthers = known !== undefined ? known - (wasLive ? 1 : 0) : keep.length;
+      if (liveOthers <= 0 || keep.length === 0) {
         this.live.delete(doc.id);
         writes.push(this.executions.delete(doc.id));
         continue;
       }
       if (known !== undefined) this.live.set(doc.id, liveOthers);
-      writes.push(
-        this.executions.update(doc.id, {
-          ruleIds: deepFreeze(doc.ruleIds.filter((r) => r !== ruleId)),
-          executions: deepFreeze(others),
-        }),
-      );
+      // Positions shift, so the kept entries' ids are written out in `seq`.
+      const changes: Partial<RecordDocument> = {
+        ruleIds: keep.map((i) => doc.ruleIds[i]!),
+        executions: keep.map((i) => doc.executions[i]!),
+      };
+      if (doc.seq !== undefined || doc.executions.some((e) => !isFull(e))) {
+        (changes as { seq: number[] }).seq = keep.map((i) => seqOf(doc, i));
+      }
+      writes.push(this.executions.update(doc.id, deepFreeze(changes)));
     }
     await Promise.all(writes);
     this.queues.delete(ruleId);
@@ -379,27 +593,47 @@ export class ExecutionStore {
     await this.migrate();
     const found = await this.find(executionId);
     if (!found) throw new NotFoundError('execution', executionId);
-    const ruleId = found.exec.ruleId;
+    const { doc, i } = found;
     // Retention may be due (e.g. a lower limit than the history was written with).
-    const { q } = await this.trim(ruleId);
-    const expired = this.live.has(found.doc.id)
-      ? q.ids.indexOf(executionId, q.head) < 0
-      : !(await this.executions.get(found.doc.id));
+    const { q } = await this.trim(doc.ruleIds[i]!);
+    let expired: boolean;
+    if (this.live.has(doc.id)) {
+      const n = seqOf(doc, i);
+      expired = true;
+      for (let k = q.head; k < q.records.length; k++) {
+        if (q.records[k] === doc.id && q.ns[k] === n) {
+          expired = false;
+          break;
+        }
+      }
+    } else {
+      expired = !(await this.executions.get(doc.id));
+    }
     if (expired) throw new NotFoundError('execution', executionId);
-    return found.exec;
+    return expand(doc, i);
   }
 
-  /** The record holding an execution: its own, or its dispatch's (`<record id>.<n>`). */
-  private async find(
-    executionId: string,
-  ): Promise<{ doc: RecordDocument; exec: Execution } | undefined> {
-    let doc = await this.executions.get(executionId);
-    if (!doc) {
-      const dot = executionId.lastIndexOf('.');
-      if (dot > 0) doc = await this.executions.get(executionId.slice(0, dot));
+  /**
+   * The record holding an execution, and its position: its own record, or its
+   * dispatch's (`<record id>.<n>`).
+   */
+  private async find(executionId: string): Promise<{ doc: RecordDocument; i: number } | undefined> {
+    const own = await this.executions.get(executionId);
+    if (own) {
+      const i = own.executions.findIndex((e) => isFull(e) && e.id === executionId);
+      return i >= 0 ? { doc: own, i } : undefined;
     }
-    const exec = doc?.executions.find((e) => e.id === executionId);
-    return doc && exec ? { doc, exec } : undefined;
+    const dot = executionId.lastIndexOf('.');
+    if (dot <= 0) return undefined;
+    const doc = await this.executions.get(executionId.slice(0, dot));
+    if (!doc) return undefined;
+    const digits = executionId.slice(dot + 1);
+    if (!/^[0-9a-z]{4,}$/.test(digits)) return undefined;
+    const n = Number.parseInt(digits, 36);
+    for (let i = 0; i < doc.executions.length; i++) {
+      if (seqOf(doc, i) === n) return executionId === expandedId(doc, i) ? { doc, i } : undefined;
+    }
+    return undefined;
   }
 
   /** Log entries of an execution, oldest first. @throws NotFoundError for an unknown execution */
@@ -413,7 +647,13 @@ export class ExecutionStore {
   }
 }
 
+/** The id of entry `i` of a record. */
+function expandedId(doc: RecordDocument, i: number): string {
+  const e = doc.executions[i]!;
+  return isFull(e) ? e.id : doc.id + suffix(doc.seq?.[i] ?? i);
+}
+
 function entryOf(doc: RecordDocument, ruleId: string): Execution | undefined {
   const i = doc.ruleIds.indexOf(ruleId);
-  return i < 0 ? undefined : doc.executions[i];
+  return i < 0 || i >= doc.executions.length ? undefined : expand(doc, i);
 }

@@ -7,6 +7,7 @@
  */
 import type { ValidationIssue } from '../errors.js';
 import { CompileCache, type CompiledMatch, compileMatch } from './compile.js';
+import type { DecidedEntry } from './executions.js';
 import type { OperatorTable } from './operators.js';
 import { type CompiledTemplate, compileTemplates } from './templates.js';
 import type { Rule, RuleAction, RuleCondition, RuleInput } from './types.js';
@@ -191,7 +192,13 @@ export function normaliseRule(
 
 /** A condition compiled for evaluation. */
 export type CompiledCondition =
-  | { readonly kind: 'match'; readonly id: string; readonly match: CompiledMatch }
+  | {
+      readonly kind: 'match';
+      readonly id: string;
+      readonly match: CompiledMatch;
+      /** Stored entries of executions that failed here, by failing node (built on demand). */
+      failures?: Map<CompiledMatch, DecidedEntry>;
+    }
   | {
       readonly kind: 'custom';
       readonly id: string;
@@ -223,6 +230,8 @@ export interface CompiledRule {
   /** True when every condition is a `match` (evaluation is synchronous). */
   readonly syncConditions: boolean;
   readonly actions: readonly CompiledAction[];
+  /** The stored entry of an execution whose conditions held (no actions; built on demand). */
+  met?: DecidedEntry;
   /** `{ id, type }` of the actions, built once for explanations. */
   actionList?: readonly { readonly id: string; readonly type: string }[];
   /** Trigger factory the filter was built from, and the filter. */

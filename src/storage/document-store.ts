@@ -325,7 +325,12 @@ export class MemoryCollection<T extends StoredDocument> implements Collection<T>
     }
     for (const { field, multi } of wanted) {
       if (this.indexes.has(field)) continue;
-      const entry: IndexEntry<T> = { parts: splitPath(field), multi, map: new Map() };
+      const entry: IndexEntry<T> = {
+        parts: splitPath(field),
+        multi,
+        map: new Map(),
+        groups: new Map(),
+      };
       this.indexes.set(field, entry);
       for (const doc of this.docs.values()) this.indexDoc(doc, entry);
     }
@@ -375,10 +380,38 @@ export class MemoryCollection<T extends StoredDocument> implements Collection<T>
     const v = readPath(doc, entry.parts);
     if (entry.multi) {
       if (!Array.isArray(v)) return;
-      for (const x of v) if (isScalar(x)) bucketOf(entry, x).add(doc);
+      // Documents holding the same (frozen) array are indexed once, as a group.
+      let group = entry.groups.get(v);
+      if (!group) {
+        group = new Set();
+        entry.groups.set(v, group);
+        for (const x of v) if (isScalar(x)) bucketOf(entry, x).add(v);
+      }
+      group.add(doc);
       return;
     }
     if (isScalar(v)) bucketOf(entry, v).add(doc);
+  }
+
+  /** The documents in the index bucket of `value`. */
+  private bucketDocs(entry: IndexEntry<T>, value: Scalar): T[] {
+    const bucket = entry.map.get(value);
+    if (!bucket) return [];
+    if (!entry.multi) return Array.from(bucket as Set<T>);
+    const out: T[] = [];
+    for (const array of bucket)
+      for (const doc of entry.groups.get(array as unknown[])!) out.push(doc);
+    return out;
+  }
+
+  /** How many documents are in the index bucket of `value`. */
+  private bucketSize(entry: IndexEntry<T>, value: Scalar): number {
+    const bucket = entry.map.get(value);
+    if (!bucket) return 0;
+    if (!entry.multi) return bucket.size;
+    let n = 0;
+    for (const array of bucket) n += entry.groups.get(array as unknown[])!.size;
+    return n;
   }
 
   private index(doc: T): void {
@@ -389,7 +422,13 @@ export class MemoryCollection<T extends StoredDocument> implements Collection<T>
     for (const entry of this.indexes.values()) {
       const v = readPath(doc, entry.parts);
       if (entry.multi) {
-        if (Array.isArray(v)) for (const x of v) if (isScalar(x)) dropFrom(entry, x, doc);
+        if (!Array.isArray(v)) continue;
+        const group = entry.groups.get(v);
+        if (!group) continue;
+        group.delete(doc);
+        if (group.size > 0) continue;
+        entry.groups.delete(v);
+        for (const x of v) if (isScalar(x)) dropFrom(entry, x, v);
       } else if (isScalar(v)) {
         dropFrom(entry, v, doc);
       }
@@ -500,25 +539,28 @@ export class MemoryCollection<T extends StoredDocument> implements Collection<T>
         const doc = this.docs.get(value as string);
         return doc ? [doc] : [];
       }
-      const bucket = this.indexes.get(field)?.map.get(value);
-      return bucket ? Array.from(bucket) : [];
+      const entry = this.indexes.get(field);
+      return entry ? this.bucketDocs(entry, value) : [];
     }
-    let best: Set<T> | undefined;
+    let best: { entry: IndexEntry<T>; value: Scalar; size: number } | undefined;
+    let byId: T[] | undefined;
     for (const [field, value] of where) {
       if (field === 'id') {
         const doc = this.docs.get(value as string);
-        best = new Set(doc ? [doc] : []);
+        byId = doc ? [doc] : [];
         break;
       }
-      const bucket = this.indexes.get(field)?.map.get(value);
-      if (!bucket) return [];
-      if (!best || bucket.size < best.size) best = bucket;
+      const entry = this.indexes.get(field);
+      const size = entry ? this.bucketSize(entry, value) : 0;
+      if (!entry || size === 0) return [];
+      if (!best || size < best.size) best = { entry, value, size };
     }
+    const pool = byId ?? (best ? this.bucketDocs(best.entry, best.value) : []);
     const out: T[] = [];
     const checks = where.map(
       ([f, v]) => [splitPath(f), v, this.indexes.get(f)?.multi === true] as const,
     );
-    for (const doc of best ?? []) {
+    for (const doc of pool) {
       let ok = true;
       for (const [parts, v, multi] of checks) {
         const actual = readPath(doc, parts);
@@ -610,7 +652,8 @@ export class MemoryCollection<T extends StoredDocument> implements Collection<T>
     if (entries.length === 1) {
       const [field, value] = entries[0]!;
       if (field === 'id') return this.docs.has(value as string) ? 1 : 0;
-      return this.indexes.get(field)?.map.get(value)?.size ?? 0;
+      const entry = this.indexes.get(field);
+      return entry ? this.bucketSize(entry, value) : 0;
     }
     let n = 0;
     for (const _ of this.candidates(entries)) n++;
@@ -620,16 +663,23 @@ export class MemoryCollection<T extends StoredDocument> implements Collection<T>
 
 interface IndexEntry<T> {
   readonly parts: readonly string[];
-  /** An `arrayIndexes` field: the document is in the bucket of each element. */
+  /**
+   * An `arrayIndexes` field: documents are grouped by their array (`groups`, by
+   * identity: stored arrays are frozen), and each group's array is in the bucket of each
+   * of its elements, so documents sharing one array cost one bucket entry per element,
+   * not one per document.
+   */
   readonly multi: boolean;
-  readonly map: Map<Scalar, Set<T>>;
+  /** Value → documents (plain index), or element → arrays of `groups` (array index). */
+  readonly map: Map<Scalar, Set<T | readonly unknown[]>>;
+  readonly groups: Map<readonly unknown[], Set<T>>;
 }
 
 function isScalar(v: unknown): v is Scalar {
   return v === null || (v !== undefined && typeof v !== 'object');
 }
 
-function bucketOf<T>(entry: IndexEntry<T>, v: Scalar): Set<T> {
+function bucketOf<T>(entry: IndexEntry<T>, v: Scalar): Set<T | readonly unknown[]> {
   let bucket = entry.map.get(v);
   if (!bucket) {
     bucket = new Set();
@@ -638,7 +688,7 @@ function bucketOf<T>(entry: IndexEntry<T>, v: Scalar): Set<T> {
   return bucket;
 }
 
-function dropFrom<T>(entry: IndexEntry<T>, v: Scalar, doc: T): void {
+function dropFrom<T>(entry: IndexEntry<T>, v: Scalar, doc: T | readonly unknown[]): void {
   const bucket = entry.map.get(v);
   if (bucket) {
     bucket.delete(doc);

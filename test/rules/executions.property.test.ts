@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { RuleEngine, RuleInput } from '../../src/index.js';
-import { bigOrderRule, createWorld, orderEvent, type World } from './fixtures.js';
+import { bigOrderRule, createWorld, executionIdsOf, orderEvent, type World } from './fixtures.js';
 
 type Op =
   | { readonly kind: 'dispatch'; readonly amount: number }
@@ -101,11 +101,12 @@ describe('execution records', () => {
               id: string;
               revision: number;
               ruleIds: string[];
-              executions: { id: string }[];
+              executions: { id?: string }[];
+              seq?: number[];
             }>('executions', { arrayIndexes: ['ruleIds'] });
             const live = new Set(history.flatMap((h) => h.slice(-limit)));
             for (const record of (await records.find()).items) {
-              expect(record.executions.some((e) => live.has(e.id))).toBe(true);
+              expect(executionIdsOf(record).some((id) => live.has(id))).toBe(true);
             }
             for (const id of deleted) expect(await records.count({ ruleIds: id })).toBe(0);
           } finally {

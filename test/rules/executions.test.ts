@@ -18,7 +18,9 @@ import {
   bigOrderRule,
   closePostgresWorlds,
   createWorld,
+  executionIdsOf,
   orderEvent,
+  type StoredRecord,
   type World,
 } from './fixtures.js';
 
@@ -112,12 +114,9 @@ describe.each(ALL_ADAPTERS)('execution records with %s storage', (kind) => {
     await w.engine.deleteRule(a.id);
     await expect(w.engine.getExecutionLogs(a1!.id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
     expect(await idsOf(w.engine, b.id)).toEqual([b1!.id]);
-    const [record] = (await records().find()).items as unknown as {
-      ruleIds: string[];
-      executions: { id: string }[];
-    }[];
+    const [record] = (await records().find()).items as unknown as StoredRecord[];
     expect(record?.ruleIds).toEqual([b.id]);
-    expect(record?.executions.map((e) => e.id)).toEqual([b1!.id]);
+    expect(record && executionIdsOf(record)).toEqual([b1!.id]);
 
     // A rule created again under the old id starts with no history.
     const reborn = await w.engine.createRule({ ...quiet('a again'), id: a.id });

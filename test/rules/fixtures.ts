@@ -251,3 +251,21 @@ export function bigOrderRule(overrides: Record<string, unknown> = {}) {
     ...overrides,
   };
 }
+
+/** A stored execution record, as far as the tests look into it. */
+export interface StoredRecord {
+  readonly id: string;
+  readonly ruleIds: readonly string[];
+  readonly executions: readonly { readonly id?: string }[];
+  readonly seq?: readonly number[];
+}
+
+/**
+ * The execution ids a stored record holds: a full execution's own id, or for a decided
+ * one `<record id>.<n>` (n in base 36, four digits; n from `seq`, else the position).
+ */
+export function executionIdsOf(record: StoredRecord): string[] {
+  return record.executions.map(
+    (e, i) => e.id ?? `${record.id}.${(record.seq?.[i] ?? i).toString(36).padStart(4, '0')}`,
+  );
+}
