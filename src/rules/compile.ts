@@ -341,6 +341,16 @@ export function failingNode(node: CompiledMatch, root: unknown): CompiledMatch {
 }
 
 /**
+ * The node {@link whyMatch} would report when `node` fails on `root`, or undefined when
+ * it holds: one walk instead of a test and then a search for the failing leaf.
+ */
+export function failAt(node: CompiledMatch, root: unknown): CompiledMatch | undefined {
+  if (node.kind !== 'all') return node.test(root) ? undefined : failingNode(node, root);
+  for (const c of node.children) if (!c.test(root)) return failingNode(c, root);
+  return undefined;
+}
+
+/**
  * What {@link whyMatch} reports for a failing node, without the `actual` value: the same
  * for every event that fails there, so it can be built once and shared (frozen).
  */

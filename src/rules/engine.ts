@@ -34,7 +34,7 @@ import {
   type CompiledMatch,
   errText,
   explainMatch,
-  failingNode,
+  failAt,
   failureAt,
   suggest,
   whyMatch,
@@ -934,10 +934,12 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
       }
       if (!fired) continue;
       let failed: Extract<CompiledCondition, { kind: 'match' }> | undefined;
+      let at: CompiledMatch | undefined;
       let thrown: { error: unknown } | undefined;
       if (cr.syncConditions) {
         try {
           failed = firstFailing(cr, event);
+          at = failedNode;
         } catch (error) {
           thrown = { error };
         }
@@ -971,7 +973,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
             failed.id,
           );
         }
-        settle(cr.rule.id, n, failedEntry(cr, failed, event), logs);
+        settle(cr.rule.id, n, failedEntry(cr, failed, at!), logs);
       } else {
         cr.met ??= shareFrozen({ ruleRevision: cr.rule.revision, conditionsMet: true });
         settle(cr.rule.id, n, cr.met, logs);
@@ -1656,16 +1658,15 @@ class LazyRuleEvaluation implements RuleEvaluation {
 }
 
 /**
- * The stored entry of an execution of `cr` whose condition `c` failed on `event`: one
+ * The stored entry of an execution of `cr` whose condition `c` failed at node `at`: one
  * frozen entry per failing node, shared by every record (the `actual` value is read
  * from the stored event when the execution is read).
  */
 function failedEntry(
   cr: CompiledRule,
   c: Extract<CompiledCondition, { kind: 'match' }>,
-  event: IntegrationEvent,
+  at: CompiledMatch,
 ): DecidedEntry {
-  const at = failingNode(c.match, event);
   c.failures ??= new Map();
   let entry = c.failures.get(at);
   if (!entry) {
@@ -1679,13 +1680,24 @@ function failedEntry(
   return entry;
 }
 
-/** The first `match` condition that fails, when all conditions are `match` ones. */
+/** Where {@link firstFailing} found the failure: the failing node of its condition. */
+let failedNode: CompiledMatch | undefined;
+
+/**
+ * The first `match` condition that fails, when all conditions are `match` ones; its
+ * failing node is left in `failedNode` (no allocation per failing rule).
+ */
 function firstFailing(
   cr: CompiledRule,
   event: IntegrationEvent,
 ): Extract<CompiledCondition, { kind: 'match' }> | undefined {
   for (const c of cr.conditions) {
-    if (c.kind === 'match' && !c.match.test(event)) return c;
+    if (c.kind !== 'match') continue;
+    const at = failAt(c.match, event);
+    if (at) {
+      failedNode = at;
+      return c;
+    }
   }
   return undefined;
 }

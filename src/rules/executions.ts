@@ -179,23 +179,39 @@ function expand(doc: RecordDocument, i: number): Execution {
     startTime,
     endTime: startTime,
     triggerData,
-    failedCondition: actual === MISSING ? f : Object.freeze({ ...f, actual }),
+    failedCondition:
+      actual === MISSING
+        ? f
+        : Object.freeze({
+            // A leaf failure: `path` (read above) and `operator` are set.
+            conditionId: f.conditionId,
+            path: f.path as string,
+            operator: f.operator as string,
+            expected: f.expected,
+            actual,
+          }),
     revision: 1,
   });
 }
 
+/** A record this process knows, with how many of its executions are live. */
+interface RecordState {
+  readonly id: string;
+  live: number;
+}
+
 interface Queue {
   /**
-   * Executions of the rule, oldest first: record id, the `n` of the execution id in
-   * it (-1 for a record's own execution), start time. Those before `head` have expired
-   * (the arrays are compacted now and then).
+   * The records holding the rule's executions, oldest first (a rule has at most one
+   * execution per record). Those before `head` have expired (the array is compacted
+   * now and then).
    */
-  readonly records: string[];
-  readonly ns: number[];
+  readonly records: RecordState[];
+  /** The executions' start times, in the same order (kept only with an age limit). */
   readonly times: string[];
   head: number;
-  /** Ids of the queued executions that have a logs document. */
-  readonly withLogs: Set<string>;
+  /** Execution ids of the queued executions that have a logs document, by record id. */
+  readonly withLogs: Map<string, string>;
 }
 
 /** Converts 0.1.0 execution documents (one per execution) into records of one. */
@@ -215,7 +231,7 @@ export class ExecutionStore {
    * known here whose execution for a rule is not in that rule's queue has expired for
    * that rule; a record not known here (written by another process) is live.
    */
-  private readonly live = new Map<string, number>();
+  private readonly live = new Map<string, RecordState>();
   private migrated: Promise<void> | undefined;
   /** The last rule id list stored per first rule id (see `shareIds`). */
   private readonly idLists = new Map<string, readonly string[]>();
@@ -308,22 +324,25 @@ export class ExecutionStore {
       this.executions.find({ where: { ruleIds: ruleId }, orderBy: { field: 'startTime' } }),
       this.logs.find({ where: { ruleId } }),
     ]);
-    const q: Queue = {
-      records: [],
-      ns: [],
-      times: [],
-      head: 0,
-      withLogs: new Set(logged.map((l) => l.id)),
-    };
+    const withLogs = new Set(logged.map((l) => l.id));
+    const q: Queue = { records: [], times: [], head: 0, withLogs: new Map() };
     for (const doc of items) {
-      if (!this.live.has(doc.id)) this.live.set(doc.id, doc.ruleIds.length);
+      let state = this.live.get(doc.id);
+      if (!state) {
+        state = { id: doc.id, live: doc.ruleIds.length };
+        this.live.set(doc.id, state);
+      }
       const i = doc.ruleIds.indexOf(ruleId);
       if (i < 0) continue;
       const e = doc.executions[i];
       if (!e) continue;
-      q.records.push(doc.id);
-      q.ns.push(seqOf(doc, i));
-      q.times.push(isFull(e) ? e.startTime : doc.startTime);
+      const executionId = expandedId(doc, i);
+      this.enqueue(
+        q,
+        state,
+        isFull(e) ? e.startTime : doc.startTime,
+        withLogs.has(executionId) ? executionId : undefined,
+      );
     }
     this.queues.set(ruleId, q);
     this.loading.delete(ruleId);
@@ -358,9 +377,10 @@ export class ExecutionStore {
           this.logs.insert({ id: exec.id, executionId: exec.id, ruleId: exec.ruleId, entries }),
         ])
       : insert);
-    this.live.set(exec.id, 1);
+    const state: RecordState = { id: exec.id, live: 1 };
+    this.live.set(exec.id, state);
     const removals: Promise<unknown>[] = [];
-    this.enqueue(q!, exec.id, -1, exec.startTime, entries.length > 0 ? exec.id : undefined);
+    this.enqueue(q!, state, exec.startTime, entries.length > 0 ? exec.id : undefined);
     this.expire(q!, removals);
     if (removals.length > 0) await Promise.all(removals);
     return exec;
@@ -404,15 +424,15 @@ export class ExecutionStore {
     const stored = await (logWrites.length > 0
       ? Promise.all([insert, Promise.all(logWrites)]).then(([doc]) => doc)
       : insert);
-    this.live.set(id, n);
+    const state: RecordState = { id, live: n };
+    this.live.set(id, state);
     const removals: Promise<unknown>[] = [];
     for (let i = 0; i < n; i++) {
       const q = queues[i]!;
       const e = entries[i]!;
       this.enqueue(
         q,
-        id,
-        seq[i]!,
+        state,
         isFull(e) ? e.startTime : startTime,
         logs[i]!.length > 0 ? id + suffix(seq[i]!) : undefined,
       );
@@ -447,17 +467,10 @@ export class ExecutionStore {
     return list;
   }
 
-  private enqueue(
-    q: Queue,
-    recordId: string,
-    n: number,
-    time: string,
-    withLogs: string | undefined,
-  ): void {
-    q.records.push(recordId);
-    q.ns.push(n);
-    q.times.push(time);
-    if (withLogs !== undefined) q.withLogs.add(withLogs);
+  private enqueue(q: Queue, state: RecordState, time: string, withLogs: string | undefined): void {
+    q.records.push(state);
+    if (this.maxAgeMs !== undefined) q.times.push(time);
+    if (withLogs !== undefined) q.withLogs.set(state.id, withLogs);
   }
 
   /** Expires the executions of `q` beyond the limits, adding the writes to `into`. */
@@ -470,25 +483,23 @@ export class ExecutionStore {
     }
     if (end === start) return 0;
     for (let i = start; i < end; i++) {
-      const recordId = q.records[i]!;
+      const state = q.records[i]!;
       if (q.withLogs.size > 0) {
-        const n = q.ns[i]!;
-        const id = n < 0 ? recordId : recordId + suffix(n);
-        if (q.withLogs.delete(id)) into.push(this.logs.delete(id));
+        const id = q.withLogs.get(state.id);
+        if (id !== undefined) {
+          q.withLogs.delete(state.id);
+          into.push(this.logs.delete(id));
+        }
       }
-      const left = (this.live.get(recordId) ?? 1) - 1;
-      if (left > 0) {
-        this.live.set(recordId, left);
-      } else {
-        this.live.delete(recordId);
-        into.push(this.executions.delete(recordId));
+      if (--state.live <= 0 && this.live.get(state.id) === state) {
+        this.live.delete(state.id);
+        into.push(this.executions.delete(state.id));
       }
     }
     q.head = end;
     if (end >= 64 && end * 2 >= q.records.length) {
       q.records.splice(0, end);
-      q.ns.splice(0, end);
-      q.times.splice(0, end);
+      if (q.times.length > 0) q.times.splice(0, end);
       q.head = 0;
     }
     return end - start;
@@ -496,7 +507,9 @@ export class ExecutionStore {
 
   /** Ids of the records holding the rule's live executions. */
   private liveRecords(q: Queue): Set<string> {
-    return new Set(q.records.slice(q.head));
+    const ids = new Set<string>();
+    for (let i = q.head; i < q.records.length; i++) ids.add(q.records[i]!.id);
+    return ids;
   }
 
   private isLive(doc: RecordDocument, live: Set<string>): boolean {
@@ -534,7 +547,7 @@ export class ExecutionStore {
     const q = this.queues.get(ruleId);
     const liveHere = q ? this.liveRecords(q) : undefined;
     for (const doc of items) {
-      const known = this.live.get(doc.id);
+      const known = this.live.get(doc.id)?.live;
       const keep: number[] = [];
       doc.ruleIds.forEach((r, i) => {
         if (r !== ruleId) keep.push(i);
@@ -546,7 +559,8 @@ export class ExecutionStore {
         writes.push(this.executions.delete(doc.id));
         continue;
       }
-      if (known !== undefined) this.live.set(doc.id, liveOthers);
+      const state = this.live.get(doc.id);
+      if (state) state.live = liveOthers;
       // Positions shift, so the kept entries' ids are written out in `seq`.
       const changes: Partial<RecordDocument> = {
         ruleIds: keep.map((i) => doc.ruleIds[i]!),
@@ -597,15 +611,9 @@ export class ExecutionStore {
     // Retention may be due (e.g. a lower limit than the history was written with).
     const { q } = await this.trim(doc.ruleIds[i]!);
     let expired: boolean;
-    if (this.live.has(doc.id)) {
-      const n = seqOf(doc, i);
-      expired = true;
-      for (let k = q.head; k < q.records.length; k++) {
-        if (q.records[k] === doc.id && q.ns[k] === n) {
-          expired = false;
-          break;
-        }
-      }
+    const state = this.live.get(doc.id);
+    if (state) {
+      expired = q.records.indexOf(state, q.head) < 0;
     } else {
       expired = !(await this.executions.get(doc.id));
     }

@@ -65,6 +65,8 @@ describe.each(ALL_ADAPTERS)('execution records with %s storage', (kind) => {
       expect(await idsOf(w.engine, e.ruleId)).toEqual([e.id]);
       expect(await w.engine.getExecutionLogs(e.id)).toBeInstanceOf(Array);
     }
+    // Read back exactly as dispatch returned them, whichever way each is stored.
+    for (const e of out) expect((await w.engine.getRuleExecutions(e.ruleId)).items).toEqual([e]);
     const [first] = (await w.engine.getRuleExecutions(a.id)).items;
     expect(first).toEqual(out[0]);
     expect(first?.failedCondition).toMatchObject({ conditionId: 'huge', actual: 500 });
@@ -212,6 +214,80 @@ describe.each(ALL_ADAPTERS)('execution records with %s storage', (kind) => {
     expect(stored.failedCondition?.actual).toEqual(['new']);
     expect((stored.triggerData as { payload: { tags: string[] } }).payload.tags).toEqual(['new']);
     expect(Object.isFrozen(stored.failedCondition?.actual)).toBe(true);
+  });
+
+  it('reads a decided failure back as evaluate explains it: missing paths, any, not, nested paths', async () => {
+    const trees = {
+      missing: { path: 'payload.coupon.code', operator: 'equal', value: 'X' },
+      any: {
+        any: [
+          { path: 'payload.amount', operator: 'greaterThan', value: 100 },
+          { path: 'payload.customer.country', operator: 'equal', value: 'FR' },
+        ],
+      },
+      not: { not: { path: 'payload.amount', operator: 'lessThan', value: 100 } },
+      nested: {
+        all: [
+          { path: 'payload.amount', operator: 'lessThan', value: 100 },
+          { path: 'payload.items[0].sku', operator: 'in', value: ['A', 'B'] },
+        ],
+      },
+    };
+    for (const [name, config] of Object.entries(trees)) {
+      await w.engine.createRule(
+        bigOrderRule({ name, conditions: [{ id: name, type: 'match', config }] }) as RuleInput,
+      );
+    }
+    const event = orderEvent({ id: 'o1', amount: 5, items: [{ sku: 'Z', qty: 1 }] });
+    const out = await w.engine.dispatch(event);
+    expect(out).toHaveLength(4);
+    const byName = new Map(out.map((e) => [e.failedCondition?.conditionId, e.failedCondition]));
+    expect(byName.get('missing')).toEqual({
+      conditionId: 'missing',
+      path: 'payload.coupon.code',
+      operator: 'equal',
+      expected: 'X',
+    });
+    expect(byName.get('any')).toEqual({
+      conditionId: 'any',
+      path: 'payload.amount',
+      operator: 'greaterThan',
+      expected: 100,
+      actual: 5,
+    });
+    expect(byName.get('not')).toEqual({ conditionId: 'not' });
+    expect(byName.get('nested')).toEqual({
+      conditionId: 'nested',
+      path: 'payload.items[0].sku',
+      operator: 'in',
+      expected: ['A', 'B'],
+      actual: 'Z',
+    });
+    // A second event failing elsewhere shares nothing it should not.
+    const [again] = await w.engine.dispatch(orderEvent({ id: 'o2', amount: 7, items: [] }));
+    expect(again?.failedCondition).toEqual({
+      conditionId: 'missing',
+      path: 'payload.coupon.code',
+      operator: 'equal',
+      expected: 'X',
+    });
+    const nested = (await w.engine.getRuleExecutions(out[3]!.ruleId)).items;
+    expect(nested.map((e) => e.failedCondition)).toEqual([
+      {
+        conditionId: 'nested',
+        path: 'payload.items[0].sku',
+        operator: 'in',
+        expected: ['A', 'B'],
+      },
+      byName.get('nested'),
+    ]);
+    for (const e of out) {
+      expect((await w.engine.getRuleExecutions(e.ruleId)).items.at(-1)).toEqual(e);
+    }
+    // The event is stored once per record, not once per execution.
+    const [record] = (await records().find({ where: { ruleIds: out[0]!.ruleId } })).items;
+    const text = JSON.stringify(record);
+    expect(text.split('"o1"').length - 1).toBe(1);
   });
 
   it('records a throwing trigger filter and a throwing condition as failed executions', async () => {
