@@ -360,7 +360,7 @@ async function compare(): Promise<void> {
     );
     jreTiny ??= rows[0];
     const row = rows[rows.length - 1]!;
-    const ratio = await interleaved(gc, jreRun, c.name, pb, events);
+    const ratio = await interleaved(jreRun, c.name, pb, events);
     summary.push(
       `| ${c.name} | ${fmt(ratio.wall, 1)} | ${fmt(ratio.wallRatio, 1)} | ${fmt(ratio.cpu, 1)} | ${fmt(ratio.cpuRatio, 1)} | ${fmt(1e6 / row.opsPerSec, 1)} | ${fmt(row.opsPerSec / jreTiny!.opsPerSec, 1)} | ${c.target ?? ''} |`,
     );
@@ -390,7 +390,7 @@ async function compare(): Promise<void> {
     gc();
   }
   console.log(
-    '\n## rules: each configuration against json-rules-engine (interleaved batches of 500 events, 8 rounds, medians; tinybench means)\n',
+    '\n## rules: each configuration against json-rules-engine (interleaved batches of equal duration, 8 rounds, medians; tinybench means)\n',
   );
   console.log(
     '| plugboard | wall µs/event | × jre (wall) | CPU µs/event | × jre (CPU) | tinybench µs/event | × jre (tinybench) | target |',
@@ -414,46 +414,54 @@ async function mapSeq<T, R>(items: readonly T[], fn: (x: T) => Promise<R>): Prom
 
 /**
  * Runs json-rules-engine and one plugboard configuration in alternating batches over the
- * same events and compares median batch times, wall clock and CPU (`process.cpuUsage`,
- * GC threads included): fairer than back-to-back runs when the machine's load changes,
- * and CPU time does not count the time the process waited for a core. A full collection
- * runs before each batch, outside the timing, so neither engine pays for collecting the
- * other's garbage; each still pays for its own during its batch.
+ * same events and compares the median per-event times of the batches, wall clock and CPU
+ * (`process.cpuUsage`, GC threads included): fairer than back-to-back runs when the
+ * machine's load changes, and CPU time does not count the time the process waited for a
+ * core. Each batch of either engine lasts about the same time (json-rules-engine runs
+ * 100 events, plugboard as many as it runs in that time), so each pays for its own
+ * garbage collection rather than for the other's.
  */
 async function interleaved(
-  gc: () => void,
   jre: (e: WorkloadEvent) => Promise<unknown>,
   name: string,
   pb: (e: WorkloadEvent) => Promise<unknown>,
   events: readonly WorkloadEvent[],
   rounds = 8,
-  batch = 500,
 ): Promise<{ wall: number; cpu: number; wallRatio: number; cpuRatio: number }> {
-  const engines = [jre, pb];
+  const JRE_BATCH = 100;
+  let offset = 0;
+  const run = async (fn: (e: WorkloadEvent) => Promise<unknown>, n: number) => {
+    const c = process.cpuUsage();
+    const t = performance.now();
+    for (let k = 0; k < n; k++) await fn(events[offset++ % events.length]!);
+    const d = process.cpuUsage(c);
+    return { wall: ((performance.now() - t) * 1000) / n, cpu: (d.user + d.system) / n };
+  };
+  // Calibrate plugboard's batch to last as long as json-rules-engine's.
+  const j0 = await run(jre, JRE_BATCH);
+  const p0 = await run(pb, JRE_BATCH);
+  const pbBatch = Math.min(
+    events.length,
+    Math.max(JRE_BATCH, Math.round((JRE_BATCH * j0.wall) / p0.wall)),
+  );
   const wall: number[][] = [[], []];
   const cpu: number[][] = [[], []];
   for (let r = 0; r < rounds; r++) {
-    const start = (r * batch) % events.length;
-    const slice = events.slice(start, start + batch);
-    for (let e = 0; e < engines.length; e++) {
-      // Neither engine pays for collecting the other's garbage.
-      gc();
-      const c = process.cpuUsage();
-      const t = performance.now();
-      for (const ev of slice) await engines[e]!(ev);
-      wall[e]!.push(((performance.now() - t) * 1000) / slice.length);
-      const d = process.cpuUsage(c);
-      cpu[e]!.push((d.user + d.system) / slice.length);
-    }
+    const a = await run(jre, JRE_BATCH);
+    const b = await run(pb, pbBatch);
+    wall[0]!.push(a.wall);
+    cpu[0]!.push(a.cpu);
+    wall[1]!.push(b.wall);
+    cpu[1]!.push(b.cpu);
   }
   const median = (xs: number[]): number => {
-    const s = [...xs].sort((a, b) => a - b);
+    const s = [...xs].sort((x, y) => x - y);
     return s[Math.floor(s.length / 2)]!;
   };
   const [jw, pw, jc, pc] = [median(wall[0]!), median(wall[1]!), median(cpu[0]!), median(cpu[1]!)];
   console.log(
-    `interleaved (${rounds} × ${batch} events, medians): json-rules-engine ${fmt(jw, 1)} µs/event wall, ` +
-      `${fmt(jc, 1)} CPU; ${name} ${fmt(pw, 1)} wall, ${fmt(pc, 1)} CPU: ` +
+    `interleaved (${rounds} rounds of ${JRE_BATCH} json-rules-engine events and ${pbBatch} plugboard events, medians): ` +
+      `json-rules-engine ${fmt(jw, 1)} µs/event wall, ${fmt(jc, 1)} CPU; ${name} ${fmt(pw, 1)} wall, ${fmt(pc, 1)} CPU: ` +
       `${fmt(jw / pw, 1)}× (wall), ${fmt(jc / pc, 1)}× (CPU)`,
   );
   return { wall: pw, cpu: pc, wallRatio: jw / pw, cpuRatio: jc / pc };

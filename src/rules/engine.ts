@@ -137,6 +137,53 @@ function memo<T>(map: Map<string, Promise<T>>, key: string, make: () => Promise<
 /** The log array of executions with nothing to log (never written to). */
 const NO_LOGS: LogEntry[] = Object.freeze([]) as unknown as LogEntry[];
 
+/** An execution that awaited something, finished and sealed but not recorded yet. */
+interface Finished {
+  readonly exec: Execution;
+  readonly logs: LogEntry[];
+}
+
+/** The place of an execution still running in a dispatch's batch. */
+const PENDING: RecordEntry = Object.freeze({ ruleRevision: 0, conditionsMet: false });
+
+/**
+ * Drops the places of executions still running from `batch` (they are recorded on their
+ * own when they finish), renumbering the batch positions in `slots`.
+ */
+function dropPending(
+  batch: DispatchBatch,
+  slots: (Promise<Execution | undefined> | number | undefined)[],
+): void {
+  const moved = new Array<number>(batch.entries.length);
+  let k = 0;
+  for (let i = 0; i < batch.entries.length; i++) {
+    if (batch.entries[i] === PENDING) continue;
+    moved[i] = k;
+    batch.ruleIds[k] = batch.ruleIds[i]!;
+    batch.seq[k] = batch.seq[i]!;
+    batch.entries[k] = batch.entries[i]!;
+    batch.logs[k] = batch.logs[i]!;
+    k++;
+  }
+  batch.ruleIds.length = k;
+  batch.seq.length = k;
+  batch.entries.length = k;
+  batch.logs.length = k;
+  for (let i = 0; i < slots.length; i++) {
+    const s = slots[i];
+    if (typeof s === 'number') slots[i] = moved[s];
+  }
+}
+
+/** Resolves on the next turn of the event loop; `cancel` stops it. */
+function nextTurn(): { readonly promise: Promise<void>; readonly cancel: () => void } {
+  let handle: ReturnType<typeof setImmediate> | undefined;
+  const promise = new Promise<void>((resolve) => {
+    handle = setImmediate(resolve);
+  });
+  return { promise, cancel: () => clearImmediate(handle) };
+}
+
 /** Ids of one dispatch's executions: `<base>.<n>`, n counting up. */
 interface DispatchIds {
   readonly base: string;
@@ -895,10 +942,12 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     const ids: DispatchIds = { base: this.nextId(), n: 0 };
     const scope: DispatchScope = { actions: new Map(), instances: new Map(), enabled: new Map() };
     nextEpoch();
-    // Executions decided without awaiting anything are recorded together after the loop
-    // as one record (one round of storage writes); the others finish on their own.
-    // `slots` keeps the bucket's order: a number is a position in the batch.
-    const slots: (Promise<Execution | undefined> | number)[] = [];
+    // The executions decided without awaiting anything, and those that awaited something
+    // (actions, async conditions) but finished within the same turn of the event loop,
+    // are recorded together as one record (one round of storage writes). An execution
+    // finishing later gets a record of its own. `slots` keeps the bucket's order: a
+    // number is a position in the batch, a promise an execution recorded on its own.
+    const slots: (Promise<Execution | undefined> | number | undefined)[] = [];
     const batch: DispatchBatch = {
       id: ids.base,
       startTime: now,
@@ -910,12 +959,21 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
       entries: [],
       logs: [],
     };
-    const settle = (ruleId: string, n: number, entry: RecordEntry, logs: LogEntry[]): void => {
+    const add = (ruleId: string, n: number, entry: RecordEntry, logs: LogEntry[]): number => {
       batch.ruleIds.push(ruleId);
       batch.seq.push(n);
       batch.logs.push(logs);
-      slots.push(batch.entries.push(entry) - 1);
+      return batch.entries.push(entry) - 1;
     };
+    const settle = (ruleId: string, n: number, entry: RecordEntry, logs: LogEntry[]): void => {
+      slots.push(add(ruleId, n, entry, logs));
+    };
+    // An execution that awaits keeps its place in the batch (so the rule id list stays in
+    // bucket order, the same for every event of a busy trigger type, and storage shares
+    // it) until it finishes; a place still empty when the record is written is dropped.
+    let open = true;
+    const waiting: Promise<void>[] = [];
+    let empty = 0;
     const debug = this.minLevel <= LEVELS.debug;
     // Snapshot: rules changed during the dispatch do not affect it.
     for (const cr of bucket.slice()) {
@@ -948,8 +1006,33 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
       if (!cr.syncConditions || (!thrown && !failed && cr.actions.length > 0)) {
         const logs: LogEntry[] = [];
         const draft = this.draft(cr, event, now, triggerData, ids);
+        const n = ids.n - 1;
         this.log(logs, 'debug', 'trigger', 'trigger fired', undefined, event.type);
-        slots.push(this.runAsync(cr, event, draft, logs, rt, scope));
+        const pos = add(cr.rule.id, n, PENDING, NO_LOGS);
+        const slot = slots.push(pos) - 1;
+        empty++;
+        waiting.push(
+          this.runAsync(cr, event, draft, logs, rt, scope).then((done) => {
+            if (open) {
+              // Filled (or, when it is not to be recorded, left empty and dropped).
+              if (done) {
+                batch.entries[pos] = done.exec;
+                batch.logs[pos] = done.logs;
+                empty--;
+              } else {
+                slots[slot] = undefined;
+              }
+              return;
+            }
+            if (!done) {
+              slots[slot] = undefined;
+            } else {
+              const recorded = this.finish(done.exec, done.logs);
+              recorded.catch(() => undefined); // observed with the other slots
+              slots[slot] = recorded;
+            }
+          }),
+        );
         continue;
       }
       // Decided now: most executions of a busy trigger type, so no log array unless needed.
@@ -979,14 +1062,24 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
         settle(cr.rule.id, n, cr.met, logs);
       }
     }
-    const [recorded, ran] = await Promise.all([
-      batch.entries.length > 0 ? this.finishDispatch(batch) : [],
-      Promise.all(slots.map((s) => (typeof s === 'number' ? undefined : s))),
-    ]);
+    let all: Promise<unknown> | undefined;
+    if (waiting.length > 0) {
+      // Wait for the executions that finish within this turn (quick actions), no longer.
+      all = Promise.all(waiting);
+      all.catch(() => undefined); // observed below; this only keeps an early failure handled
+      const turn = nextTurn();
+      await Promise.race([all, turn.promise]).catch(() => undefined);
+      turn.cancel();
+    }
+    open = false;
+    if (empty > 0) dropPending(batch, slots);
+    const recorded = batch.entries.length > 0 ? await this.finishDispatch(batch) : [];
+    if (all) await all;
+    const own = await Promise.all(slots.map((s) => (typeof s === 'number' ? undefined : s)));
     const out: Execution[] = [];
     for (let i = 0; i < slots.length; i++) {
-      const s = slots[i]!;
-      const e = typeof s === 'number' ? recorded[s] : ran[i];
+      const s = slots[i];
+      const e = typeof s === 'number' ? recorded[s] : own[i];
       if (e !== undefined) out.push(e);
     }
     return out;
@@ -1098,7 +1191,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     logs: LogEntry[],
     rt: DispatchRuntime,
     scope: DispatchScope,
-  ): Promise<Execution | undefined> {
+  ): Promise<Finished | undefined> {
     draft.startTime = new Date().toISOString();
     if (!cr.syncConditions) {
       nextEpoch();
@@ -1128,12 +1221,12 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
           if (!ok) {
             if (!this.recordUnmatched) return undefined;
             draft.endTime = new Date().toISOString();
-            return this.finish(draft, logs);
+            return { exec: seal(draft), logs };
           }
         }
       } catch (e) {
         draft.endTime = new Date().toISOString();
-        return this.finish(this.conditionError(draft, logs, e), logs);
+        return { exec: seal(this.conditionError(draft, logs, e)), logs };
       }
     }
     draft.conditionsMet = true;
@@ -1170,7 +1263,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     }
     draft.resultData = { actions: results };
     draft.endTime = new Date().toISOString();
-    return this.finish(draft, logs);
+    return { exec: seal(draft), logs };
   }
 
   private async runAction(
@@ -1397,9 +1490,9 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
   }
 
-  /** Records an execution that awaited something, then announces it. */
-  private finish(draft: ExecutionDraft, logs: LogEntry[]): Promise<Execution> {
-    const p = this.store.recordOne(seal(draft), logs);
+  /** Records an execution that finished after its dispatch's record was written, then announces it. */
+  private finish(exec: Execution, logs: LogEntry[]): Promise<Execution> {
+    const p = this.store.recordOne(exec, logs);
     if (this.listenerCount('execution:completed') === 0) return p;
     return p.then((stored) => {
       this.emit('execution:completed', stored);

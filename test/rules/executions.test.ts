@@ -56,11 +56,18 @@ describe.each(ALL_ADAPTERS)('execution records with %s storage', (kind) => {
     const a = await w.engine.createRule(quiet('a'));
     const b = await w.engine.createRule(quiet('b'));
     const acting = await w.engine.createRule(bigOrderRule() as RuleInput);
+    // An action that takes longer than the dispatch's turn of the event loop.
+    const send = w.handlers.send;
+    w.handlers.send = async (input, ctx) => {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return send(input, ctx);
+    };
     const out = await w.engine.dispatch(orderEvent({ id: 'o1', amount: 500 }));
     expect(out.map((e) => e.ruleId)).toEqual([a.id, b.id, acting.id]);
     expect(new Set(out.map((e) => e.id)).size).toBe(3);
     // One record for the two decided executions, one for the execution that ran actions.
     expect(await records().count()).toBe(2);
+    expect(await records().get(out[2]!.id)).toBeDefined();
     for (const e of out) {
       expect(await idsOf(w.engine, e.ruleId)).toEqual([e.id]);
       expect(await w.engine.getExecutionLogs(e.id)).toBeInstanceOf(Array);
@@ -75,6 +82,55 @@ describe.each(ALL_ADAPTERS)('execution records with %s storage', (kind) => {
       code: 'NOT_FOUND',
     });
   });
+
+  // With MemoryStorage an action's audit entry is written at once, so a quick action
+  // finishes within the dispatch's turn; adapters doing I/O finish later (test above).
+  it.runIf(kind === 'memory')(
+    'records an execution whose actions finished within the dispatch in the dispatch record',
+    async () => {
+      const a = await w.engine.createRule(quiet('a'));
+      const acting = await w.engine.createRule(bigOrderRule() as RuleInput);
+      const slow = await w.engine.createRule(
+        bigOrderRule({
+          name: 'slow',
+          actions: [
+            {
+              id: 'notify',
+              type: 'send_message',
+              integrationId: 'chat',
+              config: { channel: '#slow', text: 'Order {{ payload.id }}' },
+            },
+          ],
+        }) as RuleInput,
+      );
+      const send = w.handlers.send;
+      w.handlers.send = async (input, ctx) => {
+        ctx.log.info('sending', { to: input['channel'] });
+        if (input['channel'] === '#slow') await new Promise((resolve) => setTimeout(resolve, 20));
+        return send(input, ctx);
+      };
+      const completed: string[] = [];
+      w.engine.on('execution:completed', (e) => completed.push(e.id));
+      const out = await w.engine.dispatch(orderEvent({ id: 'o1', amount: 500 }));
+      expect(out.map((e) => e.ruleId)).toEqual([a.id, acting.id, slow.id]);
+      expect(out.map((e) => e.conditionsMet)).toEqual([false, true, true]);
+      expect(out[1]?.resultData).toMatchObject({ actions: [{ successful: true }] });
+      // The quick action's execution shares the dispatch's record; the slow one has its own.
+      const all = (await records().find()).items as unknown as StoredRecord[];
+      expect(all.map((r) => [...r.ruleIds])).toEqual([[a.id, acting.id], [slow.id]]);
+      expect(executionIdsOf(all[0]!)).toEqual([out[0]!.id, out[1]!.id]);
+      expect(all[1]!.id).toBe(out[2]!.id);
+      expect([...completed].sort()).toEqual(out.map((e) => e.id).sort());
+      for (const e of out) {
+        expect((await w.engine.getRuleExecutions(e.ruleId)).items).toEqual([e]);
+      }
+      for (const e of out.slice(1)) {
+        const logs = await w.engine.getExecutionLogs(e.id);
+        expect(logs.map((l) => l.message)).toContain('sending');
+        expect(logs.every((l) => l.executionId === e.id)).toBe(true);
+      }
+    },
+  );
 
   it('hides an expired execution at once and deletes a shared record when its last execution expires', async () => {
     const engine = w.newEngine({ retention: { maxExecutionsPerRule: 2 } });
