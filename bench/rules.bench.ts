@@ -2,10 +2,13 @@
  * Rule engine benchmark against json-rules-engine 7 (`npm run bench:rules`).
  *
  * 1,000 rules over 20 trigger types (3–5 conditions each: equal, notEqual, greaterThan,
- * in, contains, nested paths) and 20,000 events, generated from a seeded PRNG. Both
- * engines must produce identical matches (checksum over the matched rule ids of every
- * event) before anything is timed. json-rules-engine runs in its best configuration: one
- * Engine per trigger type, facts passed per run.
+ * in, contains, nested paths) and 20,000 events, generated from a seeded PRNG. Every
+ * configuration must produce the same matches as json-rules-engine (checksum over the
+ * matched rule ids of every event) before it is timed. json-rules-engine runs in its
+ * best configuration: one Engine per trigger type, facts passed per run. Each plugboard
+ * configuration is then measured on its own (only its engine alive), by tinybench and by
+ * interleaved batches against json-rules-engine; the targets are checked on the
+ * interleaved ratios.
  */
 import { randomBytes } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
@@ -255,7 +258,8 @@ function recordsFloor(): void {
 /** One plugboard configuration measured against json-rules-engine. */
 interface Contender {
   readonly name: string;
-  readonly target?: string;
+  /** The target ratio to json-rules-engine, if any. */
+  readonly target?: number;
   /** Engine options, and whether each rule gets the no-op action. */
   readonly options: Partial<RuleEngineOptions>;
   readonly withAction: boolean;
@@ -277,14 +281,14 @@ const matchedOf = (xs: readonly { conditionsMet: boolean; ruleId: string }[]): s
 const CONTENDERS: readonly Contender[] = [
   {
     name: 'plugboard evaluate()',
-    target: '≥ 100×',
+    target: 100,
     options: RETENTION,
     withAction: false,
     run: async (engine, e) => matchedOf(await engine.evaluate(event(e))),
   },
   {
     name: 'plugboard dispatch() + MemoryStorage recording',
-    target: '≥ 20×',
+    target: 20,
     options: RETENTION,
     withAction: false,
     run: async (engine, e) => matchedOf(await engine.dispatch(event(e))),
@@ -362,7 +366,7 @@ async function compare(): Promise<void> {
     const row = rows[rows.length - 1]!;
     const ratio = await interleaved(jreRun, c.name, pb, events);
     summary.push(
-      `| ${c.name} | ${fmt(ratio.wall, 1)} | ${fmt(ratio.wallRatio, 1)} | ${fmt(ratio.cpu, 1)} | ${fmt(ratio.cpuRatio, 1)} | ${fmt(1e6 / row.opsPerSec, 1)} | ${fmt(row.opsPerSec / jreTiny!.opsPerSec, 1)} | ${c.target ?? ''} |`,
+      `| ${c.name} | ${fmt(ratio.wall, 1)} | ${fmt(ratio.wallRatio, 1)} | ${fmt(ratio.cpu, 1)} | ${fmt(ratio.cpuRatio, 1)} | ${fmt(1e6 / row.opsPerSec, 1)} | ${fmt(row.opsPerSec / jreTiny!.opsPerSec, 1)} | ${verdict(c.target, ratio)} |`,
     );
     if (c.name === 'plugboard evaluate()') {
       // What a UI showing every explanation pays: the annotated trees are built on access.
@@ -398,6 +402,16 @@ async function compare(): Promise<void> {
   console.log('|---|---:|---:|---:|---:|---:|---:|---|');
   for (const line of summary) console.log(line);
   console.log(`\njson-rules-engine tinybench mean: ${fmt(1e6 / jreTiny!.opsPerSec, 1)} µs/event`);
+}
+
+/** `≥ N×: met` when both interleaved ratios (wall and CPU) reach the target. */
+function verdict(
+  target: number | undefined,
+  ratio: { wallRatio: number; cpuRatio: number },
+): string {
+  if (target === undefined) return '';
+  const met = ratio.wallRatio >= target && ratio.cpuRatio >= target;
+  return `≥ ${target}×: ${met ? 'met' : 'NOT met'}`;
 }
 
 /** `global.gc` without a command-line flag. */

@@ -43,6 +43,7 @@ import { Semaphore, Shutdown, sleep, withTimeout } from './concurrency.js';
 import {
   type DecidedEntry,
   type DispatchBatch,
+  decidedFailure,
   ExecutionStore,
   type LogEntry,
   type RecordEntry,
@@ -1075,7 +1076,11 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     if (empty > 0) dropPending(batch, slots);
     const recorded = batch.entries.length > 0 ? await this.finishDispatch(batch) : [];
     if (all) await all;
-    const own = await Promise.all(slots.map((s) => (typeof s === 'number' ? undefined : s)));
+    // Executions recorded on their own (only when some awaited something).
+    const own =
+      waiting.length > 0
+        ? await Promise.all(slots.map((s) => (typeof s === 'number' ? undefined : s)))
+        : [];
     const out: Execution[] = [];
     for (let i = 0; i < slots.length; i++) {
       const s = slots[i];
@@ -1760,16 +1765,18 @@ function failedEntry(
   c: Extract<CompiledCondition, { kind: 'match' }>,
   at: CompiledMatch,
 ): DecidedEntry {
-  c.failures ??= new Map();
-  let entry = c.failures.get(at);
-  if (!entry) {
-    entry = shareFrozen({
-      ruleRevision: cr.rule.revision,
-      conditionsMet: false,
-      failedCondition: failureAt(at, c.id),
-    });
-    c.failures.set(at, entry);
+  // A condition fails at one of a few nodes: a linear scan beats a Map here.
+  c.failures ??= [];
+  const known = c.failures;
+  for (let i = 0; i < known.length; i += 2) {
+    if (known[i] === at) return known[i + 1] as DecidedEntry;
   }
+  const entry = shareFrozen({
+    ruleRevision: cr.rule.revision,
+    conditionsMet: false,
+    failedCondition: decidedFailure(failureAt(at, c.id)),
+  });
+  known.push(at, entry);
   return entry;
 }
 

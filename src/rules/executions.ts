@@ -124,6 +124,22 @@ function readerOf(path: string): PathReader | undefined {
   return r;
 }
 
+/** Where a decided failure built by this process keeps the reader of its path. */
+const READ = Symbol('read');
+
+/**
+ * The failure of a decided entry, frozen, carrying (hidden, never stored) the reader of
+ * its path, so reading `actual` back needs no lookup.
+ */
+export function decidedFailure(
+  f: Omit<ConditionFailure, 'actual'>,
+): Omit<ConditionFailure, 'actual'> {
+  const out = { ...f };
+  const read = f.path !== undefined ? readerOf(f.path) : undefined;
+  if (read) Object.defineProperty(out, READ, { value: read });
+  return Object.freeze(out);
+}
+
 function isFull(e: RecordEntry): e is Execution {
   return typeof (e as { id?: unknown }).id === 'string';
 }
@@ -165,7 +181,8 @@ function expand(doc: RecordDocument, i: number): Execution {
       revision: 1,
     });
   }
-  const read = f.path !== undefined ? readerOf(f.path) : undefined;
+  const read =
+    (f as { [READ]?: PathReader })[READ] ?? (f.path !== undefined ? readerOf(f.path) : undefined);
   const actual = read ? read(triggerData) : MISSING;
   return Object.freeze({
     id,

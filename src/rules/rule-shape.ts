@@ -196,8 +196,11 @@ export type CompiledCondition =
       readonly kind: 'match';
       readonly id: string;
       readonly match: CompiledMatch;
-      /** Stored entries of executions that failed here, by failing node (built on demand). */
-      failures?: Map<CompiledMatch, DecidedEntry>;
+      /**
+       * Stored entries of executions that failed here: pairs of failing node and entry,
+       * built on demand (at most one pair per node of the tree).
+       */
+      failures?: (CompiledMatch | DecidedEntry)[];
     }
   | {
       readonly kind: 'custom';
