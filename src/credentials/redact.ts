@@ -94,6 +94,43 @@ export function scrub(text: string, secrets: readonly string[]): string {
 }
 
 /**
+ * A JSON value with every occurrence of each secret in its strings (values and keys)
+ * replaced by `"[redacted]"`. Parts that hold no secret are returned as they are (the
+ * same references), so an unchanged value comes back unchanged.
+ */
+export function scrubJson(value: unknown, secrets: readonly string[], depth = 0): unknown {
+  if (typeof value === 'string') return scrub(value, secrets);
+  if (value === null || typeof value !== 'object') return value;
+  if (depth > 64) return REDACTED;
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const v = scrubJson(value[i], secrets, depth + 1);
+      if (v !== value[i]) {
+        out ??= value.slice();
+        out[i] = v;
+      }
+    }
+    return out ?? value;
+  }
+  let changed = false;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    const key = scrub(k, secrets);
+    const scrubbed = scrubJson(v, secrets, depth + 1);
+    if (key !== k || scrubbed !== v) changed = true;
+    // A plain assignment to `__proto__` would set the prototype instead of a key.
+    Object.defineProperty(out, key, {
+      value: scrubbed,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return changed ? out : value;
+}
+
+/**
  * A message describing `error` that is safe to store and show: its message, scrubbed of
  * `secrets` and cut to `max` characters.
  */

@@ -7,6 +7,7 @@ import { setMaxListeners } from 'node:events';
 import { EventEmitter } from 'eventemitter3';
 import type { ConfigManager } from '../config/manager.js';
 import type { InstanceView } from '../config/types.js';
+import { scrub, scrubJson, secretStrings } from '../credentials/redact.js';
 import {
   isPlugboardError,
   NotFoundError,
@@ -242,6 +243,24 @@ function toJson(value: unknown): unknown {
   } catch {
     return String(value);
   }
+}
+
+/** The output of a handler that read credentials, as frozen JSON scrubbed of their secrets. */
+function scrubOutput(output: unknown, secrets: readonly string[]): unknown {
+  const json = toJson(output);
+  const clean = scrubJson(json, secrets);
+  return clean === json || clean === null || typeof clean !== 'object'
+    ? clean
+    : frozenJson(clean, 'output');
+}
+
+/** Both lists of secrets, longest first (so a secret containing another is replaced whole). */
+function mergeSecrets(
+  known: readonly string[] | undefined,
+  more: readonly string[],
+): readonly string[] {
+  if (!known) return more;
+  return [...new Set([...known, ...more])].sort((a, b) => b.length - a.length);
 }
 
 function keyOf(integrationId: string, triggerType: string): string {
@@ -1361,9 +1380,20 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
       return fail(`no instance of '${aid}': ${errText(e)}`, 0);
     }
     const actor = `rule:${cr.rule.id}`;
+    // The secret values of the credentials the handler read, once it read them: its log
+    // entries, errors and output are scrubbed of them before anything is recorded.
+    let secrets: readonly string[] | undefined;
+    const credentials = async (): Promise<Record<string, unknown>> => {
+      const plain = await this.config.getCredentials(instance.instanceId, { actor });
+      const fields = await this.registry
+        .getSecretFields(instance.integrationId, instance.version)
+        .catch((): string[] => []); // secret-looking names are still found below
+      secrets = mergeSecrets(secrets, secretStrings(plain, new Set(fields)));
+      return plain;
+    };
     let logger: ExecutionLogger | undefined;
     const loggerOf = (): ExecutionLogger => {
-      logger ??= this.logger(logs, action.id);
+      logger ??= this.logger(logs, action.id, () => secrets);
       return logger;
     };
     const policy = action.retry ? { ...this.retry, ...action.retry } : this.retry;
@@ -1377,9 +1407,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
       try {
         release = this.semaphore.tryAcquire() ?? (await this.semaphore.acquire(this.abort.signal));
         const output = await withTimeout(what, timeoutMs, this.abort, (signal) => {
-          const ctx = new RunContext(event, instance, loggerOf, signal, () =>
-            this.config.getCredentials(instance.instanceId, { actor }),
-          );
+          const ctx = new RunContext(event, instance, loggerOf, signal, credentials);
           return handler.call(undefined, input, ctx);
         });
         release();
@@ -1404,7 +1432,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
           logs,
           action.id,
         );
-        const json = toJson(output);
+        const json = secrets ? scrubOutput(output, secrets) : toJson(output);
         return {
           ...base,
           instanceId: instance.instanceId,
@@ -1415,7 +1443,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
         };
       } catch (e) {
         release?.();
-        lastError = errText(e);
+        lastError = secrets ? scrub(errText(e), secrets) : errText(e);
         const closing = this.abort.signal.aborted;
         const permanent = isPlugboardError(e, 'VALIDATION_FAILED') || closing;
         if (attempts < policy.attempts && !permanent) {
@@ -1487,11 +1515,23 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     }
   }
 
-  private logger(logs: LogEntry[], actionId: string): ExecutionLogger {
+  /** The logger of `ctx.log`: entries scrubbed of the secrets the handler has read. */
+  private logger(
+    logs: LogEntry[],
+    actionId: string,
+    secretsOf: () => readonly string[] | undefined,
+  ): ExecutionLogger {
     const at =
       (level: LogLevel) =>
-      (message: string, data?: unknown): void =>
-        this.log(logs, level, 'action', String(message), data, actionId);
+      (message: string, data?: unknown): void => {
+        const secrets = secretsOf();
+        if (!secrets) {
+          this.log(logs, level, 'action', String(message), data, actionId);
+          return;
+        }
+        const clean = data === undefined ? undefined : scrubJson(toJson(data), secrets);
+        this.log(logs, level, 'action', scrub(String(message), secrets), clean, actionId);
+      };
     return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
   }
 

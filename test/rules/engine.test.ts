@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
+  type ActionContext,
   type Execution,
   isPlugboardError,
   type RuleInput,
@@ -579,6 +580,105 @@ describe.each(ADAPTERS)('RuleEngine with %s storage', (kind) => {
       expect(actions).toContain('credentials.read');
       expect(actions).toContain('action.invoke');
       expect(JSON.stringify(await w.engine.getRuleExecutions(rule.id))).not.toContain('u1-secret');
+    });
+
+    it('scrubs the credentials a handler read from its logs, errors, output and audit entries', async () => {
+      await w.config.updateInstance(w.chatInstanceId, {
+        credentials: { token: 'tok-0123456789' },
+      });
+      let attempt = 0;
+      w.handlers.send = async (_input, ctx) => {
+        const { token } = (await ctx.getCredentials()) as { token: string };
+        attempt++;
+        ctx.log.info(`calling with ${token}`, { header: `Bearer ${token}`, [token]: [token] });
+        if (attempt === 1) throw new Error(`401: token ${token} rejected`);
+        return { echoed: token, note: 'fine' };
+      };
+      const rule = await w.engine.createRule(
+        bigOrderRule({
+          actions: [
+            {
+              id: 'notify',
+              type: 'send_message',
+              integrationId: 'chat',
+              config: { channel: '#sales', text: 'x' },
+              retry: { attempts: 2, initialDelayMs: 1 },
+            },
+          ],
+        }) as RuleInput,
+      );
+      const [ex] = await w.engine.dispatch(orderEvent({ id: 'o1', amount: 500 }));
+      expect(ex?.successful).toBe(true);
+      expect(ex?.resultData?.actions[0]?.output).toEqual({ echoed: '[redacted]', note: 'fine' });
+      const logs = await w.engine.getExecutionLogs(ex!.id);
+      expect(logs.map((l) => l.message)).toEqual([
+        'calling with [redacted]',
+        'attempt 1 failed: 401: token [redacted] rejected; retrying in 1 ms',
+        'calling with [redacted]',
+      ]);
+      expect(logs[0]?.data).toEqual({
+        header: 'Bearer [redacted]',
+        '[redacted]': ['[redacted]'],
+      });
+
+      // A handler that keeps failing: the execution's error and the audit entry too.
+      w.handlers.send = async (_input, ctx) => {
+        const { token } = (await ctx.getCredentials()) as { token: string };
+        throw new Error(`denied for ${token}`);
+      };
+      const [failed] = await w.engine.dispatch(orderEvent({ id: 'o2', amount: 500 }));
+      expect(failed?.successful).toBe(false);
+      expect(failed?.error).toContain('denied for [redacted]');
+
+      const everything = JSON.stringify([
+        await w.engine.getRuleExecutions(rule.id),
+        await w.engine.getExecutionLogs(ex!.id),
+        await w.engine.getExecutionLogs(failed!.id),
+        await w.config.getAuditLog({ instanceId: w.chatInstanceId }),
+      ]);
+      expect(everything).toContain('denied for [redacted]');
+      expect(everything).not.toContain('tok-0123456789');
+    });
+
+    it('scrubs secret fields marked only by the credential schema', async () => {
+      await w.registry.register(
+        {
+          id: 'vault',
+          name: 'Vault',
+          version: '1.0.0',
+          authType: 'apikey',
+          credentialSchema: {
+            type: 'object',
+            properties: { pin: { type: 'string', writeOnly: true }, user: { type: 'string' } },
+            required: ['pin', 'user'],
+          },
+          triggers: [],
+          actions: [
+            {
+              type: 'open',
+              name: 'Open',
+              inputSchema: { type: 'object' },
+              handler: async (_input: unknown, ctx: ActionContext) => {
+                const c = (await ctx.getCredentials()) as { pin: string; user: string };
+                return { said: `${c.user} opened with ${c.pin}` };
+              },
+            },
+          ],
+        },
+        { publish: true },
+      );
+      await w.config.createInstance({
+        integrationId: 'vault',
+        name: 'Vault',
+        credentials: { pin: 'pin-98765', user: 'alice' },
+      });
+      await w.engine.createRule(
+        bigOrderRule({
+          actions: [{ id: 'open', type: 'open', integrationId: 'vault', config: {} }],
+        }) as RuleInput,
+      );
+      const [ex] = await w.engine.dispatch(orderEvent({ id: 'o1', amount: 500 }));
+      expect(ex?.resultData?.actions[0]?.output).toEqual({ said: 'alice opened with [redacted]' });
     });
 
     it('does nothing while the integration is disabled, and refuses new rules for it', async () => {
