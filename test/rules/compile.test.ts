@@ -5,32 +5,9 @@ import type { MatchNode } from '../../src/index.js';
 import { compileMatch, explainMatch, whyMatch } from '../../src/rules/compile.js';
 import { OperatorTable } from '../../src/rules/operators.js';
 import { compileTemplates } from '../../src/rules/templates.js';
+import { OPERATOR_CASES, OPERATOR_EVENT } from './operator-cases.js';
 
-const event = {
-  integrationId: 'shop',
-  type: 'order.created',
-  payload: {
-    amount: 150,
-    status: 'paid',
-    currency: 'EUR',
-    country: 'DE',
-    plan: 'pro',
-    qty: 3,
-    score: 0.5,
-    tags: ['vip', 'b2b'],
-    subject: 'Invoice INV-42',
-    sku: 'EU-1',
-    email: 'ana@acme.com',
-    ref: 'INV-42',
-    dueAt: '2026-06-01T00:00:00Z',
-    createdAt: '2026-03-01T00:00:00Z',
-    nothing: null,
-    items: [
-      { sku: 'EU-1', qty: 2 },
-      { sku: 'US-2', qty: 20 },
-    ],
-  },
-};
+const event = OPERATOR_EVENT;
 
 function run(tree: MatchNode, root: unknown = event): boolean {
   const issues: ValidationIssue[] = [];
@@ -40,74 +17,9 @@ function run(tree: MatchNode, root: unknown = event): boolean {
 }
 
 describe('operators (the examples of docs/rules.md)', () => {
-  const cases: [string, unknown, boolean][] = [
-    ['equal', { path: 'payload.status', operator: 'equal', value: 'paid' }, true],
-    [
-      'equal (structural)',
-      { path: 'payload.tags', operator: 'equal', value: ['vip', 'b2b'] },
-      true,
-    ],
-    ['notEqual', { path: 'payload.currency', operator: 'notEqual', value: 'USD' }, true],
-    ['lessThan', { path: 'payload.amount', operator: 'lessThan', value: 10 }, false],
-    ['lessThanInclusive', { path: 'payload.qty', operator: 'lessThanInclusive', value: 3 }, true],
-    ['greaterThan', { path: 'payload.amount', operator: 'greaterThan', value: 100 }, true],
-    [
-      'greaterThanInclusive',
-      { path: 'payload.score', operator: 'greaterThanInclusive', value: 0.5 },
-      true,
-    ],
-    ['between', { path: 'payload.amount', operator: 'between', value: [100, 500] }, true],
-    ['before', { path: 'payload.dueAt', operator: 'before', value: '2026-12-31T00:00:00Z' }, true],
-    ['after', { path: 'payload.createdAt', operator: 'after', value: '2026-01-01' }, true],
-    ['in', { path: 'payload.country', operator: 'in', value: ['DE', 'FR'] }, true],
-    ['notIn', { path: 'payload.plan', operator: 'notIn', value: ['free', 'trial'] }, true],
-    ['contains (array)', { path: 'payload.tags', operator: 'contains', value: 'vip' }, true],
-    ['contains (string)', { path: 'payload.subject', operator: 'contains', value: 'INV' }, true],
-    [
-      'doesNotContain',
-      { path: 'payload.subject', operator: 'doesNotContain', value: '[test]' },
-      true,
-    ],
-    ['startsWith', { path: 'payload.sku', operator: 'startsWith', value: 'EU-' }, true],
-    ['endsWith', { path: 'payload.email', operator: 'endsWith', value: '@acme.com' }, true],
-    [
-      'matches',
-      { path: 'payload.ref', operator: 'matches', value: { pattern: '^inv-\\d+$', flags: 'i' } },
-      true,
-    ],
-    ['exists', { path: 'payload.nothing', operator: 'exists' }, true],
-    ['exists false', { path: 'payload.coupon', operator: 'exists', value: false }, true],
-    [
-      'some on one element',
-      {
-        path: 'payload.items',
-        operator: 'some',
-        value: {
-          all: [
-            { path: 'sku', operator: 'startsWith', value: 'EU-' },
-            { path: 'qty', operator: 'greaterThan', value: 10 },
-          ],
-        },
-      },
-      false,
-    ],
-    [
-      'every',
-      {
-        path: 'payload.tags',
-        operator: 'every',
-        value: { path: '$', operator: 'in', value: ['vip', 'b2b'] },
-      },
-      true,
-    ],
-    [
-      'every on []',
-      { path: 'payload.none', operator: 'every', value: { path: '$', operator: 'exists' } },
-      false,
-    ],
-  ];
+  const cases = OPERATOR_CASES;
   it.each(cases)('%s', (_name, tree, expected) => {
-    expect(run(tree as MatchNode)).toBe(expected);
+    expect(run(tree)).toBe(expected);
   });
 
   it('treats a missing path as false for every operator but exists', () => {

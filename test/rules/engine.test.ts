@@ -7,6 +7,7 @@ import {
   ValidationError,
 } from '../../src/index.js';
 import { ADAPTERS, bigOrderRule, createWorld, orderEvent, type World } from './fixtures.js';
+import { OPERATOR_CASES, OPERATOR_EVENT } from './operator-cases.js';
 
 async function rejection(
   p: Promise<unknown>,
@@ -749,6 +750,34 @@ describe.each(ADAPTERS)('RuleEngine with %s storage', (kind) => {
   });
 
   describe('evaluate', () => {
+    it('evaluates and dispatches every operator example of docs/rules.md', async () => {
+      for (const [i, [name, tree]] of OPERATOR_CASES.entries()) {
+        await w.engine.createRule({
+          id: `op-${i}`,
+          name,
+          integrationId: 'shop',
+          triggerType: 'order.created',
+          conditions: [{ id: 'c', type: 'match', config: tree }],
+          actions: [],
+        } as RuleInput);
+      }
+      const expected = OPERATOR_CASES.map(([, , holds], i) => [`op-${i}`, holds]);
+      const evaluated = await w.engine.evaluate(OPERATOR_EVENT);
+      expect(evaluated.map((r) => [r.ruleId, r.conditionsMet])).toEqual(expected);
+      const executions = await w.engine.dispatch(OPERATOR_EVENT);
+      expect(executions.map((x) => [x.ruleId, x.conditionsMet])).toEqual(expected);
+      for (const [i, [, tree, holds]] of OPERATOR_CASES.entries()) {
+        const x = executions[i]!;
+        expect(x.successful).toBe(true);
+        if (holds || !('operator' in tree)) continue;
+        // A failing leaf is named, with the value it read.
+        expect(x.failedCondition).toMatchObject({ path: tree.path, operator: tree.operator });
+      }
+      const stored = await w.engine.getRuleExecutions('op-3');
+      expect(stored.items[0]).toEqual(executions[3]);
+      expect(stored.items[0]?.failedCondition).toMatchObject({ actual: 150, expected: 10 });
+    });
+
     it('reads each path once per event for all rules, and afresh for the next call', async () => {
       const tree = (min: number) => ({
         all: [
