@@ -8,6 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ValidationError } from '../errors.js';
+import { isoAt } from '../internal/clock.js';
 import type { Collection, StorageAdapter, StoredDocument } from '../storage/types.js';
 import type { AuditEntry, AuditInput, AuditQuery, AuditRetention } from './types.js';
 
@@ -83,12 +84,12 @@ export class AuditLog {
     return `${this.prefix}${this.seq.toString(36).padStart(4, '0')}-${this.node}`;
   }
 
-  /** Appends an entry and returns it. */
-  async append(input: AuditInput): Promise<AuditEntry> {
+  /** Appends an entry. */
+  async append(input: AuditInput): Promise<void> {
     const ms = this.now();
     const doc: Record<string, unknown> = {
       id: this.nextId(ms),
-      timestamp: new Date(ms).toISOString(),
+      timestamp: isoAt(ms),
       actor: input.actor,
       action: input.action,
       outcome: input.outcome,
@@ -96,12 +97,11 @@ export class AuditLog {
     if (input.instanceId !== undefined) doc['instanceId'] = input.instanceId;
     if (input.integrationId !== undefined) doc['integrationId'] = input.integrationId;
     if (input.detail !== undefined) doc['detail'] = input.detail.slice(0, 1000);
-    const stored = await this.col.insert(doc as unknown as Omit<AuditDocument, 'revision'>);
+    await this.col.insert(doc as unknown as Omit<AuditDocument, 'revision'>);
     if (this.retention && ++this.sincePrune >= this.pruneInterval) {
       this.sincePrune = 0;
       await this.prune();
     }
-    return toEntry(stored);
   }
 
   /** Entries, newest first. */

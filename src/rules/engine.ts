@@ -17,6 +17,7 @@ import {
   type ValidationIssue,
 } from '../errors.js';
 import type { RuleEngineEvents } from '../events.js';
+import { isoNow } from '../internal/clock.js';
 import { deepFreeze, frozenJson, shareFrozen } from '../internal/json.js';
 import type { IntegrationRegistry } from '../registry/index.js';
 import type {
@@ -204,7 +205,7 @@ interface ExecutionDraft {
   startTime: string;
   endTime: string;
   triggerData: unknown;
-  resultData?: { actions: ActionResult[] };
+  resultData?: { readonly actions: readonly ActionResult[] };
   error?: string;
   failedCondition?: ConditionFailure;
 }
@@ -215,7 +216,7 @@ interface ExecutionDraft {
  * through `toJson`; a failed condition comes frozen from `whyMatch`).
  */
 function seal(draft: ExecutionDraft): Execution {
-  if (draft.resultData) deepFreeze(draft.resultData);
+  // Its parts are frozen as they are built (action results, outputs, failures).
   (draft as { revision?: number }).revision = 1;
   return Object.freeze(draft) as unknown as Execution;
 }
@@ -239,7 +240,7 @@ function toJson(value: unknown): unknown {
   }
   try {
     const s = JSON.stringify(value);
-    return s === undefined ? undefined : JSON.parse(s);
+    return s === undefined ? undefined : deepFreeze(JSON.parse(s));
   } catch {
     return String(value);
   }
@@ -954,7 +955,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     ]);
     if (!enabled || !rt?.trigger) return [];
     this.validatePayload(event, rt);
-    const now = new Date().toISOString();
+    const now = isoNow();
     // One frozen copy of the event serves every execution this dispatch records: storage
     // shares it instead of copying it once per rule.
     const triggerData = frozenJson(event, 'event');
@@ -1173,7 +1174,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
       component: ExecutionComponent;
       data?: unknown;
       componentId?: string;
-    } = { timestamp: new Date().toISOString(), level, message, component };
+    } = { timestamp: isoNow(), level, message, component };
     const json = toJson(data);
     if (json !== undefined) entry.data = json;
     if (componentId !== undefined) entry.componentId = componentId;
@@ -1216,7 +1217,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     rt: DispatchRuntime,
     scope: DispatchScope,
   ): Promise<Finished | undefined> {
-    draft.startTime = new Date().toISOString();
+    draft.startTime = isoNow();
     if (!cr.syncConditions) {
       nextEpoch();
       const ctx: ConditionContext = { ruleId: cr.rule.id, integrationId: cr.rule.integrationId };
@@ -1244,12 +1245,12 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
           }
           if (!ok) {
             if (!this.recordUnmatched) return undefined;
-            draft.endTime = new Date().toISOString();
+            draft.endTime = isoNow();
             return { exec: seal(draft), logs };
           }
         }
       } catch (e) {
-        draft.endTime = new Date().toISOString();
+        draft.endTime = isoNow();
         return { exec: seal(this.conditionError(draft, logs, e)), logs };
       }
     }
@@ -1258,15 +1259,17 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     let stop = false;
     for (const ca of cr.actions) {
       if (stop) {
-        results.push({
-          actionId: ca.action.id,
-          type: ca.action.type,
-          integrationId: ca.integrationId,
-          successful: false,
-          attempts: 0,
-          durationMs: 0,
-          skipped: true,
-        });
+        results.push(
+          Object.freeze({
+            actionId: ca.action.id,
+            type: ca.action.type,
+            integrationId: ca.integrationId,
+            successful: false,
+            attempts: 0,
+            durationMs: 0,
+            skipped: true,
+          }),
+        );
         this.log(
           logs,
           'info',
@@ -1285,8 +1288,8 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
         if (!ca.action.continueOnError) stop = true;
       }
     }
-    draft.resultData = { actions: results };
-    draft.endTime = new Date().toISOString();
+    draft.resultData = shareFrozen({ actions: Object.freeze(results) });
+    draft.endTime = isoNow();
     return { exec: seal(draft), logs };
   }
 
@@ -1301,17 +1304,31 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     const { action } = ca;
     const started = performance.now();
     const aid = ca.integrationId;
-    const base = { actionId: action.id, type: action.type, integrationId: aid };
     const fail = (error: string, attempts: number, instanceId?: string): ActionResult => {
       this.log(logs, 'error', 'action', error, undefined, action.id);
-      return {
-        ...base,
-        ...(instanceId !== undefined ? { instanceId } : {}),
-        successful: false,
-        attempts,
-        durationMs: performance.now() - started,
-        error,
-      };
+      const durationMs = performance.now() - started;
+      return Object.freeze(
+        instanceId !== undefined
+          ? {
+              actionId: action.id,
+              type: action.type,
+              integrationId: aid,
+              instanceId,
+              successful: false,
+              attempts,
+              durationMs,
+              error,
+            }
+          : {
+              actionId: action.id,
+              type: action.type,
+              integrationId: aid,
+              successful: false,
+              attempts,
+              durationMs,
+              error,
+            },
+      );
     };
     // Resolve everything the handler needs; none of these failures is retried.
     const { value: input, missing } = ca.template.resolve(event);
@@ -1433,14 +1450,28 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
           action.id,
         );
         const json = secrets ? scrubOutput(output, secrets) : toJson(output);
-        return {
-          ...base,
-          instanceId: instance.instanceId,
-          successful: true,
-          attempts,
-          durationMs,
-          ...(json !== undefined ? { output: json } : {}),
-        };
+        return Object.freeze(
+          json !== undefined
+            ? {
+                actionId: action.id,
+                type: action.type,
+                integrationId: aid,
+                instanceId: instance.instanceId,
+                successful: true,
+                attempts,
+                durationMs,
+                output: json,
+              }
+            : {
+                actionId: action.id,
+                type: action.type,
+                integrationId: aid,
+                instanceId: instance.instanceId,
+                successful: true,
+                attempts,
+                durationMs,
+              },
+        );
       } catch (e) {
         release?.();
         lastError = secrets ? scrub(errText(e), secrets) : errText(e);
