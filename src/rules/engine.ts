@@ -1288,7 +1288,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
         if (!ca.action.continueOnError) stop = true;
       }
     }
-    draft.resultData = shareFrozen({ actions: Object.freeze(results) });
+    draft.resultData = Object.freeze({ actions: Object.freeze(results) });
     draft.endTime = isoNow();
     return { exec: seal(draft), logs };
   }

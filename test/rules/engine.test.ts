@@ -583,6 +583,52 @@ describe.each(ADAPTERS)('RuleEngine with %s storage', (kind) => {
       expect(JSON.stringify(await w.engine.getRuleExecutions(rule.id))).not.toContain('u1-secret');
     });
 
+    it('returns and stores executions frozen to the last output value, whatever the handler returned', async () => {
+      class Receipt {
+        constructor(readonly id: string) {}
+        toJSON() {
+          return { receipt: this.id, lines: [{ n: 1 }] };
+        }
+      }
+      const outputs: unknown[] = [
+        { ok: true, nested: { list: [1, { deep: 'x' }] } },
+        new Receipt('r-1'),
+      ];
+      let call = 0;
+      w.handlers.send = async () => outputs[call++ % outputs.length];
+      const rule = await w.engine.createRule(
+        bigOrderRule({
+          actions: [
+            {
+              id: 'a1',
+              type: 'send_message',
+              integrationId: 'chat',
+              config: { channel: '#a', text: 'x' },
+            },
+            {
+              id: 'a2',
+              type: 'send_message',
+              integrationId: 'chat',
+              config: { channel: '#b', text: 'y' },
+            },
+          ],
+        }) as RuleInput,
+      );
+      const deeplyFrozen = (v: unknown): boolean =>
+        v === null ||
+        typeof v !== 'object' ||
+        (Object.isFrozen(v) && Object.values(v).every(deeplyFrozen));
+      const [ex] = await w.engine.dispatch(orderEvent({ id: 'o1', amount: 500 }));
+      expect(ex?.resultData?.actions.map((a) => a.output)).toEqual([
+        { ok: true, nested: { list: [1, { deep: 'x' }] } },
+        { receipt: 'r-1', lines: [{ n: 1 }] },
+      ]);
+      expect(deeplyFrozen(ex)).toBe(true);
+      const [stored] = (await w.engine.getRuleExecutions(rule.id)).items;
+      expect(stored).toEqual(ex);
+      expect(deeplyFrozen(stored)).toBe(true);
+    });
+
     it('scrubs the credentials a handler read from its logs, errors, output and audit entries', async () => {
       await w.config.updateInstance(w.chatInstanceId, {
         credentials: { token: 'tok-0123456789' },
