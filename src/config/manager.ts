@@ -32,6 +32,7 @@ import {
   NotFoundError,
   OAuth2Error,
   type Reference,
+  ReferencedError,
   TimeoutError,
   ValidationError,
   type ValidationIssue,
@@ -52,9 +53,11 @@ import type {
   ContextType,
   CreateInstanceInput,
   CreateInstanceOptions,
+  DeleteInstanceOptions,
   HealthCheckSchedule,
   HealthReport,
   InstanceContext,
+  InstanceReferenceChecker,
   InstanceStatus,
   InstanceView,
   InstanceWriteOptions,
@@ -268,6 +271,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
   private readonly plainCacheSize: number;
   private readonly stoppers = new Set<() => Promise<void>>();
   private readonly removeReferenceChecker: () => void;
+  private readonly instanceCheckers = new Set<InstanceReferenceChecker>();
 
   /** @throws ValidationError for malformed options. */
   constructor(options: ConfigManagerOptions) {
@@ -644,16 +648,26 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
   }
 
   /**
-   * Deletes an instance.
-   * @throws NotFoundError when it does not exist; ConflictError when `expectedRevision` is stale
+   * Deletes an instance. Refused while something references it (rules naming it as an
+   * action's `instanceId`), unless `force` is set.
+   * @throws NotFoundError when it does not exist; ConflictError when `expectedRevision` is
+   *   stale; ReferencedError listing the references
    */
-  async deleteInstance(instanceId: string, opts: InstanceWriteOptions = {}): Promise<void> {
+  async deleteInstance(instanceId: string, opts: DeleteInstanceOptions = {}): Promise<void> {
     const doc = await this.requireDoc(instanceId);
     const actor = opts.actor ?? this.defaultActor;
     if (opts.expectedRevision !== undefined && opts.expectedRevision !== doc.revision) {
       throw new ConflictError(
         `Instance '${instanceId}' is at revision ${doc.revision}, not ${opts.expectedRevision}; reload it and retry`,
       );
+    }
+    if (opts.force !== true) {
+      const refs = (
+        await Promise.all([...this.instanceCheckers].map((check) => check(instanceId)))
+      ).flat();
+      if (refs.length > 0) {
+        throw new ReferencedError(`Instance '${instanceId}'`, refs);
+      }
     }
     await this.instances.delete(instanceId, {
       expectedRevision: opts.expectedRevision ?? doc.revision,
@@ -668,6 +682,25 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
       outcome: 'success',
     });
     this.emit('instance:deleted', { instanceId, integrationId: doc.integrationId });
+  }
+
+  /**
+   * Registers a checker asked before an instance is deleted (RuleEngine registers one for
+   * the rules that name an instance). Returns a function that unregisters it.
+   *
+   * @throws ValidationError when `checker` is not a function
+   */
+  addReferenceChecker(checker: InstanceReferenceChecker): () => void {
+    if (typeof checker !== 'function') {
+      throw new ValidationError(
+        [{ path: 'checker', message: 'must be a function' }],
+        'reference checker',
+      );
+    }
+    this.instanceCheckers.add(checker);
+    return () => {
+      this.instanceCheckers.delete(checker);
+    };
   }
 
   /** Instances matching the query, ordered by id, paged. Credentials are redacted. */

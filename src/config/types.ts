@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { Reference } from '../errors.js';
 
 /** Scope levels of an instance; user beats client beats global in resolution. */
 export type ContextType = 'global' | 'client' | 'user';
@@ -121,6 +122,22 @@ export interface InstanceWriteOptions {
   /** Who is acting, for the audit log; default the manager's `defaultActor`. */
   readonly actor?: string;
 }
+
+/** Options of `ConfigManager.deleteInstance`. */
+export interface DeleteInstanceOptions extends InstanceWriteOptions {
+  /**
+   * Delete even while something references the instance (rules naming it as their
+   * action's `instanceId`); those references then fail when used. Default false:
+   * refused with `ReferencedError`.
+   */
+  readonly force?: boolean;
+}
+
+/**
+ * Lists what still uses an instance (RuleEngine registers one for rules naming it); see
+ * `ConfigManager.addReferenceChecker`.
+ */
+export type InstanceReferenceChecker = (instanceId: string) => Promise<readonly Reference[]>;
 
 /** Options of `ConfigManager.createInstance`. */
 export interface CreateInstanceOptions {

@@ -324,6 +324,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   private readonly running = new Set<Promise<unknown>>();
   private readonly idPrefix: string;
   private readonly unregisterChecker: () => void;
+  private readonly unregisterInstanceChecker: () => void;
   private readonly pruneTimer: ReturnType<typeof setInterval> | undefined;
   private idCounter = 0;
   private loading: Promise<void> | undefined;
@@ -386,6 +387,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     this.store = new ExecutionStore(this.storage, options.retention);
     this.idPrefix = `ex_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}_`;
     this.unregisterChecker = this.registry.addReferenceChecker((ref) => this.referencesTo(ref));
+    this.unregisterInstanceChecker = this.config.addReferenceChecker((id) => this.rulesNaming(id));
     if (options.retention?.maxAgeMs !== undefined) {
       this.pruneTimer = setInterval(() => {
         this.prune().catch(() => undefined);
@@ -822,6 +824,18 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     const refs: Reference[] = [];
     for (const { rule, actions } of this.byId.values()) {
       if (rule.integrationId === ref.id || actions.some((a) => a.integrationId === ref.id)) {
+        refs.push({ kind: 'rule', id: rule.id });
+      }
+    }
+    return refs;
+  }
+
+  /** The rules with an action naming `instanceId` as its instance. */
+  private async rulesNaming(instanceId: string): Promise<Reference[]> {
+    await this.ready();
+    const refs: Reference[] = [];
+    for (const { rule, actions } of this.byId.values()) {
+      if (actions.some((a) => a.action.instanceId === instanceId)) {
         refs.push({ kind: 'rule', id: rule.id });
       }
     }
@@ -1687,6 +1701,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     this.closed = true;
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     this.unregisterChecker();
+    this.unregisterInstanceChecker();
     const all = Promise.allSettled([...this.running]);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = await Promise.race([

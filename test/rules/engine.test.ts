@@ -1045,6 +1045,45 @@ describe.each(ADAPTERS)('RuleEngine with %s storage', (kind) => {
       await fresh.close();
     });
 
+    it('refuses to delete an instance a rule names, unless forced', async () => {
+      const named = bigOrderRule({
+        id: 'pinned',
+        actions: [
+          {
+            id: 'notify',
+            type: 'send_message',
+            integrationId: 'chat',
+            instanceId: w.chatInstanceId,
+            config: { channel: '#sales', text: 'x' },
+          },
+        ],
+      });
+      await w.engine.createRule(named as RuleInput);
+      await w.engine.createRule(bigOrderRule({ id: 'resolved' }) as RuleInput);
+      const e = await rejection(w.config.deleteInstance(w.chatInstanceId));
+      expect(isPlugboardError(e, 'REFERENCED')).toBe(true);
+      expect(e.message).toBe(
+        `Instance '${w.chatInstanceId}' is still referenced by rule 'pinned'; remove or migrate them first`,
+      );
+      await w.config.getInstance(w.chatInstanceId); // still there
+
+      // Another engine over the same storage knows the rule too.
+      const other = w.newEngine();
+      await w.engine.close();
+      expect(
+        isPlugboardError(await rejection(w.config.deleteInstance(w.chatInstanceId)), 'REFERENCED'),
+      ).toBe(true);
+      await other.close();
+
+      // Forced, the instance goes; the rule naming it then fails with a clear error.
+      const again = w.newEngine();
+      await w.config.deleteInstance(w.chatInstanceId, { force: true });
+      const [ex] = await again.dispatch(orderEvent({ id: 'o1', amount: 500 }));
+      expect(ex?.successful).toBe(false);
+      expect(ex?.error).toContain(`no instance of 'chat'`);
+      await again.close();
+    });
+
     it('refuses to archive an integration its rules use', async () => {
       const rule = await w.engine.createRule(bigOrderRule() as RuleInput);
       const e = await rejection(w.registry.archive('chat', '1.0.0'));
