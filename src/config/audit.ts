@@ -7,7 +7,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { ValidationError } from '../errors.js';
+import { ValidationError, type ValidationIssue } from '../errors.js';
 import { isoAt } from '../internal/clock.js';
 import type { Collection, StorageAdapter, StoredDocument } from '../storage/types.js';
 import type { AuditEntry, AuditInput, AuditQuery, AuditRetention } from './types.js';
@@ -20,6 +20,35 @@ interface AuditDocument extends StoredDocument {
   readonly integrationId?: string;
   readonly outcome: 'success' | 'failure';
   readonly detail?: string;
+}
+
+/**
+ * Checks an entry given to `ConfigManager.recordAudit`, naming each wrong field.
+ *
+ * @throws ValidationError
+ */
+export function checkAuditInput(input: unknown): asserts input is AuditInput {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    throw new ValidationError([{ path: '', message: 'must be an object' }], 'audit entry');
+  }
+  const entry = input as Record<string, unknown>;
+  const issues: ValidationIssue[] = [];
+  for (const field of ['actor', 'action'] as const) {
+    const v = entry[field];
+    if (typeof v !== 'string' || v.length === 0) {
+      issues.push({ path: field, message: 'must be a non-empty string' });
+    }
+  }
+  if (entry['outcome'] !== 'success' && entry['outcome'] !== 'failure') {
+    issues.push({ path: 'outcome', message: "must be 'success' or 'failure'" });
+  }
+  for (const field of ['instanceId', 'integrationId', 'detail'] as const) {
+    const v = entry[field];
+    if (v !== undefined && typeof v !== 'string') {
+      issues.push({ path: field, message: 'must be a string when given' });
+    }
+  }
+  if (issues.length > 0) throw new ValidationError(issues, 'audit entry');
 }
 
 /** Fewest appends between automatic prunes. */

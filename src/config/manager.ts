@@ -40,7 +40,7 @@ import {
 import type { ConfigManagerEvents } from '../events.js';
 import type { IntegrationDefinition } from '../schema/definition.js';
 import type { Collection, StorageAdapter, StoredDocument } from '../storage/types.js';
-import { AuditLog } from './audit.js';
+import { AuditLog, checkAuditInput } from './audit.js';
 import { ScopeIndex } from './scope-index.js';
 import type {
   AuditEntry,
@@ -1225,6 +1225,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
    * `detail` free of secrets.
    */
   async recordAudit(entry: AuditInput): Promise<void> {
+    checkAuditInput(entry);
     await this.audit.append(entry);
   }
 

@@ -505,6 +505,22 @@ for (const adapter of adapters()) {
     });
 
     describe('audit log', () => {
+      it('refuses a malformed entry, naming each field, and writes nothing', async () => {
+        await setup();
+        const before = (await config.getAuditLog()).items.length;
+        const e = await config
+          .recordAudit({ actor: '', action: 7, outcome: 'maybe', detail: {} } as never)
+          .then(
+            () => undefined,
+            (err: unknown) => err as ValidationError,
+          );
+        expect(e).toBeInstanceOf(ValidationError);
+        expect(e?.issues.map((i) => i.path)).toEqual(['actor', 'action', 'outcome', 'detail']);
+        expect(e?.message).toContain("outcome: must be 'success' or 'failure'");
+        await expect(config.recordAudit(null as never)).rejects.toThrow(ValidationError);
+        expect((await config.getAuditLog()).items.length).toBe(before);
+      });
+
       it('records instance changes and reads, pages newest first, filters, and applies retention', async () => {
         await setup({ auditRetention: { maxEntries: 150 } });
         const inst = await config.createInstance(acme(), { actor: 'alice' });
