@@ -255,6 +255,9 @@ function scrubOutput(output: unknown, secrets: readonly string[]): unknown {
     : frozenJson(clean, 'output');
 }
 
+/** `T` with its fields writable, for results built up before they are frozen. */
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
 /** Both lists of secrets, longest first (so a secret containing another is replaced whole). */
 function mergeSecrets(
   known: readonly string[] | undefined,
@@ -1320,29 +1323,17 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     const aid = ca.integrationId;
     const fail = (error: string, attempts: number, instanceId?: string): ActionResult => {
       this.log(logs, 'error', 'action', error, undefined, action.id);
-      const durationMs = performance.now() - started;
-      return Object.freeze(
-        instanceId !== undefined
-          ? {
-              actionId: action.id,
-              type: action.type,
-              integrationId: aid,
-              instanceId,
-              successful: false,
-              attempts,
-              durationMs,
-              error,
-            }
-          : {
-              actionId: action.id,
-              type: action.type,
-              integrationId: aid,
-              successful: false,
-              attempts,
-              durationMs,
-              error,
-            },
-      );
+      const r: Writable<ActionResult> = {
+        actionId: action.id,
+        type: action.type,
+        integrationId: aid,
+        successful: false,
+        attempts,
+        durationMs: performance.now() - started,
+        error,
+      };
+      if (instanceId !== undefined) r.instanceId = instanceId;
+      return Object.freeze(r);
     };
     // Resolve everything the handler needs; none of these failures is retried.
     const { value: input, missing } = ca.template.resolve(event);
@@ -1464,28 +1455,17 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
           action.id,
         );
         const json = secrets ? scrubOutput(output, secrets) : toJson(output);
-        return Object.freeze(
-          json !== undefined
-            ? {
-                actionId: action.id,
-                type: action.type,
-                integrationId: aid,
-                instanceId: instance.instanceId,
-                successful: true,
-                attempts,
-                durationMs,
-                output: json,
-              }
-            : {
-                actionId: action.id,
-                type: action.type,
-                integrationId: aid,
-                instanceId: instance.instanceId,
-                successful: true,
-                attempts,
-                durationMs,
-              },
-        );
+        const r: Writable<ActionResult> = {
+          actionId: action.id,
+          type: action.type,
+          integrationId: aid,
+          instanceId: instance.instanceId,
+          successful: true,
+          attempts,
+          durationMs,
+        };
+        if (json !== undefined) r.output = json;
+        return Object.freeze(r);
       } catch (e) {
         release?.();
         lastError = secrets ? scrub(errText(e), secrets) : errText(e);
