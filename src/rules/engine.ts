@@ -50,6 +50,7 @@ import {
   type LogEntry,
   type RecordEntry,
   type RetentionOptions,
+  type StaleRules,
   suffix,
 } from './executions.js';
 import { type OperatorFn, type OperatorOptions, OperatorTable } from './operators.js';
@@ -324,7 +325,15 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   private readonly asyncBuckets = new WeakSet<CompiledRule[]>();
   private readonly index = new Map<string, CompiledRule[]>();
   private readonly locks = new Map<string, Promise<unknown>>();
-  private readonly running = new Set<Promise<unknown>>();
+  /** Running dispatches, with the value of `deletions` when each began. */
+  private readonly running = new Map<Promise<unknown>, number>();
+  /** Rule deletions so far that running dispatches may have overlapped. */
+  private deletions = 0;
+  /**
+   * Rule id → the value of `deletions` its last deletion took, kept while dispatches
+   * that began before it may still record its executions (which are then not stored).
+   */
+  private readonly deletedAt = new Map<string, number>();
   private readonly idPrefix: string;
   private readonly unregisterChecker: () => void;
   private readonly unregisterInstanceChecker: () => void;
@@ -733,9 +742,22 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
       const current = await this.getRule(id);
       await this.rules.delete(id);
       this.uninstall(id);
+      // Dispatches already running may still finish executions of this rule: they are
+      // not recorded, and the ones already being written are removed below.
+      if (this.running.size > 0) this.markDeleted(id);
       await this.store.deleteForRule(id);
       this.emit('rule:deleted', current);
     });
+  }
+
+  /** Notes the deletion of `id` for the running dispatches, forgetting older notes. */
+  private markDeleted(id: string): void {
+    this.deletedAt.set(id, ++this.deletions);
+    if (this.deletedAt.size <= 64) return;
+    // Notes no running dispatch can need: it began after them.
+    let oldest = this.deletions;
+    for (const began of this.running.values()) if (began < oldest) oldest = began;
+    for (const [rule, at] of this.deletedAt) if (at <= oldest) this.deletedAt.delete(rule);
   }
 
   /** Enables a rule (validated again against the registry). */
@@ -954,11 +976,12 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     const bucket = this.index.get(keyOf(event.integrationId, event.type));
     if (!bucket || bucket.length === 0) return [];
     const task = this.dispatchBucket(event, bucket);
-    this.running.add(task);
+    this.running.set(task, this.deletions);
     try {
       return await task;
     } finally {
       this.running.delete(task);
+      if (this.running.size === 0 && this.deletedAt.size > 0) this.deletedAt.clear();
     }
   }
 
@@ -1013,7 +1036,11 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     const waiting: Promise<void>[] = [];
     let empty = 0;
     const debug = this.minLevel <= LEVELS.debug;
-    // Snapshot: rules changed during the dispatch do not affect it.
+    // Snapshot: rules changed during the dispatch do not affect it. The executions of a
+    // rule deleted from here on are returned but not recorded (see `deleteRule`).
+    const since = this.deletions;
+    const stale: StaleRules = () =>
+      this.deletions === since ? undefined : (id) => (this.deletedAt.get(id) ?? 0) > since;
     for (const cr of bucket.slice()) {
       let fired: boolean;
       try {
@@ -1065,7 +1092,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
             if (!done) {
               slots[slot] = undefined;
             } else {
-              const recorded = this.finish(done.exec, done.logs);
+              const recorded = this.finish(done.exec, done.logs, stale);
               recorded.catch(() => undefined); // observed with the other slots
               slots[slot] = recorded;
             }
@@ -1111,7 +1138,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     }
     open = false;
     if (empty > 0) dropPending(batch, slots);
-    const recorded = batch.entries.length > 0 ? await this.finishDispatch(batch) : [];
+    const recorded = batch.entries.length > 0 ? await this.finishDispatch(batch, stale) : [];
     if (all) await all;
     // Executions recorded on their own (only when some awaited something).
     const own =
@@ -1561,8 +1588,8 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   }
 
   /** Records an execution that finished after its dispatch's record was written, then announces it. */
-  private finish(exec: Execution, logs: LogEntry[]): Promise<Execution> {
-    const p = this.store.recordOne(exec, logs);
+  private finish(exec: Execution, logs: LogEntry[], stale: StaleRules): Promise<Execution> {
+    const p = this.store.recordOne(exec, logs, stale);
     if (this.listenerCount('execution:completed') === 0) return p;
     return p.then((stored) => {
       this.emit('execution:completed', stored);
@@ -1571,8 +1598,8 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   }
 
   /** Records the executions a dispatch decided (one record), then announces each. */
-  private finishDispatch(batch: DispatchBatch): Promise<Execution[]> {
-    const p = this.store.recordDispatch(batch);
+  private finishDispatch(batch: DispatchBatch, stale: StaleRules): Promise<Execution[]> {
+    const p = this.store.recordDispatch(batch, stale);
     if (this.listenerCount('execution:completed') === 0) return p;
     return p.then((stored) => {
       for (const e of stored) this.emit('execution:completed', e);
@@ -1682,7 +1709,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     this.unregisterChecker();
     this.unregisterInstanceChecker();
-    const all = Promise.allSettled([...this.running]);
+    const all = Promise.allSettled([...this.running.keys()]);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = await Promise.race([
       all.then(() => false),

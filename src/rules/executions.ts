@@ -97,6 +97,13 @@ export interface DispatchBatch {
   readonly logs: (readonly LogEntry[])[];
 }
 
+/**
+ * Asked right before a write: undefined when no rule was deleted since the executions
+ * were decided, else a test of whether a rule id's executions belong to a rule deleted
+ * since (they are then returned but not recorded).
+ */
+export type StaleRules = () => ((ruleId: string) => boolean) | undefined;
+
 const SUFFIXES: string[] = [];
 
 /** `.<n>`: n in base 36, four digits, so ids of one dispatch sort in order. */
@@ -252,6 +259,12 @@ export class ExecutionStore {
   private migrated: Promise<void> | undefined;
   /** The last rule id list stored per first rule id (see `shareIds`). */
   private readonly idLists = new Map<string, readonly string[]>();
+  /**
+   * Record writes in flight, from the staleness check to retention: `deleteForRule`
+   * waits for them, so a write that passed the check before the rule's deletion is
+   * found and removed with the rest of its history.
+   */
+  private readonly writing = new Set<Promise<unknown>>();
 
   constructor(storage: StorageAdapter, retention: RetentionOptions = {}) {
     const max = retention.maxExecutionsPerRule ?? 1000;
@@ -380,8 +393,21 @@ export class ExecutionStore {
    * Writes an execution that ran actions (or awaited a condition) as a record of its
    * own, with its log entries, then applies retention to its rule.
    */
-  async recordOne(exec: Execution, entries: readonly LogEntry[]): Promise<Execution> {
+  async recordOne(
+    exec: Execution,
+    entries: readonly LogEntry[],
+    stale?: StaleRules,
+  ): Promise<Execution> {
     const [q] = await this.queuesOf([exec.ruleId]);
+    if (stale?.()?.(exec.ruleId)) return exec;
+    return this.track(this.writeOne(exec, entries, q!));
+  }
+
+  private async writeOne(
+    exec: Execution,
+    entries: readonly LogEntry[],
+    q: Queue,
+  ): Promise<Execution> {
     const insert = this.executions.insert({
       id: exec.id,
       ruleIds: [exec.ruleId],
@@ -397,8 +423,8 @@ export class ExecutionStore {
     const state: RecordState = { id: exec.id, live: 1 };
     this.live.set(exec.id, state);
     const removals: Promise<unknown>[] = [];
-    this.enqueue(q!, state, exec.startTime, entries.length > 0 ? exec.id : undefined);
-    this.expire(q!, removals);
+    this.enqueue(q, state, exec.startTime, entries.length > 0 ? exec.id : undefined);
+    this.expire(q, removals);
     if (removals.length > 0) await Promise.all(removals);
     return exec;
   }
@@ -408,9 +434,59 @@ export class ExecutionStore {
    * all writes in flight at once, then applies retention to their rules. Resolves with
    * the full executions, in order.
    */
-  async recordDispatch(batch: DispatchBatch): Promise<Execution[]> {
+  async recordDispatch(batch: DispatchBatch, stale?: StaleRules): Promise<Execution[]> {
+    const queues = await this.queuesOf(batch.ruleIds);
+    const drop = stale?.();
+    if (!drop) return this.track(this.writeDispatch(batch, queues));
+    // Rules deleted since: their executions are returned as decided, not recorded.
+    const kept: number[] = [];
+    for (let i = 0; i < batch.ruleIds.length; i++) if (!drop(batch.ruleIds[i]!)) kept.push(i);
+    const unstored: RecordDocument = {
+      id: batch.id,
+      ruleIds: batch.ruleIds,
+      startTime: batch.startTime,
+      executions: batch.entries,
+      integrationId: batch.integrationId,
+      triggerType: batch.triggerType,
+      triggerData: batch.triggerData,
+      seq: batch.seq,
+      revision: 1,
+    };
+    const out = batch.entries.map((_, i) => expand(unstored, i));
+    if (kept.length === 0) return out;
+    const written = await this.track(
+      this.writeDispatch(
+        {
+          ...batch,
+          ruleIds: kept.map((i) => batch.ruleIds[i]!),
+          seq: kept.map((i) => batch.seq[i]!),
+          entries: kept.map((i) => batch.entries[i]!),
+          logs: kept.map((i) => batch.logs[i]!),
+        },
+        kept.map((i) => queues[i]!),
+      ),
+    );
+    kept.forEach((i, k) => {
+      out[i] = written[k]!;
+    });
+    return out;
+  }
+
+  /** Runs a record write, registered in `writing` until it settles. */
+  private track<T>(write: Promise<T>): Promise<T> {
+    this.writing.add(write);
+    const done = (): void => {
+      this.writing.delete(write);
+    };
+    write.then(done, done);
+    return write;
+  }
+
+  private async writeDispatch(
+    batch: DispatchBatch,
+    queues: readonly Queue[],
+  ): Promise<Execution[]> {
     const { id, ruleIds, seq, entries, logs } = batch;
-    const queues = await this.queuesOf(ruleIds);
     const n = ruleIds.length;
     let startTime = batch.startTime;
     let ordered = true;
@@ -556,6 +632,8 @@ export class ExecutionStore {
    */
   async deleteForRule(ruleId: string): Promise<void> {
     await this.migrate();
+    // Writes that passed their staleness check before this deletion land first.
+    if (this.writing.size > 0) await Promise.allSettled([...this.writing]);
     const [{ items }, { items: logged }] = await Promise.all([
       this.executions.find({ where: { ruleIds: ruleId } }),
       this.logs.find({ where: { ruleId } }),

@@ -183,6 +183,71 @@ describe.each(ALL_ADAPTERS)('execution records with %s storage', (kind) => {
     expect(await records().count()).toBe(0);
   });
 
+  /** A chat handler that waits for `release()`, and a promise of its first call. */
+  const gateSend = () => {
+    let started!: () => void;
+    let release!: () => void;
+    const running = new Promise<void>((r) => {
+      started = r;
+    });
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    w.handlers.send = async () => {
+      started();
+      await gate;
+      return { ok: true };
+    };
+    return { running, release };
+  };
+
+  const storedFor = async (ruleId: string) =>
+    (await records().find({ where: { ruleIds: ruleId } })).items.length;
+
+  it('records nothing for a rule deleted while its action runs, and its new namesake starts empty', async () => {
+    const slow = await w.engine.createRule(bigOrderRule({ id: 'slow' }) as RuleInput);
+    const { running, release } = gateSend();
+    const dispatched = w.engine.dispatch(orderEvent({ id: 'o1', amount: 500 }));
+    await running;
+    await w.engine.deleteRule(slow.id);
+    await w.engine.createRule(bigOrderRule({ id: 'slow', name: 'again' }) as RuleInput);
+    release();
+    const [ex] = await dispatched;
+    // It ran, so the dispatch reports it; it is not kept for the deleted rule.
+    expect(ex).toMatchObject({ ruleId: 'slow', successful: true, conditionsMet: true });
+    expect(await idsOf(w.engine, 'slow')).toEqual([]);
+    expect(await storedFor('slow')).toBe(0);
+    await expect(w.engine.getExecutionLogs(ex!.id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('records nothing for a rule deleted between its decision and its dispatch record', async () => {
+    await w.engine.createRule(bigOrderRule({ id: 'slow' }) as RuleInput);
+    const doomed = await w.engine.createRule({ ...quiet('doomed'), id: 'doomed' });
+    const kept = await w.engine.createRule({ ...quiet('kept'), id: 'kept' });
+    const { running, release } = gateSend();
+    const dispatched = w.engine.dispatch(orderEvent({ id: 'o1', amount: 500 }));
+    // Both quiet rules are decided by now; the record is written after this turn.
+    await running;
+    await w.engine.deleteRule(doomed.id);
+    await w.engine.createRule({ ...quiet('doomed again'), id: 'doomed' });
+    release();
+    const executions = await dispatched;
+    expect(executions.map((x) => [x.ruleId, x.conditionsMet])).toEqual([
+      ['slow', true],
+      ['doomed', false],
+      ['kept', false],
+    ]);
+    expect(await idsOf(w.engine, 'doomed')).toEqual([]);
+    expect(await storedFor('doomed')).toBe(0);
+    expect(await idsOf(w.engine, kept.id)).toEqual([executions[2]!.id]);
+    expect(await idsOf(w.engine, 'slow')).toEqual([executions[0]!.id]);
+    // A fresh engine over the same storage sees the same.
+    const fresh = w.newEngine();
+    expect(await idsOf(fresh, 'doomed')).toEqual([]);
+    expect(await idsOf(fresh, kept.id)).toEqual([executions[2]!.id]);
+    await fresh.close();
+  });
+
   it('converts execution documents of plugboard 0.1.0 once, keeping their ids and logs', async () => {
     const rule = await w.engine.createRule(quiet('legacy'));
     const legacy = w.storage.collection<{ id: string; revision: number; [k: string]: unknown }>(
