@@ -1,11 +1,13 @@
 /**
- * Property: whatever the sequence of dispatches, rule switches, deletions and engine
+ * Properties: whatever the sequence of dispatches, rule switches, deletions and engine
  * restarts, each rule's history is exactly its last N executions, nothing expired can be
- * read, and once pruned no record is left without a live execution.
+ * read, and once pruned no record is left without a live execution; and whatever the
+ * interleaving of running dispatches with rule deletions and re-creations under the same
+ * id, no execution of a deleted rule is kept.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { RuleEngine, RuleInput } from '../../src/index.js';
+import type { Execution, RuleEngine, RuleInput } from '../../src/index.js';
 import { bigOrderRule, createWorld, executionIdsOf, orderEvent, type World } from './fixtures.js';
 
 type Op =
@@ -118,4 +120,128 @@ describe('execution records', () => {
       { numRuns: 60 },
     );
   }, 60_000);
+
+  it.each(['memory', 'json-file'] as const)(
+    'keep no execution of a deleted rule, whatever dispatches were running when it went (%s)',
+    async (kind) => {
+      type Step =
+        | { readonly kind: 'dispatch' }
+        | { readonly kind: 'delete'; readonly slot: number }
+        | { readonly kind: 'create'; readonly slot: number }
+        | { readonly kind: 'tick' }
+        | { readonly kind: 'release' };
+      const slot = fc.constantFrom(0, 1, 2);
+      const stepArb: fc.Arbitrary<Step> = fc.oneof(
+        { weight: 6, arbitrary: fc.constant({ kind: 'dispatch' as const }) },
+        { weight: 2, arbitrary: fc.record({ kind: fc.constant('delete' as const), slot }) },
+        { weight: 2, arbitrary: fc.record({ kind: fc.constant('create' as const), slot }) },
+        { weight: 2, arbitrary: fc.constant({ kind: 'tick' as const }) },
+        { weight: 1, arbitrary: fc.constant({ kind: 'release' as const }) },
+      );
+      // Each incarnation of a rule leaves its number in what it records: slot 0 in the
+      // expected value of its failing leaf, slot 1 in its action's output; slot 2 has none.
+      const incarnation = (s: number, k: number): RuleInput => {
+        const base = ruleFor(s);
+        if (s === 0) {
+          return {
+            ...base,
+            conditions: [
+              {
+                id: 'never',
+                type: 'match',
+                config: { path: 'payload.amount', operator: 'greaterThan', value: 10_000 + k },
+              },
+            ],
+          };
+        }
+        if (s === 1) {
+          return bigOrderRule({
+            name: 'big',
+            actions: [
+              {
+                id: 'notify',
+                type: 'send_message',
+                integrationId: 'chat',
+                config: { channel: '#sales', text: `k${k}` },
+              },
+            ],
+          }) as RuleInput;
+        }
+        return base;
+      };
+      const tagOf = (e: Execution): string | undefined => {
+        const expected = e.failedCondition?.expected;
+        if (typeof expected === 'number') return `k${expected - 10_000}`;
+        return (e.resultData?.actions[0]?.output as { text?: string } | undefined)?.text;
+      };
+      await fc.assert(
+        fc.asyncProperty(fc.array(stepArb, { maxLength: 25 }), async (steps) => {
+          const w: World = await createWorld(kind);
+          const engine = w.newEngine({ retention: { maxExecutionsPerRule: 1000 } });
+          let release = (): void => undefined;
+          let barrier = new Promise<void>((r) => {
+            release = r;
+          });
+          w.handlers.send = async (input) => {
+            await barrier;
+            return { text: input['text'] };
+          };
+          const ids = ['s0', 's1', 's2'];
+          const alive = [true, true, true];
+          const current = [0, 0, 0];
+          try {
+            for (let i = 0; i < 3; i++)
+              await engine.createRule({ ...incarnation(i, 0), id: ids[i]! });
+            // Rule changes run one after another, concurrently with the dispatches.
+            let changes: Promise<unknown> = Promise.resolve();
+            const dispatches: Promise<unknown>[] = [];
+            let n = 0;
+            for (const step of steps) {
+              if (step.kind === 'dispatch') {
+                dispatches.push(engine.dispatch(orderEvent({ id: `o${n++}`, amount: 500 })));
+              } else if (step.kind === 'delete' && alive[step.slot]) {
+                alive[step.slot] = false;
+                const id = ids[step.slot]!;
+                changes = changes.then(() => engine.deleteRule(id));
+              } else if (step.kind === 'create' && !alive[step.slot]) {
+                alive[step.slot] = true;
+                const k = ++current[step.slot]!;
+                const input = { ...incarnation(step.slot, k), id: ids[step.slot]! };
+                changes = changes.then(() => engine.createRule(input));
+              } else if (step.kind === 'tick') {
+                await new Promise((r) => setImmediate(r));
+              } else if (step.kind === 'release') {
+                release();
+                barrier = new Promise<void>((r) => {
+                  release = r;
+                });
+              }
+            }
+            release();
+            await changes;
+            await Promise.all(dispatches);
+            const records = w.storage.collection<{
+              id: string;
+              revision: number;
+              ruleIds: string[];
+            }>('executions', { arrayIndexes: ['ruleIds'] });
+            for (const record of (await records.find()).items) {
+              for (const id of record.ruleIds) expect(alive[ids.indexOf(id)]).toBe(true);
+            }
+            for (let i = 0; i < 3; i++) {
+              const { items } = await engine.getRuleExecutions(ids[i]!, { limit: 1000 });
+              if (!alive[i]) expect(items).toEqual([]);
+              if (i < 2) for (const e of items) expect(tagOf(e)).toBe(`k${current[i]}`);
+            }
+          } finally {
+            release();
+            await engine.close();
+            await w.cleanup();
+          }
+        }),
+        { numRuns: 40 },
+      );
+    },
+    60_000,
+  );
 });

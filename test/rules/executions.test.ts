@@ -5,12 +5,15 @@
  */
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
+  type CollectionOptions,
   ConfigManager,
   IntegrationRegistry,
   Keyring,
   listAppliedMigrations,
+  MemoryStorage,
   RuleEngine,
   type RuleInput,
+  type StorageAdapter,
 } from '../../src/index.js';
 import { JsonFileStorage } from '../../src/storage/json-file.js';
 import {
@@ -519,4 +522,86 @@ describe.each(ALL_ADAPTERS)('execution records with %s storage', (kind) => {
       }
     },
   );
+});
+
+describe('deleting a rule while its record is being written', () => {
+  it('waits for the write and removes what it wrote', async () => {
+    // An adapter whose `executions` inserts become visible only when released, as a
+    // remote database's would after a round trip.
+    const inner = new MemoryStorage();
+    let hold = false;
+    const held: (() => void)[] = [];
+    const storage = new Proxy(inner, {
+      get(target, key) {
+        if (key === 'collection') {
+          return (name: string, options?: CollectionOptions) => {
+            const col = target.collection(name, options);
+            if (name !== 'executions') return col;
+            return new Proxy(col, {
+              get(c, k) {
+                const v = Reflect.get(c, k) as unknown;
+                if (k === 'insert') {
+                  return async (...args: unknown[]) => {
+                    if (hold) await new Promise<void>((r) => held.push(r));
+                    return (v as (...a: unknown[]) => unknown).apply(c, args);
+                  };
+                }
+                return typeof v === 'function' ? v.bind(c) : v;
+              },
+            });
+          };
+        }
+        const v = Reflect.get(target, key) as unknown;
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    }) as StorageAdapter;
+    const registry = new IntegrationRegistry({ storage });
+    await registry.register(
+      {
+        id: 'shop',
+        name: 'Shop',
+        version: '1.0.0',
+        authType: 'none',
+        triggers: [{ type: 'order.created', name: 'Order created' }],
+      },
+      { publish: true },
+    );
+    const keyring = new Keyring({ keys: { k: Keyring.generateKey() }, primary: 'k' });
+    const config = new ConfigManager({ storage, registry, keyring });
+    const engine = new RuleEngine({ storage, registry, config });
+    const rule = {
+      name: 'all orders',
+      integrationId: 'shop',
+      triggerType: 'order.created',
+      conditions: [],
+      actions: [],
+    } as RuleInput;
+    await engine.createRule({ ...rule, id: 'doomed' });
+    await engine.createRule({ ...rule, id: 'kept' });
+    hold = true;
+    const dispatched = engine.dispatch({
+      integrationId: 'shop',
+      type: 'order.created',
+      payload: {},
+    });
+    while (held.length === 0) await new Promise((r) => setImmediate(r));
+    // The record naming both rules is on its way; delete one of them now.
+    let deleted = false;
+    const deleting = engine.deleteRule('doomed').then(() => {
+      deleted = true;
+    });
+    await new Promise((r) => setImmediate(r));
+    expect(deleted).toBe(false); // waiting for the write
+    hold = false;
+    for (const release of held.splice(0)) release();
+    const [doomed, kept] = await dispatched;
+    await deleting;
+    const records = storage.collection('executions', { arrayIndexes: ['ruleIds'] });
+    expect((await records.find({ where: { ruleIds: 'doomed' } })).items).toEqual([]);
+    expect((await engine.getRuleExecutions('kept')).items.map((e) => e.id)).toEqual([kept!.id]);
+    await expect(engine.getExecutionLogs(doomed!.id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await engine.close();
+    await config.close();
+    await storage.close();
+  });
 });
