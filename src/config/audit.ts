@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { ValidationError, type ValidationIssue } from '../errors.js';
 import { isoAt } from '../internal/clock.js';
+import { isObject } from '../internal/json.js';
 import type { Collection, StorageAdapter, StoredDocument } from '../storage/types.js';
 import type { AuditEntry, AuditInput, AuditQuery, AuditRetention } from './types.js';
 
@@ -28,10 +29,10 @@ interface AuditDocument extends StoredDocument {
  * @throws ValidationError
  */
 export function checkAuditInput(input: unknown): asserts input is AuditInput {
-  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+  if (!isObject(input)) {
     throw new ValidationError([{ path: '', message: 'must be an object' }], 'audit entry');
   }
-  const entry = input as Record<string, unknown>;
+  const entry = input;
   const issues: ValidationIssue[] = [];
   for (const field of ['actor', 'action'] as const) {
     const v = entry[field];

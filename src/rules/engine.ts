@@ -247,9 +247,12 @@ function toJson(value: unknown): unknown {
   }
 }
 
-/** The output of a handler that read credentials, as frozen JSON scrubbed of their secrets. */
-function scrubOutput(output: unknown, secrets: readonly string[]): unknown {
-  const json = toJson(output);
+/**
+ * A handler's output or log data, when it read credentials: frozen JSON (see `toJson`)
+ * scrubbed of their secrets.
+ */
+function scrubbedJson(value: unknown, secrets: readonly string[]): unknown {
+  const json = toJson(value);
   const clean = scrubJson(json, secrets);
   return clean === json || clean === null || typeof clean !== 'object'
     ? clean
@@ -1481,7 +1484,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
           logs,
           action.id,
         );
-        const json = secrets ? scrubOutput(output, secrets) : toJson(output);
+        const json = secrets ? scrubbedJson(output, secrets) : toJson(output);
         const r: Writable<ActionResult> = {
           actionId: action.id,
           type: action.type,
@@ -1581,7 +1584,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
           this.log(logs, level, 'action', String(message), data, actionId);
           return;
         }
-        const clean = data === undefined ? undefined : scrubJson(toJson(data), secrets);
+        const clean = data === undefined ? undefined : scrubbedJson(data, secrets);
         this.log(logs, level, 'action', scrub(String(message), secrets), clean, actionId);
       };
     return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };

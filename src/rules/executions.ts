@@ -452,23 +452,26 @@ export class ExecutionStore {
       seq: batch.seq,
       revision: 1,
     };
-    const out = batch.entries.map((_, i) => expand(unstored, i));
-    if (kept.length === 0) return out;
-    const written = await this.track(
-      this.writeDispatch(
-        {
-          ...batch,
-          ruleIds: kept.map((i) => batch.ruleIds[i]!),
-          seq: kept.map((i) => batch.seq[i]!),
-          entries: kept.map((i) => batch.entries[i]!),
-          logs: kept.map((i) => batch.logs[i]!),
-        },
-        kept.map((i) => queues[i]!),
-      ),
-    );
-    kept.forEach((i, k) => {
-      out[i] = written[k]!;
-    });
+    const out = new Array<Execution>(batch.entries.length);
+    if (kept.length > 0) {
+      const pick = <T>(xs: readonly T[]): T[] => kept.map((i) => xs[i]!);
+      const written = await this.track(
+        this.writeDispatch(
+          {
+            ...batch,
+            ruleIds: pick(batch.ruleIds),
+            seq: pick(batch.seq),
+            entries: pick(batch.entries),
+            logs: pick(batch.logs),
+          },
+          pick(queues),
+        ),
+      );
+      kept.forEach((i, k) => {
+        out[i] = written[k]!;
+      });
+    }
+    for (let i = 0; i < out.length; i++) out[i] ??= expand(unstored, i);
     return out;
   }
 
