@@ -4,6 +4,7 @@
  * @module
  */
 
+export type { ConfigManagerEvents } from './config/events.js';
 export type {
   ConfigLogger,
   ConfigManagerOptions,
@@ -85,26 +86,6 @@ export {
   TimeoutError,
   ValidationError,
 } from './errors.js';
-export type {
-  ConfigManagerEvents,
-  PluginLoaderEvents,
-  RegistryEvents,
-  RuleEngineEvents,
-} from './events.js';
-export type {
-  ImportLegacyRulesOptions,
-  LegacyImportReport,
-  LegacyRuleProblem,
-} from './migrations/legacy-rules.js';
-export { importLegacyRules } from './migrations/legacy-rules.js';
-export type {
-  Migration,
-  MigrationContext,
-  MigrationRecord,
-  MigrationReport,
-  RunMigrationsOptions,
-} from './migrations/runner.js';
-export { listAppliedMigrations, runMigrations } from './migrations/runner.js';
 export type { CreatePlugboardOptions, Plugboard } from './plugboard.js';
 export { createPlugboard } from './plugboard.js';
 export type {
@@ -123,6 +104,7 @@ export type {
   TypedActionContext,
 } from './plugins/define.js';
 export { DefinedIntegration, defineIntegration } from './plugins/define.js';
+export type { PluginLoaderEvents } from './plugins/events.js';
 export type { LoadOptions, PluginLoaderOptions, UnloadOptions } from './plugins/loader.js';
 export { PluginLoader } from './plugins/loader.js';
 export type {
@@ -149,6 +131,7 @@ export type {
   PluginLoadFailure,
   PluginLogger,
 } from './plugins/types.js';
+export type { RegistryEvents } from './registry/events.js';
 export type {
   DefinitionComponents,
   DefinitionPage,
@@ -167,7 +150,14 @@ export type {
 export { IntegrationRegistry } from './registry/index.js';
 export type { RuleEngineOptions } from './rules/engine.js';
 export { RuleEngine } from './rules/engine.js';
+export type { RuleEngineEvents } from './rules/events.js';
 export type { RetentionOptions } from './rules/executions.js';
+export type {
+  ImportLegacyRulesOptions,
+  LegacyImportReport,
+  LegacyRuleProblem,
+} from './rules/legacy-rules.js';
+export { importLegacyRules } from './rules/legacy-rules.js';
 export type { OperatorFn, OperatorOptions } from './rules/operators.js';
 export type {
   ActionResult,
@@ -224,6 +214,14 @@ export type {
   TriggerRuntime,
 } from './schema/runtime.js';
 export { MemoryStorage } from './storage/memory.js';
+export type {
+  Migration,
+  MigrationContext,
+  MigrationRecord,
+  MigrationReport,
+  RunMigrationsOptions,
+} from './storage/migrations.js';
+export { listAppliedMigrations, runMigrations } from './storage/migrations.js';
 export type {
   Collection,
   CollectionOptions,

@@ -37,10 +37,10 @@ import {
   ValidationError,
   type ValidationIssue,
 } from '../errors.js';
-import type { ConfigManagerEvents } from '../events.js';
 import type { IntegrationDefinition } from '../schema/definition.js';
 import type { Collection, StorageAdapter, StoredDocument } from '../storage/types.js';
 import { AuditLog, checkAuditInput } from './audit.js';
+import type { ConfigManagerEvents } from './events.js';
 import { ScopeIndex } from './scope-index.js';
 import type {
   AuditEntry,

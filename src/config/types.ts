@@ -5,66 +5,15 @@
  */
 import type { Reference } from '../errors.js';
 
-/** Scope levels of an instance; user beats client beats global in resolution. */
-export type ContextType = 'global' | 'client' | 'user';
+export type {
+  ContextType,
+  InstanceContext,
+  InstanceState,
+  InstanceStatus,
+  InstanceView,
+} from '../schema/instance.js';
 
-/** Which scope an instance belongs to. */
-export interface InstanceContext {
-  /** The scope level. */
-  readonly type: ContextType;
-  /** The user or client id; absent for `global`. */
-  readonly contextId?: string;
-}
-
-/** Health states of an instance. */
-export type InstanceState = 'active' | 'inactive' | 'error';
-
-/** Last known health of an instance. */
-export interface InstanceStatus {
-  /** Current state. */
-  readonly state: InstanceState;
-  /** When it was last checked (ISO). */
-  readonly lastChecked?: string;
-  /** Why it is in `error`, without secrets. */
-  readonly error?: string;
-  /** `auth`: needs the user (re-consent, revoked key); `transient`: retry later. */
-  readonly reason?: 'auth' | 'transient';
-}
-
-/**
- * A configured instance as returned by the public API: credentials are never included
- * in clear; secret fields appear as `"[redacted]"`.
- */
-export interface InstanceView {
-  /** Unique id. */
-  readonly instanceId: string;
-  /** The integration it configures. */
-  readonly integrationId: string;
-  /** The definition version it is pinned to. */
-  readonly version: string;
-  /** Display name. */
-  readonly name: string;
-  /** Optional description. */
-  readonly description?: string;
-  /** Scope. */
-  readonly context: InstanceContext;
-  /** Preferred instance at its scope when several match. */
-  readonly isDefault?: boolean;
-  /** Configuration, validated against the definition's `configSchema`. */
-  readonly config: Readonly<Record<string, unknown>>;
-  /** Credentials with secret fields replaced by `"[redacted]"`. */
-  readonly credentials: Readonly<Record<string, unknown>>;
-  /** Health. */
-  readonly status: InstanceStatus;
-  /** Storage revision, for `expectedRevision`. */
-  readonly revision: number;
-  /** ISO timestamps. */
-  readonly createdAt: string;
-  /** ISO timestamps. */
-  readonly updatedAt: string;
-  /** When credentials were last used (ISO). */
-  readonly lastUsedAt?: string;
-}
+import type { ContextType, InstanceContext, InstanceState } from '../schema/instance.js';
 
 /** A failure kind: `auth` needs the user (re-consent, revoked key), `transient` may pass on retry. */
 export type InstanceFailureKind = 'auth' | 'transient';

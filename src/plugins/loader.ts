@@ -18,7 +18,6 @@ import {
   TimeoutError,
   ValidationError,
 } from '../errors.js';
-import type { PluginLoaderEvents } from '../events.js';
 import { fsPromises } from '../internal/fs.js';
 import { isObject } from '../internal/json.js';
 import type { DefinitionRuntime, IntegrationRegistry } from '../registry/index.js';
@@ -29,6 +28,7 @@ import type {
   IntegrationDefinitionInput,
   TriggerRuntime,
 } from '../schema/runtime.js';
+import type { PluginLoaderEvents } from './events.js';
 import { type ManifestRuntimeExport, readManifestPackage } from './manifest.js';
 import { ManifestPlugin } from './manifest-plugin.js';
 import type { JsonFileCache } from './package-files.js';

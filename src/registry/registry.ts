@@ -15,7 +15,6 @@ import {
   ValidationError,
   type ValidationIssue,
 } from '../errors.js';
-import type { RegistryEvents } from '../events.js';
 import { deepFreeze, frozenJson, isObject } from '../internal/json.js';
 import { createAjv, toIssues } from '../schema/ajv.js';
 import {
@@ -36,6 +35,7 @@ import type {
 } from '../schema/runtime.js';
 import type { Collection, StorageAdapter, StoredDocument } from '../storage/types.js';
 import { findBreakingChanges } from './compatibility.js';
+import type { RegistryEvents } from './events.js';
 import {
   SchemaService,
   type SchemaTarget,

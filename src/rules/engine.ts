@@ -16,7 +16,6 @@ import {
   ValidationError,
   type ValidationIssue,
 } from '../errors.js';
-import type { RuleEngineEvents } from '../events.js';
 import { isoNow } from '../internal/clock.js';
 import { deepFreeze, frozenJson, shareFrozen } from '../internal/json.js';
 import type { IntegrationRegistry } from '../registry/index.js';
@@ -42,6 +41,7 @@ import {
   whyMatch,
 } from './compile.js';
 import { Semaphore, Shutdown, sleep, withTimeout } from './concurrency.js';
+import type { RuleEngineEvents } from './events.js';
 import {
   type DecidedEntry,
   type DispatchBatch,

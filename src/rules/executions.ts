@@ -22,7 +22,7 @@
  */
 import { NotFoundError, ValidationError } from '../errors.js';
 import { deepFreeze, shareFrozen } from '../internal/json.js';
-import { runMigrations } from '../migrations/runner.js';
+import { runMigrations } from '../storage/migrations.js';
 import type { Collection, StorageAdapter, StoredDocument } from '../storage/types.js';
 import { compileReader, MISSING, type PathReader, parsePath } from './paths.js';
 import type { ConditionFailure, Execution, ExecutionLog, ExecutionQuery } from './types.js';

@@ -4,13 +4,14 @@
  *
  * @module
  */
-import type { InstanceView } from '../config/types.js';
+
 import type {
   ActionDefinition,
   ConditionDefinition,
   IntegrationDefinitionData,
   TriggerDefinition,
 } from './definition.js';
+import type { InstanceView } from './instance.js';
 
 /** Who an event concerns; used to pick the instance an action runs with. */
 export interface EventContext {

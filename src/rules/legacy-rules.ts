@@ -5,8 +5,8 @@
  * @module
  */
 import { isPlugboardError, type ValidationIssue } from '../errors.js';
-import type { RuleEngine } from '../rules/engine.js';
-import type { RuleInput } from '../rules/types.js';
+import type { RuleEngine } from './engine.js';
+import type { RuleInput } from './types.js';
 
 /** Options of {@link importLegacyRules}. */
 export interface ImportLegacyRulesOptions {

@@ -14,7 +14,7 @@ import {
   ValidationError,
   type ValidationIssue,
 } from '../errors.js';
-import type { Collection, StorageAdapter } from '../storage/types.js';
+import type { Collection, StorageAdapter } from './types.js';
 
 /** What a migration's `up` receives. */
 export interface MigrationContext {
