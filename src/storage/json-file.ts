@@ -326,6 +326,7 @@ export class JsonFileStorage implements StorageAdapter {
     durable: true,
     transactions: false,
     multiProcess: false,
+    arrayIndexes: true,
   });
   /** Absolute path of the store's directory. */
   readonly dir: string;

@@ -47,6 +47,7 @@ export class MemoryStorage implements StorageAdapter {
     durable: false,
     transactions: false,
     multiProcess: false,
+    arrayIndexes: true,
   });
   private readonly collections = new Map<string, MemoryCollection<StoredDocument>>();
   private closed = false;

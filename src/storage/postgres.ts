@@ -294,6 +294,7 @@ export class PostgresStorage implements StorageAdapter {
     durable: true,
     transactions: false,
     multiProcess: true,
+    arrayIndexes: true,
   });
   /** The PostgreSQL schema holding this store's tables. */
   readonly schema: string;

@@ -35,6 +35,12 @@ export interface StorageCapabilities {
   readonly transactions: boolean;
   /** Several processes may safely share the store at once. */
   readonly multiProcess?: boolean;
+  /**
+   * The adapter supports {@link CollectionOptions.arrayIndexes} (membership filters on
+   * array fields). Absent means no: callers that would use them store one document per
+   * element instead, and the conformance suite skips those tests.
+   */
+  readonly arrayIndexes?: boolean;
 }
 
 /** Options of {@link StorageAdapter.collection}. */
