@@ -16,6 +16,7 @@ import {
   type ValidationIssue,
 } from '../errors.js';
 import { deepFreeze, frozenJson, isObject } from '../internal/json.js';
+import { closest } from '../internal/suggest.js';
 import { createAjv, toIssues } from '../schema/ajv.js';
 import {
   type AuthType,
@@ -43,7 +44,7 @@ import {
   type SchemaValidator,
   sharedOf,
 } from './schemas.js';
-import { closest, score } from './search.js';
+import { score } from './search.js';
 
 /** Options of {@link IntegrationRegistry}. */
 export interface IntegrationRegistryOptions {

@@ -6,39 +6,6 @@
  */
 import type { IntegrationDefinition } from '../schema/definition.js';
 
-/** Levenshtein edit distance, bounded: returns `max + 1` as soon as it is exceeded. */
-export function editDistance(a: string, b: string, max = Number.POSITIVE_INFINITY): number {
-  if (Math.abs(a.length - b.length) > max) return max + 1;
-  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    let rowMin = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      const v = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + cost);
-      cur.push(v);
-      if (v < rowMin) rowMin = v;
-    }
-    if (rowMin > max) return max + 1;
-    prev = cur;
-  }
-  return prev[b.length]!;
-}
-
-/** Up to `limit` candidates closest to `wanted` (prefix matches first, then by distance). */
-export function closest(wanted: string, candidates: Iterable<string>, limit = 3): string[] {
-  const w = wanted.toLowerCase();
-  const max = Math.max(2, Math.floor(w.length / 3));
-  const scored: [string, number][] = [];
-  for (const c of candidates) {
-    const lc = c.toLowerCase();
-    const d = lc.startsWith(w) || w.startsWith(lc) ? 0.5 : editDistance(w, lc, max);
-    if (d <= max) scored.push([c, d]);
-  }
-  scored.sort((x, y) => x[1] - y[1] || (x[0] < y[0] ? -1 : 1));
-  return scored.slice(0, limit).map(([c]) => c);
-}
-
 function tokens(text: string): string[] {
   return text
     .toLowerCase()

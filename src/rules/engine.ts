@@ -16,6 +16,7 @@ import {
   ValidationError,
   type ValidationIssue,
 } from '../errors.js';
+import { Semaphore, Shutdown, sleep, withTimeout } from '../internal/async.js';
 import { isoNow } from '../internal/clock.js';
 import { deepFreeze, frozenJson, shareFrozen } from '../internal/json.js';
 import type { IntegrationRegistry } from '../registry/index.js';
@@ -40,7 +41,6 @@ import {
   suggest,
   whyMatch,
 } from './compile.js';
-import { Semaphore, Shutdown, sleep, withTimeout } from './concurrency.js';
 import type { RuleEngineEvents } from './events.js';
 import {
   type DecidedEntry,

@@ -1,6 +1,6 @@
 /**
- * Small concurrency helpers of the rule engine: a counting semaphore, abortable sleep and
- * a time limit that aborts a signal.
+ * Concurrency helpers shared by the parts: a counting semaphore, a per-key mutex,
+ * abortable sleep, a shutdown switch and two kinds of time limit.
  *
  * @internal
  * @module
@@ -167,4 +167,45 @@ export function withTimeout<T>(
       (e: unknown) => settle(false, e),
     );
   });
+}
+
+/**
+ * Settles like `promise`, or rejects with a {@link TimeoutError} naming `what` after
+ * `ms`. The work itself is not stopped: use {@link withTimeout} when it can be aborted.
+ */
+export async function raceTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new TimeoutError(what, ms)), ms);
+      }),
+    ]);
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
+}
+
+const RESOLVED: Promise<unknown> = Promise.resolve();
+
+/**
+ * Runs tasks one at a time per key, in call order; tasks of different keys run
+ * concurrently. A failing task does not stop the ones queued after it.
+ */
+export class KeyedMutex {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  /** Runs `fn` once every earlier task of `key` has settled. */
+  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.tails.get(key) ?? RESOLVED;
+    const run = prev.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    this.tails.set(key, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    }
+  }
 }
