@@ -4,6 +4,8 @@
  * @module
  */
 
+export { IntegrationRegistry } from './registry.js';
+export type { SchemaTarget, SchemaValidationResult, SchemaValidator } from './schemas.js';
 export type {
   DefinitionComponents,
   DefinitionPage,
@@ -15,8 +17,4 @@ export type {
   PayloadValidationResult,
   ReferenceChecker,
   RegisterOptions,
-  SchemaTarget,
-  SchemaValidationResult,
-  SchemaValidator,
-} from './registry.js';
-export { IntegrationRegistry } from './registry.js';
+} from './types.js';

@@ -6,6 +6,7 @@
  * @module
  */
 import { NotFoundError, ValidationError, type ValidationIssue } from '../errors.js';
+import { errorMessage } from '../internal/error-message.js';
 import {
   type AnyAjv,
   createAjv,
@@ -22,6 +23,7 @@ import {
   prepareForCompile,
   refTarget,
   type SharedComponents,
+  secretFields,
 } from '../schema/json-schema.js';
 
 /** Which schema of a definition to validate against. */
@@ -176,6 +178,7 @@ export class SchemaService {
   private readonly ajvs = new Map<SchemaDialect, { ajv: AnyAjv; formats: ReadonlySet<string> }>();
   private readonly validators = new Map<string, SchemaValidator>();
   private readonly sharedAdded = new Map<string, Set<SchemaDialect>>();
+  private readonly secrets = new Map<string, string[]>();
   private readonly policy: KeywordPolicy;
   private readonly maxIssues: number;
   private readonly formats: FormatMode;
@@ -261,7 +264,7 @@ export class SchemaService {
         compiled = ajv.compile(prepared);
       } catch (e) {
         throw new ValidationError(
-          [{ path, message: `cannot be compiled: ${(e as Error).message}` }],
+          [{ path, message: `cannot be compiled: ${errorMessage(e)}` }],
           `schema of '${def.id}@${def.version}'`,
           { cause: e },
         );
@@ -292,8 +295,20 @@ export class SchemaService {
     return sharedId;
   }
 
-  /** Drops every compiled validator of one version (archive, delete). */
+  /** Names of the secret credential fields of a version (`writeOnly` or `format: 'password'`). */
+  secretFields(def: IntegrationDefinition): string[] {
+    const key = `${def.id}@${def.version}`;
+    let fields = this.secrets.get(key);
+    if (!fields) {
+      fields = secretFields(def.credentialSchema, sharedOf(def));
+      this.secrets.set(key, fields);
+    }
+    return [...fields];
+  }
+
+  /** Drops every compiled validator and cached field list of one version (archive, delete). */
   drop(id: string, version: string): void {
+    this.secrets.delete(`${id}@${version}`);
     const prefix = `${id}@${version}|`;
     for (const key of [...this.validators.keys()])
       if (key.startsWith(prefix)) this.validators.delete(key);

@@ -49,3 +49,18 @@ export function score(def: IntegrationDefinition, query: string): number {
   }
   return total;
 }
+
+/** The definitions matching `text`, best first (ties by id), at most `limit`. */
+export function rankByText(
+  defs: readonly IntegrationDefinition[],
+  text: string,
+  limit: number,
+): IntegrationDefinition[] {
+  const scored: [IntegrationDefinition, number][] = [];
+  for (const def of defs) {
+    const s = score(def, text);
+    if (s > 0) scored.push([def, s]);
+  }
+  scored.sort((a, b) => b[1] - a[1] || (a[0].id < b[0].id ? -1 : 1));
+  return scored.slice(0, limit).map(([d]) => d);
+}
