@@ -6,32 +6,28 @@
  */
 
 import { basename, extname, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { EventEmitter } from 'eventemitter3';
-import semver from 'semver';
-import {
-  ConflictError,
-  isPlugboardError,
-  NotFoundError,
-  PluginLoadError,
-  ReferencedError,
-  TimeoutError,
-  ValidationError,
-} from '../errors.js';
+import { isPlugboardError, PluginLoadError, ReferencedError, ValidationError } from '../errors.js';
+import { errorMessage } from '../internal/error-message.js';
 import { fsPromises } from '../internal/fs.js';
-import { isObject } from '../internal/json.js';
-import type { DefinitionRuntime, IntegrationRegistry } from '../registry/index.js';
+import type { IntegrationRegistry } from '../registry/index.js';
 import type { IntegrationDefinition } from '../schema/definition.js';
-import type {
-  ActionRuntime,
-  ConditionRuntime,
-  IntegrationDefinitionInput,
-  TriggerRuntime,
-} from '../schema/runtime.js';
+import type { IntegrationDefinitionInput } from '../schema/runtime.js';
 import type { PluginLoaderEvents } from './events.js';
+import { initializePlugin } from './initialize.js';
+import { LoadedPlugins } from './loaded-plugins.js';
+import { prefixedLogger, silentLogger } from './logger.js';
 import { type ManifestRuntimeExport, readManifestPackage } from './manifest.js';
 import { ManifestPlugin } from './manifest-plugin.js';
 import type { JsonFileCache } from './package-files.js';
+import { readPluginDefinition } from './plugin-definition.js';
+import {
+  importManifestRuntime,
+  importModule,
+  MODULE_EXTENSIONS,
+  pickPlugin,
+} from './plugin-module.js';
+import { registerPlugin } from './registration.js';
 import type {
   IntegrationPlugin,
   LoadAllResult,
@@ -72,81 +68,6 @@ export interface UnloadOptions {
   readonly force?: boolean;
 }
 
-interface Entry {
-  readonly loaded: LoadedPlugin;
-  readonly controller: AbortController;
-}
-
-const silent: PluginLogger = { debug() {}, info() {}, warn() {}, error() {} };
-
-const MODULE_EXTENSIONS = new Set(['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts']);
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-function isPlugin(v: unknown): v is IntegrationPlugin {
-  return (
-    (typeof v === 'object' || typeof v === 'function') &&
-    v !== null &&
-    typeof (v as { getDefinition?: unknown }).getDefinition === 'function'
-  );
-}
-
-/** Stable JSON of the serialisable part of a definition, for "same definition?" checks. */
-function fingerprint(def: IntegrationDefinitionInput | IntegrationDefinition): string {
-  const keys = [
-    'id',
-    'name',
-    'description',
-    'version',
-    'authType',
-    'oauth2Config',
-    'credentialSchema',
-    'configSchema',
-    'triggers',
-    'conditions',
-    'actions',
-    'tags',
-    'homepage',
-    'icon',
-    'definitions',
-    '$defs',
-  ] as const;
-  const source = def as Record<string, unknown>;
-  const picked: Record<string, unknown> = {};
-  for (const k of keys) {
-    const v = source[k];
-    if (v !== undefined) picked[k] = v;
-  }
-  for (const k of ['triggers', 'conditions', 'actions']) picked[k] ??= [];
-  const canonical = (value: unknown): unknown => {
-    if (Array.isArray(value)) return value.map(canonical);
-    if (!isObject(value)) return value;
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(value).sort()) {
-      const v = value[k];
-      if (v !== undefined && typeof v !== 'function') out[k] = canonical(v);
-    }
-    return out;
-  };
-  return JSON.stringify(canonical(picked));
-}
-
-/** The runtime parts carried inline by a definition, keyed by component type. */
-function runtimeOf(def: IntegrationDefinitionInput): DefinitionRuntime {
-  const triggers: Record<string, TriggerRuntime> = {};
-  for (const t of def.triggers ?? [])
-    if (typeof t.factory === 'function') triggers[t.type] = { factory: t.factory };
-  const conditions: Record<string, ConditionRuntime> = {};
-  for (const c of def.conditions ?? [])
-    if (typeof c.factory === 'function') conditions[c.type] = { factory: c.factory };
-  const actions: Record<string, ActionRuntime> = {};
-  for (const a of def.actions ?? [])
-    if (typeof a.handler === 'function') actions[a.type] = { handler: a.handler };
-  return { triggers, conditions, actions };
-}
-
 /**
  * Loads integration plugins (objects, modules, manifest packages) into a registry:
  * registers their definitions with the runtime parts attached, runs `initialize()`
@@ -170,8 +91,7 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
   readonly #logger: PluginLogger;
   readonly #publish: boolean;
   readonly #concurrency: number;
-  readonly #entries = new Map<string, Entry>();
-  readonly #pending = new Map<string, string>();
+  readonly #plugins = new LoadedPlugins();
   readonly #fileCache: JsonFileCache = new Map();
 
   /**
@@ -197,7 +117,7 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
     this.#registry = options.registry;
     this.#timeoutMs = timeout;
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
-    this.#logger = options.logger ?? silent;
+    this.#logger = options.logger ?? silentLogger;
     this.#publish = options.publish ?? true;
     this.#concurrency = Math.max(1, Math.floor(options.concurrency ?? 8));
   }
@@ -233,17 +153,10 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
         throw new PluginLoadError(cause.message, read.id, { cause });
       }
       const pkg = read.package;
-      let runtime: ManifestRuntimeExport | undefined;
-      if (pkg.mainPath !== undefined) {
-        const mod = await this.#import(pkg.mainPath, pkg.definition.id);
-        runtime = (mod['default'] ?? mod['runtime']) as ManifestRuntimeExport | undefined;
-        if (runtime === undefined) {
-          throw new PluginLoadError(
-            `main module ${pkg.mainPath} exports neither a default export nor 'runtime'`,
-            pkg.definition.id,
-          );
-        }
-      }
+      const runtime: ManifestRuntimeExport | undefined =
+        pkg.mainPath === undefined
+          ? undefined
+          : await importManifestRuntime(pkg.mainPath, pkg.definition.id);
       return this.#load(
         new ManifestPlugin(pkg.definition, runtime),
         'manifest',
@@ -264,7 +177,7 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
   async loadModule(path: string, options: LoadOptions = {}): Promise<LoadedPlugin> {
     const source = resolve(path);
     return this.#reporting(source, async () => {
-      const mod = await this.#import(source, undefined);
+      const mod = await importModule(source, undefined);
       const plugin = pickPlugin(mod, source);
       return this.#load(plugin, 'module', source, options);
     });
@@ -323,7 +236,7 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
         .sort();
     } catch (error) {
       const err = new PluginLoadError(
-        `cannot read plugin directory ${parent}: ${message(error)}`,
+        `cannot read plugin directory ${parent}: ${errorMessage(error)}`,
         undefined,
         {
           cause: error,
@@ -350,18 +263,7 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
    * @throws {ReferencedError} listing the instances and rules that still use it
    */
   async unload(id: string, options: UnloadOptions = {}): Promise<void> {
-    const entries = [...this.#entries.values()].filter(
-      (e) =>
-        e.loaded.id === id &&
-        (options.version === undefined || e.loaded.version === options.version),
-    );
-    if (entries.length === 0) {
-      const ids = [...new Set([...this.#entries.values()].map((e) => e.loaded.id))];
-      throw new NotFoundError('plugin', options.version ? `${id}@${options.version}` : id, {
-        suggestions: ids.filter((x) => x.includes(id) || id.includes(x)).slice(0, 3),
-        detail: `Loaded plugins: ${ids.join(', ') || 'none'}`,
-      });
-    }
+    const entries = this.#plugins.select(id, options.version);
     if (!options.force) {
       const refs = await this.#registry.findReferences(id, options.version);
       if (refs.length > 0) {
@@ -371,16 +273,15 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
         );
       }
     }
-    for (const entry of entries) {
-      const { loaded, controller } = entry;
-      this.#entries.delete(`${loaded.id}@${loaded.version}`);
+    for (const { loaded, controller } of entries) {
+      this.#plugins.remove(loaded);
       this.#registry.detachRuntime(loaded.id, loaded.version);
       controller.abort(new Error(`plugin '${loaded.id}@${loaded.version}' unloaded`));
       try {
         await loaded.plugin.dispose?.();
       } catch (error) {
         this.#logger.warn(
-          `plugin '${loaded.id}@${loaded.version}': dispose() failed: ${message(error)}`,
+          `plugin '${loaded.id}@${loaded.version}': dispose() failed: ${errorMessage(error)}`,
         );
       }
       this.emit('plugin:unloaded', { id: loaded.id, version: loaded.version });
@@ -389,9 +290,7 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
 
   /** Loaded plugins, ordered by id and version. */
   list(): LoadedPlugin[] {
-    return [...this.#entries.values()]
-      .map((e) => e.loaded)
-      .sort((a, b) => a.id.localeCompare(b.id) || semver.compare(a.version, b.version));
+    return this.#plugins.list();
   }
 
   /**
@@ -399,14 +298,7 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
    * `undefined` when none is loaded.
    */
   getPlugin(integrationId: string, version?: string): IntegrationPlugin | undefined {
-    if (version !== undefined)
-      return this.#entries.get(`${integrationId}@${version}`)?.loaded.plugin;
-    let best: LoadedPlugin | undefined;
-    for (const { loaded } of this.#entries.values()) {
-      if (loaded.id !== integrationId) continue;
-      if (!best || semver.gt(loaded.version, best.version)) best = loaded;
-    }
-    return best?.plugin;
+    return this.#plugins.plugin(integrationId, version);
   }
 
   // ------------------------------------------------------------------ internals
@@ -423,16 +315,6 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
     );
     this.emit('plugin:failed', { source: abs, error });
     throw error;
-  }
-
-  async #import(path: string, pluginId: string | undefined): Promise<Record<string, unknown>> {
-    try {
-      return (await import(pathToFileURL(path).href)) as Record<string, unknown>;
-    } catch (error) {
-      throw new PluginLoadError(`cannot import ${path}: ${message(error)}`, pluginId, {
-        cause: error,
-      });
-    }
   }
 
   /** Runs a load and emits `plugin:failed` with a `PluginLoadError` when it fails. */
@@ -452,7 +334,7 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
 
   #asLoadError(error: unknown): PluginLoadError {
     if (isPlugboardError(error, 'PLUGIN_LOAD_FAILED')) return error as PluginLoadError;
-    return new PluginLoadError(message(error), undefined, { cause: error });
+    return new PluginLoadError(errorMessage(error), undefined, { cause: error });
   }
 
   async #load(
@@ -462,82 +344,20 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
     options: LoadOptions,
     packageDir?: string,
   ): Promise<LoadedPlugin> {
-    if (!isPlugin(plugin)) {
-      throw new PluginLoadError('not a plugin: getDefinition() is missing', undefined, {
-        cause: new ValidationError(
-          [{ path: 'getDefinition', message: 'must be a function' }],
-          'plugin',
-        ),
-      });
-    }
-    let def: IntegrationDefinitionInput;
-    try {
-      def = plugin.getDefinition();
-    } catch (error) {
-      throw new PluginLoadError(`getDefinition() threw: ${message(error)}`, undefined, {
-        cause: error,
-      });
-    }
-    if (typeof (def as { then?: unknown } | undefined)?.then === 'function') {
-      throw new PluginLoadError(
-        'getDefinition() returned a Promise; it must return the definition synchronously (do async set-up in initialize())',
-      );
-    }
-    const id = isObject(def) && typeof def.id === 'string' ? def.id : undefined;
-    const version = isObject(def) && typeof def.version === 'string' ? def.version : undefined;
-    if (id === undefined || version === undefined) {
-      const issues = [
-        ...(id === undefined ? [{ path: 'id', message: 'must be a string' }] : []),
-        ...(version === undefined ? [{ path: 'version', message: 'must be a string' }] : []),
-      ];
-      const cause = new ValidationError(issues, 'definition');
-      throw new PluginLoadError(
-        `getDefinition() returned an invalid definition: ${cause.message}`,
-        id,
-        {
-          cause,
-        },
-      );
-    }
+    const { def, id, version } = readPluginDefinition(plugin);
     const key = `${id}@${version}`;
-    const holder = this.#entries.get(key)?.loaded.source ?? this.#pending.get(key);
-    if (holder !== undefined) {
-      const cause = new ConflictError(`'${key}' is already loaded from ${holder}`);
-      throw new PluginLoadError(
-        `'${key}' is already loaded (from ${holder}); unload it first or bump the version`,
-        id,
-        { cause },
-      );
-    }
-    this.#pending.set(key, source);
+    this.#plugins.claim(key, id, source);
     const controller = new AbortController();
     try {
       const ctx: PluginContext = {
         pluginId: id,
         version,
         fetch: this.#fetch,
-        log: this.#pluginLogger(key),
+        log: prefixedLogger(key, this.#logger),
         signal: controller.signal,
         ...(packageDir === undefined ? {} : { packageDir }),
       };
-      let definition: IntegrationDefinition;
-      try {
-        await this.#initialize(plugin, ctx, controller, id);
-        // A manifest plugin only knows its runtime parts after initialize().
-        if (plugin instanceof ManifestPlugin) def = plugin.getDefinition();
-        definition = await this.#register(plugin, def, id, version, options);
-      } catch (error) {
-        if (!controller.signal.aborted) controller.abort(error);
-        // Best effort and not awaited: a plugin that hung in initialize may hang here too.
-        void Promise.resolve()
-          .then(() => plugin.dispose?.())
-          .catch((e: unknown) => {
-            this.#logger.warn(
-              `plugin '${key}': dispose() after a failed load threw: ${message(e)}`,
-            );
-          });
-        throw error;
-      }
+      const definition = await this.#start(plugin, def, ctx, controller, options);
       const loaded: LoadedPlugin = Object.freeze({
         id,
         version,
@@ -548,115 +368,40 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
         definition,
         loadedAt: new Date().toISOString(),
       });
-      this.#entries.set(key, { loaded, controller });
+      this.#plugins.add({ loaded, controller });
       this.emit('plugin:loaded', loaded);
       return loaded;
     } finally {
-      this.#pending.delete(key);
+      this.#plugins.release(key);
     }
   }
 
-  async #initialize(
-    plugin: IntegrationPlugin,
-    ctx: PluginContext,
-    controller: AbortController,
-    id: string,
-  ): Promise<void> {
-    if (typeof plugin.initialize !== 'function') return;
-    const ms = this.#timeoutMs;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const cause = new TimeoutError(`Plugin '${id}' initialize()`, ms);
-        controller.abort(cause);
-        reject(
-          new PluginLoadError(
-            `initialize() did not finish within ${ms} ms; raise initializeTimeoutMs or make initialize faster`,
-            id,
-            { cause },
-          ),
-        );
-      }, ms);
-    });
-    try {
-      await Promise.race([
-        (async () => plugin.initialize?.(ctx))().catch((error: unknown) => {
-          if (controller.signal.aborted) return; // already timed out
-          throw new PluginLoadError(`initialize() failed: ${message(error)}`, id, { cause: error });
-        }),
-        timeout,
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  async #register(
+  /** Initialises and registers a plugin; on failure aborts its signal and disposes it. */
+  async #start(
     plugin: IntegrationPlugin,
     def: IntegrationDefinitionInput,
-    id: string,
-    version: string,
+    ctx: PluginContext,
+    controller: AbortController,
     options: LoadOptions,
   ): Promise<IntegrationDefinition> {
-    const registry = this.#registry;
-    const runtime: DefinitionRuntime = {
-      ...runtimeOf(def),
-      ...(typeof plugin.validateEventPayload === 'function'
-        ? { validateEventPayload: plugin.validateEventPayload.bind(plugin) }
-        : {}),
-    };
-    const stored = await registry.getVersion(id, version).catch((error: unknown) => {
-      if (isPlugboardError(error, 'NOT_FOUND')) return undefined;
-      throw error;
-    });
+    const { pluginId: id, version } = ctx;
     try {
-      if (stored) {
-        if (fingerprint(stored) !== fingerprint(def)) {
-          throw new ConflictError(
-            `'${id}@${version}' is already registered with a different definition; bump the version to change it`,
-          );
-        }
-        registry.attachRuntime(id, version, runtime);
-        return stored;
-      }
-      const definition = await registry.register(def, {
-        publish: options.publish ?? this.#publish,
-      });
-      if (runtime.validateEventPayload) registry.attachRuntime(id, version, runtime);
-      return definition;
+      await initializePlugin(plugin, ctx, controller, this.#timeoutMs);
+      // A manifest plugin only knows its runtime parts after initialize().
+      const current = plugin instanceof ManifestPlugin ? plugin.getDefinition() : def;
+      const publish = options.publish ?? this.#publish;
+      return await registerPlugin(this.#registry, plugin, current, id, version, publish);
     } catch (error) {
-      const what = isPlugboardError(error, 'VALIDATION_FAILED')
-        ? 'invalid definition'
-        : isPlugboardError(error, 'CONFLICT')
-          ? 'conflict'
-          : isPlugboardError(error, 'INCOMPATIBLE_VERSION')
-            ? 'incompatible version'
-            : 'registration failed';
-      throw new PluginLoadError(`${what}: ${message(error)}`, id, { cause: error });
+      if (!controller.signal.aborted) controller.abort(error);
+      // Best effort and not awaited: a plugin that hung in initialize may hang here too.
+      void Promise.resolve()
+        .then(() => plugin.dispose?.())
+        .catch((e: unknown) => {
+          this.#logger.warn(
+            `plugin '${id}@${version}': dispose() after a failed load threw: ${errorMessage(e)}`,
+          );
+        });
+      throw error;
     }
   }
-
-  #pluginLogger(key: string): PluginLogger {
-    const log = this.#logger;
-    return {
-      debug: (m, d) => log.debug(`[${key}] ${m}`, d),
-      info: (m, d) => log.info(`[${key}] ${m}`, d),
-      warn: (m, d) => log.warn(`[${key}] ${m}`, d),
-      error: (m, d) => log.error(`[${key}] ${m}`, d),
-    };
-  }
-}
-
-/** Picks the plugin a module exports: `default`, `plugin`, or its only plugin export. */
-function pickPlugin(mod: Record<string, unknown>, source: string): IntegrationPlugin {
-  for (const name of ['default', 'plugin']) {
-    if (isPlugin(mod[name])) return mod[name] as IntegrationPlugin;
-  }
-  const found = Object.entries(mod).filter(([, v]) => isPlugin(v));
-  if (found.length === 1) return found[0]?.[1] as IntegrationPlugin;
-  throw new PluginLoadError(
-    found.length === 0
-      ? `${source} exports no plugin (an object with getDefinition()); export one as default`
-      : `${source} exports several plugins (${found.map(([n]) => n).join(', ')}); export the one to load as default`,
-  );
 }

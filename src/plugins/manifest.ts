@@ -6,9 +6,9 @@
  */
 
 import { basename, dirname, join, resolve } from 'node:path';
-import type { ValidateFunction } from 'ajv';
 import type { ValidationIssue } from '../errors.js';
 import { fsPromises } from '../internal/fs.js';
+import { lazy } from '../internal/lazy.js';
 import { createAjv, toIssues } from '../schema/ajv.js';
 import type {
   ActionDefinition,
@@ -89,7 +89,7 @@ export type ReadManifestResult =
       readonly issues: ValidationIssue[];
     };
 
-let manifestValidator: ValidateFunction | undefined;
+const manifestValidator = lazy(() => createAjv('draft-07').compile(PluginManifest));
 
 /** Plain-words replacements of regex patterns, by the last segment of the field path. */
 const PATTERN_HINTS: Record<string, string> = {
@@ -100,9 +100,9 @@ const PATTERN_HINTS: Record<string, string> = {
 };
 
 function validateManifest(value: unknown): ValidationIssue[] {
-  manifestValidator ??= createAjv('draft-07').compile(PluginManifest);
-  if (manifestValidator(value)) return [];
-  return toIssues(manifestValidator.errors, '', 50).map((issue) => {
+  const validate = manifestValidator();
+  if (validate(value)) return [];
+  return toIssues(validate.errors, '', 50).map((issue) => {
     if (issue.keyword !== 'pattern') return issue;
     const hint =
       issue.path === 'version'
@@ -144,6 +144,44 @@ function duplicates(
   return issues;
 }
 
+type Failure = Extract<ReadManifestResult, { ok: false }>;
+
+function failure(dir: string, issues: ValidationIssue[], id?: string): Failure {
+  return { ok: false, dir, issues, ...(id === undefined ? {} : { id }) };
+}
+
+/** The real path of the package directory, given it or its `manifest.json`. */
+async function locatePackage(
+  given: string,
+): Promise<{ readonly ok: true; readonly dir: string } | Failure> {
+  let dir = given;
+  try {
+    const info = await (await fsPromises()).stat(dir);
+    if (info.isFile() && basename(dir) === 'manifest.json') dir = dirname(dir);
+    else if (!info.isDirectory()) {
+      return failure(dir, [
+        { path: '', message: `${dir} is neither a directory nor a manifest.json` },
+      ]);
+    }
+    return { ok: true, dir: await (await fsPromises()).realpath(dir) };
+  } catch {
+    return failure(dir, [{ path: '', message: `${dir} does not exist` }]);
+  }
+}
+
+/** `manifest.json` read and parsed (not yet validated), with its path. */
+async function readManifestJson(
+  dir: string,
+  cache: JsonFileCache | undefined,
+): Promise<{ readonly ok: true; readonly path: string; readonly raw: unknown } | Failure> {
+  const reader = new PackageReader(dir, cache);
+  const path = await reader.resolveInside('manifest.json', dir, '');
+  if (path === undefined) return failure(dir, reader.issues);
+  const read = await reader.readJson(path, '');
+  if (!read.ok) return failure(dir, reader.issues);
+  return { ok: true, path, raw: read.value };
+}
+
 /**
  * Reads a manifest package: validates `manifest.json` against the published schema,
  * reads every schema file from inside the directory only, and builds the definition.
@@ -155,30 +193,12 @@ export async function readManifestPackage(
   dirOrManifest: string,
   options: { readonly cache?: JsonFileCache } = {},
 ): Promise<ReadManifestResult> {
-  let dir = resolve(dirOrManifest);
-  const fail = (issues: ValidationIssue[], id?: string): ReadManifestResult => ({
-    ok: false,
-    dir,
-    issues,
-    ...(id === undefined ? {} : { id }),
-  });
-  try {
-    const info = await (await fsPromises()).stat(dir);
-    if (info.isFile() && basename(dir) === 'manifest.json') dir = dirname(dir);
-    else if (!info.isDirectory()) {
-      return fail([{ path: '', message: `${dir} is neither a directory nor a manifest.json` }]);
-    }
-    dir = await (await fsPromises()).realpath(dir);
-  } catch {
-    return fail([{ path: '', message: `${dir} does not exist` }]);
-  }
-
-  const reader0 = new PackageReader(dir, options.cache);
-  const manifestPath = await reader0.resolveInside('manifest.json', dir, '');
-  if (manifestPath === undefined) return fail(reader0.issues);
-  const read = await reader0.readJson(manifestPath, '');
-  if (!read.ok) return fail(reader0.issues);
-  const raw = read.value;
+  const located = await locatePackage(resolve(dirOrManifest));
+  if (!located.ok) return located;
+  const { dir } = located;
+  const file = await readManifestJson(dir, options.cache);
+  if (!file.ok) return file;
+  const raw = file.raw;
   const id =
     typeof (raw as Json | null)?.['type'] === 'string'
       ? ((raw as Json)['type'] as string)
@@ -186,15 +206,34 @@ export async function readManifestPackage(
   const schemaIssues = validateManifest(raw);
   // Report file problems along with shallow ones (a bad version, a missing name), so an
   // author sees every problem in one run.
-  if (schemaIssues.length > 0 && !schemaIssues.every(isShallow)) return fail(schemaIssues, id);
+  if (schemaIssues.length > 0 && !schemaIssues.every(isShallow)) {
+    return failure(dir, schemaIssues, id);
+  }
   const manifest = raw as PluginManifest;
-
   const reader = new PackageReader(dir, options.cache, {
     definitions: Object.keys(manifest.definitions ?? {}),
     $defs: Object.keys(manifest.$defs ?? {}),
   });
-  const issues = reader.issues;
-  issues.push(
+  reader.issues.push(...duplicateComponents(manifest));
+  const schemas = await readInlineSchemas(reader, manifest, file.path);
+  const components = await readComponents(reader, manifest);
+  const mainPath =
+    manifest.main === undefined
+      ? undefined
+      : await reader.resolveInside(manifest.main, dir, 'main');
+  if (schemaIssues.length > 0 || reader.issues.length > 0) {
+    return failure(dir, [...schemaIssues, ...reader.issues], id);
+  }
+  const definition = buildDefinition(manifest, schemas, components, reader);
+  return {
+    ok: true,
+    package: { dir, manifest, definition, ...(mainPath === undefined ? {} : { mainPath }) },
+  };
+}
+
+/** Components defined twice in the manifest. */
+function duplicateComponents(manifest: PluginManifest): ValidationIssue[] {
+  return [
     ...duplicates(
       (manifest.events ?? []).map((e) => ({ key: e.eventType })),
       (i) => `events[${i}].eventType`,
@@ -207,8 +246,22 @@ export async function readManifestPackage(
       (manifest.conditions ?? []).map((c) => ({ key: c.type })),
       (i) => `conditions[${i}].type`,
     ),
-  );
+  ];
+}
 
+/** The schemas written inside `manifest.json`, copied, with their file `$ref`s bundled. */
+interface InlineSchemas {
+  readonly definitions: Json | undefined;
+  readonly $defs: Json | undefined;
+  readonly credentialSchema: Json | undefined;
+  readonly configSchema: Json | undefined;
+}
+
+async function readInlineSchemas(
+  reader: PackageReader,
+  manifest: PluginManifest,
+  manifestPath: string,
+): Promise<InlineSchemas> {
   const definitions = manifest.definitions ? structuredClone(manifest.definitions) : undefined;
   const $defs = manifest.$defs ? structuredClone(manifest.$defs) : undefined;
   for (const [block, map] of [
@@ -226,7 +279,31 @@ export async function readManifestPackage(
     await reader.processInline(credentialSchema, manifestPath, 'credentialSchema');
   const configSchema = manifest.configSchema ? structuredClone(manifest.configSchema) : undefined;
   if (configSchema) await reader.processInline(configSchema, manifestPath, 'configSchema');
+  return { definitions, $defs, credentialSchema, configSchema };
+}
 
+/** The triggers, actions and conditions of a manifest, with their schema files read. */
+interface Components {
+  readonly triggers: TriggerDefinition[];
+  readonly conditions: ConditionDefinition[];
+  readonly actions: ActionDefinition[];
+}
+
+async function readComponents(
+  reader: PackageReader,
+  manifest: PluginManifest,
+): Promise<Components> {
+  // Read in this order so problems are reported in it; listed in the definition's order.
+  const triggers = await readTriggers(reader, manifest);
+  const actions = await readActions(reader, manifest);
+  const conditions = await readConditions(reader, manifest);
+  return { triggers, conditions, actions };
+}
+
+async function readTriggers(
+  reader: PackageReader,
+  manifest: PluginManifest,
+): Promise<TriggerDefinition[]> {
   const triggers: TriggerDefinition[] = [];
   for (const [i, e] of (manifest.events ?? []).entries()) {
     const payloadSchema =
@@ -245,6 +322,13 @@ export async function readManifestPackage(
       ...(triggerConfig === undefined ? {} : { configSchema: triggerConfig }),
     });
   }
+  return triggers;
+}
+
+async function readActions(
+  reader: PackageReader,
+  manifest: PluginManifest,
+): Promise<ActionDefinition[]> {
   const actions: ActionDefinition[] = [];
   for (const [i, a] of (manifest.actions ?? []).entries()) {
     const inputSchema = await reader.loadSchemaFile(
@@ -263,6 +347,13 @@ export async function readManifestPackage(
       ...(outputSchema === undefined ? {} : { outputSchema }),
     });
   }
+  return actions;
+}
+
+async function readConditions(
+  reader: PackageReader,
+  manifest: PluginManifest,
+): Promise<ConditionDefinition[]> {
   const conditions: ConditionDefinition[] = [];
   for (const [i, c] of (manifest.conditions ?? []).entries()) {
     const cfg = await reader.loadSchemaFile(
@@ -276,12 +367,17 @@ export async function readManifestPackage(
       configSchema: cfg ?? {},
     });
   }
-  const mainPath =
-    manifest.main === undefined
-      ? undefined
-      : await reader.resolveInside(manifest.main, dir, 'main');
-  if (schemaIssues.length > 0 || issues.length > 0) return fail([...schemaIssues, ...issues], id);
+  return conditions;
+}
 
+/** The definition a valid manifest describes. */
+function buildDefinition(
+  manifest: PluginManifest,
+  schemas: InlineSchemas,
+  components: Components,
+  reader: PackageReader,
+): IntegrationDefinitionData {
+  const { definitions, $defs, credentialSchema, configSchema } = schemas;
   const sharedDefinitions =
     definitions || Object.keys(reader.bundled).length > 0
       ? { ...definitions, ...reader.bundled }
@@ -293,7 +389,7 @@ export async function readManifestPackage(
   const authType =
     manifest.authType ??
     (manifest.oauth2Config ? 'oauth2' : manifest.credentialSchema ? 'apikey' : 'none');
-  const definition: IntegrationDefinitionData = {
+  return {
     id: manifest.type,
     name: manifest.name,
     version: manifest.version,
@@ -302,18 +398,14 @@ export async function readManifestPackage(
     ...(manifest.oauth2Config === undefined ? {} : { oauth2Config: manifest.oauth2Config }),
     ...(credentialSchema === undefined ? {} : { credentialSchema }),
     ...(configSchema === undefined ? {} : { configSchema }),
-    triggers,
-    conditions,
-    actions,
+    triggers: components.triggers,
+    conditions: components.conditions,
+    actions: components.actions,
     ...(manifest.tags === undefined ? {} : { tags: manifest.tags }),
     ...(manifest.homepage === undefined ? {} : { homepage: manifest.homepage }),
     ...(manifest.icon === undefined ? {} : { icon: manifest.icon }),
     ...(sharedDefinitions === undefined ? {} : { definitions: sharedDefinitions }),
     ...(sharedDefs === undefined ? {} : { $defs: sharedDefs }),
-  };
-  return {
-    ok: true,
-    package: { dir, manifest, definition, ...(mainPath === undefined ? {} : { mainPath }) },
   };
 }
 
