@@ -5,6 +5,7 @@
  * @module
  * @internal
  */
+import { errorMessage } from './error-message.js';
 
 /** A JSON syntax error with its location. */
 export interface JsonSyntaxProblem {
@@ -29,7 +30,7 @@ export function parseJson(
   } catch (error) {
     const found = locateJsonError(body);
     const offset = found?.offset ?? 0;
-    const message = found?.message ?? (error instanceof Error ? error.message : String(error));
+    const message = found?.message ?? errorMessage(error);
     return { ok: false, problem: { ...lineColumn(body, offset), offset, message } };
   }
 }
@@ -57,121 +58,155 @@ class Scan extends Error {
 
 /** A strict JSON scanner run only after `JSON.parse` failed, to find where. */
 function locateJsonError(text: string): { offset: number; message: string } | undefined {
-  let i = 0;
-  const describe = (at: number): string =>
-    at >= text.length ? 'end of file' : `'${text[at] === '\n' ? '\\n' : text[at]}'`;
-  const fail = (expected: string): never => {
-    throw new Scan(i, `expected ${expected}, found ${describe(i)}`);
-  };
-  const ws = (): void => {
-    while (i < text.length && ' \t\r\n'.includes(text[i] as string)) i++;
-  };
-  const literal = (word: string): void => {
-    for (const ch of word) {
-      if (text[i] !== ch) fail(`'${word}'`);
-      i++;
-    }
-  };
-  const string = (): void => {
-    i++;
-    while (i < text.length) {
-      const ch = text[i] as string;
-      if (ch === '"') {
-        i++;
-        return;
-      }
-      if (ch === '\\') {
-        i++;
-        const esc = text[i];
-        if (esc === 'u') {
-          for (let k = 1; k <= 4; k++) {
-            if (!/[0-9a-fA-F]/.test(text[i + k] ?? '')) {
-              i += k;
-              fail('a hex digit in \\u escape');
-            }
-          }
-          i += 5;
-          continue;
-        }
-        if (esc === undefined || !'"\\/bfnrt'.includes(esc)) fail('a valid escape');
-        i++;
-        continue;
-      }
-      if (ch.charCodeAt(0) < 0x20) fail('no control character inside a string');
-      i++;
-    }
-    fail("closing '\"'");
-  };
-  const number = (): void => {
-    const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i));
-    if (!m || m[0] === '-') fail('a number');
-    i += (m as RegExpExecArray)[0].length;
-  };
-  const value = (): void => {
-    ws();
-    const ch = text[i];
-    if (ch === '{') {
-      i++;
-      ws();
-      if (text[i] === '}') {
-        i++;
-        return;
-      }
-      for (;;) {
-        ws();
-        if (text[i] !== '"') fail('a property name in double quotes');
-        string();
-        ws();
-        if (text[i] !== ':') fail("':'");
-        i++;
-        value();
-        ws();
-        if (text[i] === ',') {
-          i++;
-          continue;
-        }
-        if (text[i] === '}') {
-          i++;
-          return;
-        }
-        fail("',' or '}'");
-      }
-    }
-    if (ch === '[') {
-      i++;
-      ws();
-      if (text[i] === ']') {
-        i++;
-        return;
-      }
-      for (;;) {
-        value();
-        ws();
-        if (text[i] === ',') {
-          i++;
-          continue;
-        }
-        if (text[i] === ']') {
-          i++;
-          return;
-        }
-        fail("',' or ']'");
-      }
-    }
-    if (ch === '"') string();
-    else if (ch === 't') literal('true');
-    else if (ch === 'f') literal('false');
-    else if (ch === 'n') literal('null');
-    else if (ch === '-' || (ch !== undefined && ch >= '0' && ch <= '9')) number();
-    else fail('a JSON value');
-  };
   try {
-    value();
-    ws();
-    if (i < text.length) fail('end of file');
+    new JsonScanner(text).document();
     return undefined;
   } catch (e) {
     if (e instanceof Scan) return { offset: e.offset, message: e.message };
     throw e;
+  }
+}
+
+/** Walks JSON text by the grammar, throwing a {@link Scan} at the first problem. */
+class JsonScanner {
+  private i = 0;
+
+  constructor(private readonly text: string) {}
+
+  /** One value, then only whitespace up to the end. */
+  document(): void {
+    this.value();
+    this.ws();
+    if (this.i < this.text.length) this.fail('end of file');
+  }
+
+  private describe(at: number): string {
+    const text = this.text;
+    return at >= text.length ? 'end of file' : `'${text[at] === '\n' ? '\\n' : text[at]}'`;
+  }
+
+  private fail(expected: string): never {
+    throw new Scan(this.i, `expected ${expected}, found ${this.describe(this.i)}`);
+  }
+
+  private ws(): void {
+    const text = this.text;
+    while (this.i < text.length && ' \t\r\n'.includes(text[this.i] as string)) this.i++;
+  }
+
+  private literal(word: string): void {
+    for (const ch of word) {
+      if (this.text[this.i] !== ch) this.fail(`'${word}'`);
+      this.i++;
+    }
+  }
+
+  private string(): void {
+    const text = this.text;
+    this.i++;
+    while (this.i < text.length) {
+      const ch = text[this.i] as string;
+      if (ch === '"') {
+        this.i++;
+        return;
+      }
+      if (ch === '\\') {
+        this.escape();
+        continue;
+      }
+      if (ch.charCodeAt(0) < 0x20) this.fail('no control character inside a string');
+      this.i++;
+    }
+    this.fail("closing '\"'");
+  }
+
+  /** A backslash escape inside a string, from the backslash on. */
+  private escape(): void {
+    const text = this.text;
+    this.i++;
+    const esc = text[this.i];
+    if (esc === 'u') {
+      for (let k = 1; k <= 4; k++) {
+        if (!/[0-9a-fA-F]/.test(text[this.i + k] ?? '')) {
+          this.i += k;
+          this.fail('a hex digit in \\u escape');
+        }
+      }
+      this.i += 5;
+      return;
+    }
+    if (esc === undefined || !'"\\/bfnrt'.includes(esc)) this.fail('a valid escape');
+    this.i++;
+  }
+
+  private number(): void {
+    const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(this.text.slice(this.i));
+    if (!m || m[0] === '-') this.fail('a number');
+    this.i += (m as RegExpExecArray)[0].length;
+  }
+
+  private value(): void {
+    this.ws();
+    const ch = this.text[this.i];
+    if (ch === '{') this.object();
+    else if (ch === '[') this.array();
+    else if (ch === '"') this.string();
+    else if (ch === 't') this.literal('true');
+    else if (ch === 'f') this.literal('false');
+    else if (ch === 'n') this.literal('null');
+    else if (ch === '-' || (ch !== undefined && ch >= '0' && ch <= '9')) this.number();
+    else this.fail('a JSON value');
+  }
+
+  private object(): void {
+    const text = this.text;
+    this.i++;
+    this.ws();
+    if (text[this.i] === '}') {
+      this.i++;
+      return;
+    }
+    for (;;) {
+      this.ws();
+      if (text[this.i] !== '"') this.fail('a property name in double quotes');
+      this.string();
+      this.ws();
+      if (text[this.i] !== ':') this.fail("':'");
+      this.i++;
+      this.value();
+      this.ws();
+      if (text[this.i] === ',') {
+        this.i++;
+        continue;
+      }
+      if (text[this.i] === '}') {
+        this.i++;
+        return;
+      }
+      this.fail("',' or '}'");
+    }
+  }
+
+  private array(): void {
+    const text = this.text;
+    this.i++;
+    this.ws();
+    if (text[this.i] === ']') {
+      this.i++;
+      return;
+    }
+    for (;;) {
+      this.value();
+      this.ws();
+      if (text[this.i] === ',') {
+        this.i++;
+        continue;
+      }
+      if (text[this.i] === ']') {
+        this.i++;
+        return;
+      }
+      this.fail("',' or ']'");
+    }
   }
 }
