@@ -8,7 +8,9 @@
 import { stat } from 'node:fs/promises';
 import { basename, extname, resolve } from 'node:path';
 import { isPlugboardError, type ValidationError, type ValidationIssue } from '../errors.js';
+import { errorMessage } from '../internal/error-message.js';
 import { PluginLoader } from '../plugins/loader.js';
+import { MODULE_EXTENSIONS } from '../plugins/plugin-module.js';
 import type { LoadedPlugin } from '../plugins/types.js';
 import { IntegrationRegistry } from '../registry/index.js';
 import { MemoryStorage } from '../storage/memory.js';
@@ -39,8 +41,6 @@ export interface ValidationReport {
   readonly problems: readonly Problem[];
 }
 
-const MODULE_EXTENSIONS = new Set(['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts']);
-
 const offline: typeof fetch = async (input) => {
   const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
   throw new Error(`plugboard validate makes no network calls (the plugin tried ${url})`);
@@ -59,7 +59,7 @@ function validationCause(error: unknown): ValidationError | undefined {
 function problemsOf(error: unknown): Problem[] {
   const v = validationCause(error);
   if (v) return v.issues.map((i: ValidationIssue) => ({ path: i.path, message: i.message }));
-  let message = error instanceof Error ? error.message : String(error);
+  let message = errorMessage(error);
   // The plugin id prefix is printed once in the header already.
   message = message.replace(/^Plugin '[^']*': /, '');
   const cause = (error as { cause?: { code?: unknown } } | undefined)?.cause;

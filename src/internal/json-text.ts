@@ -159,54 +159,42 @@ class JsonScanner {
   }
 
   private object(): void {
-    const text = this.text;
-    this.i++;
-    this.ws();
-    if (text[this.i] === '}') {
-      this.i++;
-      return;
-    }
-    for (;;) {
+    this.sequence('}', () => {
       this.ws();
-      if (text[this.i] !== '"') this.fail('a property name in double quotes');
+      if (this.text[this.i] !== '"') this.fail('a property name in double quotes');
       this.string();
       this.ws();
-      if (text[this.i] !== ':') this.fail("':'");
+      if (this.text[this.i] !== ':') this.fail("':'");
       this.i++;
       this.value();
-      this.ws();
-      if (text[this.i] === ',') {
-        this.i++;
-        continue;
-      }
-      if (text[this.i] === '}') {
-        this.i++;
-        return;
-      }
-      this.fail("',' or '}'");
-    }
+    });
   }
 
   private array(): void {
+    this.sequence(']', () => this.value());
+  }
+
+  /** The items of an object or array, from its opening bracket to `close`. */
+  private sequence(close: '}' | ']', item: () => void): void {
     const text = this.text;
     this.i++;
     this.ws();
-    if (text[this.i] === ']') {
+    if (text[this.i] === close) {
       this.i++;
       return;
     }
     for (;;) {
-      this.value();
+      item();
       this.ws();
       if (text[this.i] === ',') {
         this.i++;
         continue;
       }
-      if (text[this.i] === ']') {
+      if (text[this.i] === close) {
         this.i++;
         return;
       }
-      this.fail("',' or ']'");
+      this.fail(`',' or '${close}'`);
     }
   }
 }
