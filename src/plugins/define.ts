@@ -32,21 +32,7 @@ import type {
   PluginContext,
 } from './types.js';
 
-export type {
-  ActionInputOf,
-  ActionOutputOf,
-  ActionSpec,
-  ConditionSpec,
-  ConfigOf,
-  CredentialsOf,
-  DefinedTypes,
-  IntegrationSpec,
-  PluginTools,
-  TAnyObject,
-  TriggerPayloadOf,
-  TriggerSpec,
-  TypedActionContext,
-} from './define-spec.js';
+export type * from './define-spec.js';
 
 interface Components {
   readonly actions: ReadonlyMap<string, ActionSpec<TSchema, TSchema, unknown, unknown>>;
