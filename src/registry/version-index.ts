@@ -70,7 +70,7 @@ export class VersionIndex {
   }
 
   /** A NotFoundError for an unknown id, suggesting close ones. */
-  notFound(id: string): NotFoundError {
+  private notFound(id: string): NotFoundError {
     return new NotFoundError('integration', id, { suggestions: closest(id, this.byId.keys()) });
   }
 
