@@ -6,8 +6,11 @@
  * @module
  */
 
+import semver from 'semver';
+import { CompatibilityError } from '../errors.js';
 import { isObject } from '../internal/json.js';
 import { joinPath } from '../schema/ajv.js';
+import type { IntegrationDefinition } from '../schema/definition.js';
 import { refTarget, resolvePointer } from '../schema/json-schema.js';
 
 type Json = Record<string, unknown>;
@@ -216,4 +219,23 @@ export function findBreakingChanges(
       });
   }
   return out;
+}
+
+/**
+ * Checks a new version against `prev`, the highest earlier version of its major.
+ *
+ * @throws CompatibilityError listing the breaking changes, when there are some
+ */
+export function assertBackwardCompatible(
+  prev: IntegrationDefinition | undefined,
+  next: IntegrationDefinition,
+): void {
+  if (!prev) return;
+  const changes = findBreakingChanges(prev, next);
+  if (changes.length > 0) {
+    throw new CompatibilityError(
+      `'${next.id}@${next.version}' is not backward compatible with ${prev.version}; release it as ${semver.major(next.version) + 1}.0.0 or undo these changes`,
+      changes,
+    );
+  }
 }

@@ -9,7 +9,7 @@ import { ValidationError, type ValidationIssue } from '../errors.js';
 import { frozenJson, isObject } from '../internal/json.js';
 import { lazy } from '../internal/lazy.js';
 import { createAjv, toIssues } from '../schema/ajv.js';
-import { IntegrationDefinitionData } from '../schema/definition.js';
+import { type IntegrationDefinition, IntegrationDefinitionData } from '../schema/definition.js';
 import type {
   ActionRuntime,
   ConditionRuntime,
@@ -59,6 +59,23 @@ export function checkDefinitionInput(
     if (issues.length === 0) return { data: json as IntegrationDefinitionData, runtime };
   }
   throw new ValidationError(issues, 'definition');
+}
+
+/** The stored form of checked data: component lists filled in, status and timestamps set. */
+export function newDefinition(
+  data: IntegrationDefinitionData,
+  publish: boolean | undefined,
+): IntegrationDefinition {
+  const now = new Date().toISOString();
+  return {
+    ...data,
+    triggers: data.triggers ?? [],
+    conditions: data.conditions ?? [],
+    actions: data.actions ?? [],
+    status: publish ? 'published' : 'draft',
+    createdAt: now,
+    updatedAt: now,
+  };
 }
 
 const definitionDataValidator = lazy(() =>

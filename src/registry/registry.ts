@@ -7,7 +7,7 @@
  */
 import { EventEmitter } from 'eventemitter3';
 import semver from 'semver';
-import { CompatibilityError, ConflictError, type Reference, ValidationError } from '../errors.js';
+import { ConflictError, type Reference, ValidationError } from '../errors.js';
 import { KeyedMutex } from '../internal/async.js';
 import { closest } from '../internal/suggest.js';
 import type { DefinitionStatus, IntegrationDefinition } from '../schema/definition.js';
@@ -18,8 +18,8 @@ import type {
   RegisteredTrigger,
 } from '../schema/runtime.js';
 import type { Collection, StorageAdapter, StoredDocument } from '../storage/types.js';
-import { findBreakingChanges } from './compatibility.js';
-import { checkDefinitionInput } from './definition-input.js';
+import { assertBackwardCompatible } from './compatibility.js';
+import { checkDefinitionInput, newDefinition } from './definition-input.js';
 import type { RegistryEvents } from './events.js';
 import { assertTransition, deprecationOf } from './lifecycle.js';
 import { listPage } from './list-query.js';
@@ -189,17 +189,8 @@ export class IntegrationRegistry extends EventEmitter<RegistryEvents> {
           `Integration '${key}' is already registered; bump the version to change it`,
         );
       }
-      const now = new Date().toISOString();
-      const def: IntegrationDefinition = {
-        ...data,
-        triggers: data.triggers ?? [],
-        conditions: data.conditions ?? [],
-        actions: data.actions ?? [],
-        status: opts.publish ? 'published' : 'draft',
-        createdAt: now,
-        updatedAt: now,
-      };
-      this.assertCompatible(def);
+      const def = newDefinition(data, opts.publish);
+      assertBackwardCompatible(this.index.previousInMajor(def.id, def.version), def);
       await this.collection.insert({
         id: key,
         integrationId: def.id,
@@ -216,20 +207,6 @@ export class IntegrationRegistry extends EventEmitter<RegistryEvents> {
       this.emit('definition:registered', entry.def);
       return entry.def;
     });
-  }
-
-  /** @throws CompatibilityError when `def` breaks the previous version of its major */
-  private assertCompatible(def: IntegrationDefinition): void {
-    const parsed = new semver.SemVer(def.version);
-    const prev = this.index.previousInMajor(def.id, parsed);
-    if (!prev) return;
-    const changes = findBreakingChanges(prev.def, def);
-    if (changes.length > 0) {
-      throw new CompatibilityError(
-        `'${def.id}@${def.version}' is not backward compatible with ${prev.def.version}; release it as ${parsed.major + 1}.0.0 or undo these changes`,
-        changes,
-      );
-    }
   }
 
   // ---------------------------------------------------------------- runtime parts

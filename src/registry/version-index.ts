@@ -134,15 +134,16 @@ export class VersionIndex {
       .map((e) => e.def.version);
   }
 
-  /** The highest non-archived version of the same major below `parsed`. */
-  previousInMajor(id: string, parsed: semver.SemVer): VersionEntry | undefined {
+  /** The highest non-archived version of `id` of the same major below `version`. */
+  previousInMajor(id: string, version: string): IntegrationDefinition | undefined {
+    const parsed = new semver.SemVer(version);
     let best: VersionEntry | undefined;
     for (const e of this.byId.get(id)?.values() ?? []) {
       if (e.parsed.major !== parsed.major || e.def.status === 'archived') continue;
       if (semver.gte(e.parsed, parsed)) continue;
       if (!best || semver.gt(e.parsed, best.parsed)) best = e;
     }
-    return best;
+    return best?.def;
   }
 
   /** Every version ordered by id, then version from highest to lowest (cached). */
