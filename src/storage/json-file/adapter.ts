@@ -5,7 +5,7 @@
  */
 import { type FileHandle, mkdir, readdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { StorageClosedError } from '../../errors.js';
+import { StorageClosedError, type StorageCorruptError } from '../../errors.js';
 import { errorMessage } from '../../internal/error-message.js';
 import { assertCollectionName } from '../contract.js';
 import { MemoryCollection, type WriteOp } from '../document-store/collection.js';

@@ -1,5 +1,5 @@
 /**
- * `PostgresStorage`: a {@link StorageAdapter} over PostgreSQL, for hosts that run
+ * `PostgresStorage`: a {@link plugboard!StorageAdapter} over PostgreSQL, for hosts that run
  * plugboard in several processes against one database. Import it from
  * `plugboard/storage/postgres`; the root entry never loads it. It needs no runtime
  * dependency: hand it a `pg.Pool` (or anything with the same `query` method, see
