@@ -3,8 +3,8 @@ import { defineConfig } from 'tsup';
 export default defineConfig({
   entry: {
     index: 'src/index.ts',
-    'storage/json-file': 'src/storage/json-file.ts',
-    'storage/postgres': 'src/storage/postgres.ts',
+    'storage/json-file': 'src/storage/json-file/index.ts',
+    'storage/postgres': 'src/storage/postgres/index.ts',
     'testing/index': 'src/testing/index.ts',
     // The plugin-author CLI; src/cli/index.ts starts with `#!/usr/bin/env node`, which
     // esbuild keeps at the top of the entry chunk, so only dist/cli.js gets the shebang.

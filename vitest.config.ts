@@ -8,8 +8,8 @@ export default defineConfig({
     // Lets tests, examples and documentation snippets import the package by its name.
     alias: [
       { find: /^plugboard$/, replacement: src('index.ts') },
-      { find: /^plugboard\/storage\/json-file$/, replacement: src('storage/json-file.ts') },
-      { find: /^plugboard\/storage\/postgres$/, replacement: src('storage/postgres.ts') },
+      { find: /^plugboard\/storage\/json-file$/, replacement: src('storage/json-file/index.ts') },
+      { find: /^plugboard\/storage\/postgres$/, replacement: src('storage/postgres/index.ts') },
       { find: /^plugboard\/testing$/, replacement: src('testing/index.ts') },
     ],
   },

@@ -19,7 +19,7 @@ import {
   type StorageAdapter,
   type StoredDocument,
 } from '../src/index.js';
-import { PostgresStorage } from '../src/storage/postgres.js';
+import { PostgresStorage } from '../src/storage/postgres/index.js';
 import { type BenchRow, fmt, runBench } from './harness.js';
 
 interface BenchDoc extends StoredDocument {

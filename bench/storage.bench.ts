@@ -12,7 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryStorage, type StorageAdapter, type StoredDocument } from '../src/index.js';
-import { JsonFileStorage } from '../src/storage/json-file.js';
+import { JsonFileStorage } from '../src/storage/json-file/index.js';
 import { fmt, runBench } from './harness.js';
 
 interface BenchDoc extends StoredDocument {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPlugboard, defineIntegration, Keyring, MemoryStorage } from '../src/index.js';
-import { JsonFileStorage } from '../src/storage/json-file.js';
+import { JsonFileStorage } from '../src/storage/json-file/index.js';
 
 const sent: { channel: string; text: string; key: string }[] = [];
 

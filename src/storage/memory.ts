@@ -3,8 +3,9 @@
  *
  * @module
  */
-import { StorageClosedError, ValidationError } from '../errors.js';
-import { MemoryCollection } from './document-store.js';
+import { StorageClosedError } from '../errors.js';
+import { assertCollectionName } from './contract.js';
+import { MemoryCollection } from './document-store/collection.js';
 import type {
   Collection,
   CollectionOptions,
@@ -12,22 +13,6 @@ import type {
   StorageCapabilities,
   StoredDocument,
 } from './types.js';
-
-/** Checks a collection name: letters, digits, `_` and `-`, starting with a letter. */
-export function assertCollectionName(name: unknown): string {
-  if (typeof name !== 'string' || !/^[A-Za-z][A-Za-z0-9_-]{0,63}$/.test(name)) {
-    throw new ValidationError(
-      [
-        {
-          path: 'name',
-          message: 'collection names are 1-64 letters, digits, "_" or "-", starting with a letter',
-        },
-      ],
-      'collection',
-    );
-  }
-  return name;
-}
 
 /**
  * A fast, non-durable storage adapter that keeps every collection in memory, with real

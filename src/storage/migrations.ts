@@ -14,6 +14,7 @@ import {
   ValidationError,
   type ValidationIssue,
 } from '../errors.js';
+import { sleep } from '../internal/async.js';
 import type { Collection, StorageAdapter } from './types.js';
 
 /** What a migration's `up` receives. */
@@ -107,8 +108,6 @@ function check(migrations: readonly Migration[], options: RunMigrationsOptions):
   }
   if (issues.length > 0) throw new ValidationError(issues, 'migrations');
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function acquire(
   col: Collection<LockDocument>,

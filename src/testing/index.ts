@@ -4,5 +4,5 @@
  * @module
  */
 
-export type { StorageSuiteOptions, SuiteTestApi } from './storage-suite.js';
+export type { StorageSuiteGroup, StorageSuiteOptions, SuiteTestApi } from './storage-suite.js';
 export { runStorageAdapterSuite } from './storage-suite.js';

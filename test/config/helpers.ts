@@ -28,7 +28,9 @@ export interface AdapterFactory {
   cleanup(): Promise<void>;
 }
 
-const jsonFilePath = fileURLToPath(new URL('../../src/storage/json-file.ts', import.meta.url));
+const jsonFilePath = fileURLToPath(
+  new URL('../../src/storage/json-file/index.ts', import.meta.url),
+);
 
 /** MemoryStorage always; JsonFileStorage when its module exists. */
 export function adapters(): AdapterFactory[] {

@@ -6,7 +6,7 @@ import {
   MemoryStorage,
   type StorageAdapter,
 } from '../../src/index.js';
-import { JsonFileStorage } from '../../src/storage/json-file.js';
+import { JsonFileStorage } from '../../src/storage/json-file/index.js';
 
 /** A storage factory that can also reopen the same store. */
 export interface StorageKind {

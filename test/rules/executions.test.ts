@@ -15,7 +15,7 @@ import {
   type RuleInput,
   type StorageAdapter,
 } from '../../src/index.js';
-import { JsonFileStorage } from '../../src/storage/json-file.js';
+import { JsonFileStorage } from '../../src/storage/json-file/index.js';
 import {
   ALL_ADAPTERS,
   bigOrderRule,

@@ -18,8 +18,8 @@ import {
   type RuleEngineOptions,
   type StorageAdapter,
 } from '../../src/index.js';
-import { JsonFileStorage } from '../../src/storage/json-file.js';
-import { PostgresStorage } from '../../src/storage/postgres.js';
+import { JsonFileStorage } from '../../src/storage/json-file/index.js';
+import { PostgresStorage } from '../../src/storage/postgres/index.js';
 import { dropSchemas, freshSchema, pgUrl } from '../storage/fixtures/pg-env.js';
 
 /** The two file-free adapters every rule test runs on. */

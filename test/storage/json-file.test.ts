@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isPlugboardError, type StorageAdapter, type StoredDocument } from '../../src/index.js';
-import { type Durability, JsonFileStorage } from '../../src/storage/json-file.js';
+import { type Durability, JsonFileStorage } from '../../src/storage/json-file/index.js';
 import { runStorageAdapterSuite } from '../../src/testing/index.js';
 import { compileJsonFileEntry } from './fixtures/compile-source.js';
 
@@ -624,11 +624,10 @@ function firstLine(child: ChildProcess): Promise<string> {
 async function releaseWithoutCompacting(s: JsonFileStorage): Promise<void> {
   const internals = s as unknown as {
     closed: boolean;
-    draining: Promise<void> | undefined;
-    journal: { close(): Promise<void> };
+    writer: { draining: Promise<void> | undefined; journal: { close(): Promise<void> } };
   };
-  while (internals.draining) await internals.draining;
+  while (internals.writer.draining) await internals.writer.draining;
   internals.closed = true;
-  await internals.journal.close();
+  await internals.writer.journal.close();
   await rm(join(s.dir, 'plugboard.lock'));
 }

@@ -10,7 +10,7 @@ import {
   runMigrations,
   type StorageAdapter,
 } from '../../src/index.js';
-import { JsonFileStorage } from '../../src/storage/json-file.js';
+import { JsonFileStorage } from '../../src/storage/json-file/index.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

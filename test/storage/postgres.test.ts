@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Execution } from '../../src/index.js';
-import { PostgresStorage, type Queryable } from '../../src/storage/postgres.js';
+import { PostgresStorage, type Queryable } from '../../src/storage/postgres/index.js';
 import { runStorageAdapterSuite } from '../../src/testing/index.js';
 import { type Delivery, openWorld } from './fixtures/pg-dispatch-world.js';
 import {

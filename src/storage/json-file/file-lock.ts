@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { link, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { StorageLockedError } from '../errors.js';
+import { StorageLockedError } from '../../errors.js';
 
 /** What a lock file records about its holder. */
 export interface LockInfo {

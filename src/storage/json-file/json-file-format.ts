@@ -6,9 +6,11 @@
  * @module
  */
 import { crc32 } from 'node:zlib';
-import { parseJson as parseJsonText } from '../internal/json-text.js';
-import type { WriteOp } from './document-store.js';
-import type { StoredDocument } from './types.js';
+import { isObject } from '../../internal/json.js';
+import { parseJson as parseJsonText } from '../../internal/json-text.js';
+import { COLLECTION_NAME, isDocumentId, MAX_ID_LENGTH } from '../contract.js';
+import type { WriteOp } from '../document-store/collection.js';
+import type { StoredDocument } from '../types.js';
 
 /** Format tag written into the manifest and every snapshot file. */
 export const FORMAT = 'plugboard-json-file';
@@ -19,7 +21,6 @@ export const MANIFEST = 'manifest.json';
 /** Name of the lock file. */
 export const LOCK = 'plugboard.lock';
 
-const COLLECTION_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 /** `<collection>.<generation>.json` */
 export const SNAPSHOT_FILE = /^([A-Za-z][A-Za-z0-9_-]{0,63})\.(\d+)\.json$/;
 /** `journal.<generation>.ndjson` */
@@ -67,14 +68,10 @@ export function encodeManifest(m: Manifest): string {
   )}\n`;
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
 /** Parses and checks a manifest. @throws FormatError */
 export function decodeManifest(text: string): Manifest {
   const v = parseJson(text);
-  if (!isRecord(v) || v['format'] !== FORMAT) {
+  if (!isObject(v) || v['format'] !== FORMAT) {
     throw new FormatError(`not a plugboard manifest (expected "format": "${FORMAT}")`);
   }
   if (v['version'] !== FORMAT_VERSION) {
@@ -91,7 +88,7 @@ export function decodeManifest(text: string): Manifest {
     throw new FormatError(`"journal" must be "${journalFileName(generation)}"`);
   }
   const collections = v['collections'];
-  if (!isRecord(collections)) throw new FormatError('"collections" must be an object');
+  if (!isObject(collections)) throw new FormatError('"collections" must be an object');
   const out: Record<string, string> = {};
   for (const [name, file] of Object.entries(collections)) {
     const m = typeof file === 'string' ? SNAPSHOT_FILE.exec(file) : null;
@@ -128,10 +125,10 @@ export function* encodeSnapshot(
 
 /** Checks a stored document's `id` and `revision`; returns a problem or undefined. */
 function documentProblem(doc: unknown): string | undefined {
-  if (!isRecord(doc)) return 'must be an object';
+  if (!isObject(doc)) return 'must be an object';
   const id = doc['id'];
-  if (typeof id !== 'string' || id.length === 0 || id.length > 512) {
-    return '"id" must be a non-empty string of at most 512 characters';
+  if (!isDocumentId(id)) {
+    return `"id" must be a non-empty string of at most ${MAX_ID_LENGTH} characters`;
   }
   const rev = doc['revision'];
   if (typeof rev !== 'number' || !Number.isSafeInteger(rev) || rev < 1) {
@@ -143,7 +140,7 @@ function documentProblem(doc: unknown): string | undefined {
 /** Parses and checks a snapshot file. @throws FormatError */
 export function decodeSnapshot(text: string, collection: string): StoredDocument[] {
   const v = parseJson(text);
-  if (!isRecord(v) || v['format'] !== FORMAT) {
+  if (!isObject(v) || v['format'] !== FORMAT) {
     throw new FormatError(`not a plugboard collection file (expected "format": "${FORMAT}")`);
   }
   if (v['version'] !== FORMAT_VERSION) {
@@ -212,7 +209,7 @@ export function decodeJournalLine(line: string): WriteOp {
   }
   const v = parseJson(line);
   if (
-    !isRecord(v) ||
+    !isObject(v) ||
     typeof v['collection'] !== 'string' ||
     !COLLECTION_NAME.test(v['collection'])
   ) {
