@@ -52,7 +52,7 @@ import {
   type RetentionOptions,
   type StaleRules,
   suffix,
-} from './executions.js';
+} from './history/index.js';
 import { type OperatorFn, type OperatorOptions, OperatorTable } from './operators.js';
 import { nextEpoch } from './paths.js';
 import {

@@ -7,7 +7,7 @@
  */
 import type { ValidationIssue } from '../errors.js';
 import { CompileCache, type CompiledMatch, compileMatch } from './compile.js';
-import type { DecidedEntry } from './executions.js';
+import type { DecidedEntry } from './history/layout.js';
 import type { OperatorTable } from './operators.js';
 import { type CompiledTemplate, compileTemplates } from './templates.js';
 import type { Rule, RuleAction, RuleCondition, RuleInput } from './types.js';
