@@ -10,6 +10,7 @@ import { frozenChild, frozenJson } from '../internal/json.js';
 import type { OperatorTable, ValueTest } from './operators.js';
 import {
   compileReader,
+  Epoch,
   MISSING,
   memoReader,
   type PathPart,
@@ -53,13 +54,20 @@ export const MATCH_LIMITS = Object.freeze({ maxDepth: 16, maxLeaves: 500 });
 export class CompileCache {
   private readonly readers = new Map<string, PathReader>();
   private readonly leaves = new Map<string, CompiledMatch>();
+  /** The evaluation counter of this cache's memoising readers. */
+  private readonly epoch = new Epoch();
   constructor(private readonly max = 50_000) {}
+
+  /** Starts a new evaluation: the readers read each path again (see {@link Epoch.next}). */
+  nextEpoch(): void {
+    this.epoch.next();
+  }
 
   reader(path: string, parts: readonly PathPart[]): PathReader {
     let r = this.readers.get(path);
     if (!r) {
       if (this.readers.size >= this.max) this.readers.clear();
-      r = memoReader(compileReader(parts));
+      r = memoReader(compileReader(parts), this.epoch);
       this.readers.set(path, r);
     }
     return r;
