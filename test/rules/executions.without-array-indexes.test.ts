@@ -6,7 +6,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { listAppliedMigrations, type RuleEngine, type RuleInput } from '../../src/index.js';
-import { bigOrderRule, createWorld, orderEvent, type World } from './fixtures.js';
+import { bigOrderRule, createWorld, legacyExecution, orderEvent, type World } from './fixtures.js';
 
 /** A rule whose condition fails for the events below, so dispatch decides it at once. */
 const quiet = (name: string) =>
@@ -154,19 +154,7 @@ describe('execution history on an adapter without array indexes', () => {
 
   it('converts execution documents of plugboard 0.1.0, keeping their ids and logs', async () => {
     const rule = await w.engine.createRule(quiet('legacy'));
-    const old = (i: number) => ({
-      id: `ex_legacy_${i}`,
-      ruleId: rule.id,
-      ruleRevision: 1,
-      integrationId: 'shop',
-      triggerType: 'order.created',
-      triggered: true,
-      conditionsMet: false,
-      successful: true,
-      startTime: `2026-11-0${i + 1}T00:00:00.000Z`,
-      endTime: `2026-11-0${i + 1}T00:00:00.000Z`,
-      triggerData: { integrationId: 'shop', type: 'order.created', payload: { amount: i } },
-    });
+    const old = (i: number) => legacyExecution(rule.id, i);
     for (let i = 0; i < 3; i++) await docs().insert(old(i));
     const engine = w.newEngine({ retention: { maxExecutionsPerRule: 2 } });
     expect(await idsOf(engine, rule.id)).toEqual(['ex_legacy_2', 'ex_legacy_1']);

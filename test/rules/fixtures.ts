@@ -306,3 +306,20 @@ export function executionIdsOf(record: StoredRecord): string[] {
     (e, i) => e.id ?? `${record.id}.${(record.seq?.[i] ?? i).toString(36).padStart(4, '0')}`,
   );
 }
+
+/** Execution `i` of a rule as plugboard 0.1.0 stored it: one document per execution. */
+export function legacyExecution(ruleId: string, i: number) {
+  return {
+    id: `ex_legacy_${i}`,
+    ruleId,
+    ruleRevision: 1,
+    integrationId: 'shop',
+    triggerType: 'order.created',
+    triggered: true,
+    conditionsMet: false,
+    successful: true,
+    startTime: `2026-11-0${i + 1}T00:00:00.000Z`,
+    endTime: `2026-11-0${i + 1}T00:00:00.000Z`,
+    triggerData: { integrationId: 'shop', type: 'order.created', payload: { amount: i } },
+  };
+}
