@@ -151,7 +151,7 @@ export { IntegrationRegistry } from './registry/index.js';
 export type { RuleEngineOptions } from './rules/engine.js';
 export { RuleEngine } from './rules/engine.js';
 export type { RuleEngineEvents } from './rules/events.js';
-export type { RetentionOptions } from './rules/executions.js';
+export type { RetentionOptions } from './rules/history/retention.js';
 export type {
   ImportLegacyRulesOptions,
   LegacyImportReport,

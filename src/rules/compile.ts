@@ -6,10 +6,13 @@
  * @module
  */
 import type { ValidationIssue } from '../errors.js';
-import { frozenChild, frozenJson } from '../internal/json.js';
+import { errorMessage } from '../internal/error-message.js';
+import { frozenChild, frozenJson, isObject } from '../internal/json.js';
+import { type ClosestOptions, didYouMean } from '../internal/suggest.js';
 import type { OperatorTable, ValueTest } from './operators.js';
 import {
   compileReader,
+  Epoch,
   MISSING,
   memoReader,
   type PathPart,
@@ -53,13 +56,20 @@ export const MATCH_LIMITS = Object.freeze({ maxDepth: 16, maxLeaves: 500 });
 export class CompileCache {
   private readonly readers = new Map<string, PathReader>();
   private readonly leaves = new Map<string, CompiledMatch>();
+  /** The evaluation counter of this cache's memoising readers. */
+  private readonly epoch = new Epoch();
   constructor(private readonly max = 50_000) {}
+
+  /** Starts a new evaluation: the readers read each path again (see {@link Epoch.next}). */
+  nextEpoch(): void {
+    this.epoch.next();
+  }
 
   reader(path: string, parts: readonly PathPart[]): PathReader {
     let r = this.readers.get(path);
     if (!r) {
       if (this.readers.size >= this.max) this.readers.clear();
-      r = memoReader(compileReader(parts));
+      r = memoReader(compileReader(parts), this.epoch);
       this.readers.set(path, r);
     }
     return r;
@@ -84,9 +94,6 @@ interface State {
   readonly cache: CompileCache;
   leaves: number;
 }
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  v !== null && typeof v === 'object' && !Array.isArray(v);
 
 const FALSE: CompiledMatch = { kind: 'any', test: () => false, children: [] };
 
@@ -206,56 +213,82 @@ function compileLeaf(
   }
   if (typeof parts === 'string') return FALSE;
   const p = path as string;
-  const read = st.cache.reader(p, parts);
-  let compiled: CompiledMatch;
-
-  if (operator === 'exists') {
-    if (value !== undefined && typeof value !== 'boolean') {
-      st.issues.push({ path: `${at}.value`, message: 'must be true or false (default true)' });
-      return FALSE;
-    }
-    const want = value !== false;
-    const test = (r: unknown): boolean => (read(r) !== MISSING) === want;
-    compiled = { kind: 'leaf', test, path: p, operator, value: shared(value ?? true), read };
-  } else if (operator === 'some' || operator === 'every') {
-    const sub = compileNode(value, `${at}.value`, depth + 1, st);
-    if (st.issues.length > before) return FALSE;
-    const t = sub.test;
-    const test =
-      operator === 'some'
-        ? (r: unknown): boolean => {
-            const a = read(r);
-            return Array.isArray(a) && a.some(t);
-          }
-        : (r: unknown): boolean => {
-            const a = read(r);
-            return Array.isArray(a) && a.every(t);
-          };
-    compiled = { kind: 'leaf', test, path: p, operator, value: shared(value), read, sub };
-  } else {
-    const spec = st.operators.get(operator);
-    if (!spec) {
-      st.issues.push({
-        path: `${at}.operator`,
-        message: `unknown operator '${operator}'${suggest(operator, st.operators.names())}`,
-      });
-      return FALSE;
-    }
-    const problem = spec.check(value);
-    if (problem !== undefined) {
-      st.issues.push({ path: `${at}.value`, message: `${problem} for operator '${operator}'` });
-      return FALSE;
-    }
-    if (st.issues.length > before) return FALSE;
-    const check: ValueTest = spec.compile(value);
-    const test = (r: unknown): boolean => {
-      const a = read(r);
-      return a !== MISSING && check(a);
-    };
-    compiled = { kind: 'leaf', test, path: p, operator, value: shared(value), read, check };
-  }
-  if (key !== undefined) st.cache.setLeaf(key, compiled);
+  const leaf: Leaf = { at, before, path: p, operator, value, read: st.cache.reader(p, parts) };
+  const compiled =
+    operator === 'exists'
+      ? existsLeaf(leaf, st)
+      : operator === 'some' || operator === 'every'
+        ? elementsLeaf(leaf, depth, st)
+        : operatorLeaf(leaf, st);
+  if (compiled !== FALSE && key !== undefined) st.cache.setLeaf(key, compiled);
   return compiled;
+}
+
+/** A leaf whose fields have the right types, being compiled. */
+interface Leaf {
+  /** Where it is in the tree, for issues. */
+  readonly at: string;
+  /** The number of issues before it was compiled. */
+  readonly before: number;
+  readonly path: string;
+  readonly operator: string;
+  readonly value: unknown;
+  readonly read: PathReader;
+}
+
+/** `exists`: whether the path is present (or, with `value: false`, absent). */
+function existsLeaf({ at, path, operator, value, read }: Leaf, st: State): CompiledMatch {
+  if (value !== undefined && typeof value !== 'boolean') {
+    st.issues.push({ path: `${at}.value`, message: 'must be true or false (default true)' });
+    return FALSE;
+  }
+  const want = value !== false;
+  const test = (r: unknown): boolean => (read(r) !== MISSING) === want;
+  return { kind: 'leaf', test, path, operator, value: shared(value ?? true), read };
+}
+
+/** `some` / `every`: a sub-tree tested against the elements of an array. */
+function elementsLeaf(leaf: Leaf, depth: number, st: State): CompiledMatch {
+  const { at, path, operator, value, read } = leaf;
+  const sub = compileNode(value, `${at}.value`, depth + 1, st);
+  if (st.issues.length > leaf.before) return FALSE;
+  const t = sub.test;
+  const test =
+    operator === 'some'
+      ? (r: unknown): boolean => {
+          const a = read(r);
+          return Array.isArray(a) && a.some(t);
+        }
+      : (r: unknown): boolean => {
+          const a = read(r);
+          return Array.isArray(a) && a.every(t);
+        };
+  return { kind: 'leaf', test, path, operator, value: shared(value), read, sub };
+}
+
+/** An operator of the table, tested against the value at the path when it is present. */
+function operatorLeaf(leaf: Leaf, st: State): CompiledMatch {
+  const { at, path, operator, value, read } = leaf;
+  const spec = st.operators.get(operator);
+  if (!spec) {
+    st.issues.push({
+      path: `${at}.operator`,
+      message: `unknown operator '${operator}'${suggest(operator, st.operators.names())}`,
+    });
+    return FALSE;
+  }
+  const problem = spec.check(value);
+  if (problem !== undefined) {
+    st.issues.push({ path: `${at}.value`, message: `${problem} for operator '${operator}'` });
+    return FALSE;
+  }
+  if (st.issues.length > leaf.before) return FALSE;
+  const check: ValueTest = spec.compile(value);
+  const test = (r: unknown): boolean => {
+    const a = read(r);
+    return a !== MISSING && check(a);
+  };
+  return { kind: 'leaf', test, path, operator, value: shared(value), read, check };
 }
 
 /** Full evaluation of a compiled tree, every node annotated with its result. */
@@ -288,7 +321,7 @@ function explainLeaf(node: Extract<CompiledMatch, { kind: 'leaf' }>, root: unkno
   try {
     result = node.check ? node.check(actual) : node.test(root);
   } catch (e) {
-    return { path, operator, expected, actual, result: false, error: errText(e) };
+    return { path, operator, expected, actual, result: false, error: errorMessage(e) };
   }
   const leaf: ExplainedLeaf = { path, operator, expected, actual, result };
   const sub = node.sub;
@@ -384,37 +417,16 @@ function jsonOf(v: unknown): unknown {
   return v !== null && typeof v === 'object' ? frozenChild(v, 'value') : v;
 }
 
-/** The message of a thrown value. */
-export function errText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
+/** The message of a thrown value (engine.ts calls it by this name). */
+export { errorMessage as errText } from '../internal/error-message.js';
+
+/**
+ * How rule validation suggests names: by edit distance only, ties in the candidates'
+ * order, as its messages have read since 0.1.0 (no prefix matches first).
+ */
+const RULE_SUGGESTIONS: ClosestOptions = Object.freeze({ prefixes: false, inOrder: true });
 
 /** ` (did you mean 'x'?)` for the closest name, or an empty string. */
 export function suggest(name: string, names: readonly string[]): string {
-  let best: string | undefined;
-  let bestD = Number.POSITIVE_INFINITY;
-  for (const n of names) {
-    const d = distance(name.toLowerCase(), n.toLowerCase());
-    if (d < bestD) {
-      bestD = d;
-      best = n;
-    }
-  }
-  return best !== undefined && bestD <= Math.max(2, Math.floor(name.length / 3))
-    ? ` (did you mean '${best}'?)`
-    : '';
-}
-
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return row[b.length]!;
+  return didYouMean(name, names, RULE_SUGGESTIONS);
 }

@@ -52,9 +52,8 @@ import {
   type RetentionOptions,
   type StaleRules,
   suffix,
-} from './executions.js';
+} from './history/index.js';
 import { type OperatorFn, type OperatorOptions, OperatorTable } from './operators.js';
-import { nextEpoch } from './paths.js';
 import {
   type CompiledAction,
   type CompiledCondition,
@@ -1005,7 +1004,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     // Executions are numbered within the dispatch: `<dispatch id>.<n>`.
     const ids: DispatchIds = { base: this.nextId(), n: 0 };
     const scope: DispatchScope = { actions: new Map(), instances: new Map(), enabled: new Map() };
-    nextEpoch();
+    this.cache.nextEpoch();
     // The executions decided without awaiting anything, and those that awaited something
     // (actions, async conditions) but finished within the same turn of the event loop,
     // are recorded together as one record (one round of storage writes). An execution
@@ -1266,7 +1265,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   ): Promise<Finished | undefined> {
     draft.startTime = isoNow();
     if (!cr.syncConditions) {
-      nextEpoch();
+      this.cache.nextEpoch();
       const ctx: ConditionContext = { ruleId: cr.rule.id, integrationId: cr.rule.integrationId };
       try {
         for (const c of cr.conditions) {
@@ -1624,7 +1623,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     const bucket = this.index.get(keyOf(event.integrationId, event.type));
     if (!bucket || bucket.length === 0) return [];
     const trigger = await this.triggerFor(event);
-    nextEpoch();
+    this.cache.nextEpoch();
     let conditionTypes: Promise<readonly RegisteredCondition[]> | undefined;
     const out: RuleEvaluation[] = [];
     // Only rules with integration conditions await; snapshot the bucket for them.

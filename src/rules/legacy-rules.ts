@@ -5,6 +5,7 @@
  * @module
  */
 import { isPlugboardError, type ValidationIssue } from '../errors.js';
+import { errorMessage } from '../internal/error-message.js';
 import type { RuleEngine } from './engine.js';
 import type { RuleInput } from './types.js';
 
@@ -66,75 +67,91 @@ export async function importLegacyRules<L>(
   mapFn: (legacy: L, index: number) => RuleInput | undefined | Promise<RuleInput | undefined>,
   options: ImportLegacyRulesOptions,
 ): Promise<LegacyImportReport> {
-  const { engine } = options;
-  const onExisting = options.onExisting ?? 'skip';
-  const created: string[] = [];
-  const updated: string[] = [];
-  const skipped: LegacyRuleProblem[] = [];
-  const failed: LegacyRuleProblem[] = [];
+  const report: Report = { created: [], updated: [], skipped: [], failed: [] };
   let index = -1;
   for await (const legacy of rules) {
     index++;
-    let input: RuleInput | undefined;
-    try {
-      input = await mapFn(legacy, index);
-    } catch (e) {
-      failed.push({
-        index,
-        reason: `mapping failed: ${e instanceof Error ? e.message : String(e)}`,
-      });
-      continue;
-    }
-    if (input === undefined) {
-      skipped.push({ index, reason: 'the mapping returned nothing' });
-      continue;
-    }
-    const ruleId = input.id;
-    if (typeof ruleId !== 'string' || ruleId.length === 0) {
-      failed.push({
-        index,
-        reason:
-          'the mapping must return an id (derived from the legacy id) so the import can run again',
-      });
-      continue;
-    }
-    try {
-      const exists = await engine.getRule(ruleId).then(
-        () => true,
-        (e: unknown) => {
-          if (isPlugboardError(e, 'NOT_FOUND')) return false;
-          throw e;
-        },
-      );
-      if (exists && onExisting === 'skip') {
-        skipped.push({ index, ruleId, reason: `rule '${ruleId}' exists` });
-        continue;
-      }
-      if (options.dryRun) {
-        const result = await engine.validateRule(input);
-        if (!result.valid) {
-          failed.push({ index, ruleId, reason: 'invalid rule', issues: result.errors });
-        } else {
-          (exists ? updated : created).push(ruleId);
-        }
-        continue;
-      }
-      if (exists) {
-        const { id: _id, ...changes } = input;
-        await engine.updateRule(ruleId, changes);
-        updated.push(ruleId);
-      } else {
-        await engine.createRule(input);
-        created.push(ruleId);
-      }
-    } catch (e) {
-      if (isPlugboardError(e, 'VALIDATION_FAILED')) {
-        const issues = (e as { issues?: readonly ValidationIssue[] }).issues ?? [];
-        failed.push({ index, ruleId, reason: e.message, issues });
-      } else {
-        failed.push({ index, ruleId, reason: e instanceof Error ? e.message : String(e) });
-      }
-    }
+    const input = await mapOne(legacy, index, mapFn, report);
+    if (input) await importOne(input, index, options, report);
   }
-  return { created, updated, skipped, failed };
+  return report;
+}
+
+/** A {@link LegacyImportReport} being filled. */
+interface Report {
+  readonly created: string[];
+  readonly updated: string[];
+  readonly skipped: LegacyRuleProblem[];
+  readonly failed: LegacyRuleProblem[];
+}
+
+/** The mapped rule, or undefined (reported) when the mapping threw, skipped it or gave no id. */
+async function mapOne<L>(
+  legacy: L,
+  index: number,
+  mapFn: (legacy: L, index: number) => RuleInput | undefined | Promise<RuleInput | undefined>,
+  report: Report,
+): Promise<(RuleInput & { readonly id: string }) | undefined> {
+  let input: RuleInput | undefined;
+  try {
+    input = await mapFn(legacy, index);
+  } catch (e) {
+    report.failed.push({ index, reason: `mapping failed: ${errorMessage(e)}` });
+    return undefined;
+  }
+  if (input === undefined) {
+    report.skipped.push({ index, reason: 'the mapping returned nothing' });
+    return undefined;
+  }
+  if (typeof input.id !== 'string' || input.id.length === 0) {
+    report.failed.push({
+      index,
+      reason:
+        'the mapping must return an id (derived from the legacy id) so the import can run again',
+    });
+    return undefined;
+  }
+  return input as RuleInput & { readonly id: string };
+}
+
+/** Creates, updates, skips or (in a dry run) validates one mapped rule, and reports it. */
+async function importOne(
+  input: RuleInput & { readonly id: string },
+  index: number,
+  options: ImportLegacyRulesOptions,
+  report: Report,
+): Promise<void> {
+  const { engine } = options;
+  const ruleId = input.id;
+  try {
+    const exists = await engine.getRule(ruleId).then(
+      () => true,
+      (e: unknown) => {
+        if (isPlugboardError(e, 'NOT_FOUND')) return false;
+        throw e;
+      },
+    );
+    if (exists && (options.onExisting ?? 'skip') === 'skip') {
+      report.skipped.push({ index, ruleId, reason: `rule '${ruleId}' exists` });
+    } else if (options.dryRun) {
+      const result = await engine.validateRule(input);
+      if (!result.valid) {
+        report.failed.push({ index, ruleId, reason: 'invalid rule', issues: result.errors });
+      } else {
+        (exists ? report.updated : report.created).push(ruleId);
+      }
+    } else if (exists) {
+      const { id: _id, ...changes } = input;
+      await engine.updateRule(ruleId, changes);
+      report.updated.push(ruleId);
+    } else {
+      await engine.createRule(input);
+      report.created.push(ruleId);
+    }
+  } catch (e) {
+    const issues = isPlugboardError(e, 'VALIDATION_FAILED')
+      ? ((e as { issues?: readonly ValidationIssue[] }).issues ?? [])
+      : undefined;
+    report.failed.push({ index, ruleId, reason: errorMessage(e), ...(issues ? { issues } : {}) });
+  }
 }

@@ -7,6 +7,7 @@
  */
 import { Ajv, type ValidateFunction } from 'ajv';
 import { ConflictError, ValidationError } from '../errors.js';
+import { isObject } from '../internal/json.js';
 import type { JsonSchemaObject } from '../schema/definition.js';
 
 /** A compiled test of an actual value (only called when the path is present). */
@@ -117,9 +118,9 @@ function dated(cmp: (a: number, b: number) => boolean): OperatorSpec {
 function regexOf(v: unknown): RegExp | string {
   let pattern: unknown = v;
   let flags = '';
-  if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
-    pattern = (v as { pattern?: unknown }).pattern;
-    const f = (v as { flags?: unknown }).flags;
+  if (isObject(v)) {
+    pattern = v['pattern'];
+    const f = v['flags'];
     if (f !== undefined && (typeof f !== 'string' || !/^[imsu]*$/.test(f))) {
       return 'flags may only contain i, m, s and u';
     }

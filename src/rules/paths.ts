@@ -101,31 +101,38 @@ export function compileReader(parts: readonly PathPart[]): PathReader {
   }
 }
 
-let epoch = 0;
-
 /**
- * Starts a new evaluation: values remembered by {@link memoReader} readers are read
- * again. The engine calls it once per `dispatch` / `evaluate`, so the rules of one event
- * share each path read while a caller mutating its event between calls is never served
- * a stale value.
+ * The evaluation counter of {@link memoReader} readers: one per engine (held by its
+ * compile cache) rather than module state, so engines never invalidate each other's reads.
  */
-export function nextEpoch(): void {
-  epoch++;
+export class Epoch {
+  /** Advanced once per evaluation. */
+  value = 0;
+
+  /**
+   * Starts a new evaluation: values remembered by {@link memoReader} readers are read
+   * again. The engine calls it once per `dispatch` / `evaluate`, so the rules of one event
+   * share each path read while a caller mutating its event between calls is never served
+   * a stale value.
+   */
+  next(): void {
+    this.value++;
+  }
 }
 
 /**
  * Wraps a reader so that, within one epoch, reading the same root again returns the value
  * read the first time: fifty rules testing `payload.amount` walk the path once.
  */
-export function memoReader(read: PathReader): PathReader {
+export function memoReader(read: PathReader, epoch: Epoch): PathReader {
   let seen = -1;
   let lastRoot: unknown;
   let last: unknown;
   return (root) => {
-    if (seen === epoch && root === lastRoot) return last;
+    if (seen === epoch.value && root === lastRoot) return last;
     last = read(root);
     lastRoot = root;
-    seen = epoch;
+    seen = epoch.value;
     return last;
   };
 }

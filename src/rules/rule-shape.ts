@@ -6,8 +6,9 @@
  * @module
  */
 import type { ValidationIssue } from '../errors.js';
+import { isObject } from '../internal/json.js';
 import { CompileCache, type CompiledMatch, compileMatch } from './compile.js';
-import type { DecidedEntry } from './executions.js';
+import type { DecidedEntry } from './history/layout.js';
 import type { OperatorTable } from './operators.js';
 import { type CompiledTemplate, compileTemplates } from './templates.js';
 import type { Rule, RuleAction, RuleCondition, RuleInput } from './types.js';
@@ -39,9 +40,6 @@ const ACTION_KEYS = new Set([
   'continueOnError',
 ]);
 const RETRY_KEYS = new Set(['attempts', 'initialDelayMs', 'factor', 'maxDelayMs']);
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  v !== null && typeof v === 'object' && !Array.isArray(v);
 
 function unknownKeys(
   obj: Record<string, unknown>,
@@ -110,72 +108,8 @@ export function normaliseRule(
   if (input.metadata !== undefined && !isObject(input.metadata)) {
     issues.push({ path: 'metadata', message: 'must be an object' });
   }
-  const conditions: RuleCondition[] = [];
-  if (input.conditions !== undefined && !Array.isArray(input.conditions)) {
-    issues.push({ path: 'conditions', message: 'must be an array' });
-  } else if ((input.conditions?.length ?? 0) > 100) {
-    issues.push({ path: 'conditions', message: 'must hold at most 100 conditions' });
-  } else {
-    const seen = new Set<string>();
-    (input.conditions ?? []).forEach((c, i) => {
-      const at = `conditions[${i}]`;
-      if (!isObject(c)) {
-        issues.push({ path: at, message: 'must be an object { id?, type, config }' });
-        return;
-      }
-      unknownKeys(c, CONDITION_KEYS, at, issues);
-      const cid = (c.id ?? `condition-${i + 1}`) as string;
-      str(cid, `${at}.id`, issues, { pattern: RULE_ID_PATTERN, max: 128 });
-      if (seen.has(cid)) issues.push({ path: `${at}.id`, message: `duplicate id '${cid}'` });
-      seen.add(cid);
-      str(c.type, `${at}.type`, issues, { max: 128 });
-      if (c.config === undefined) issues.push({ path: `${at}.config`, message: 'is required' });
-      conditions.push({ id: cid, type: c.type as string, config: c.config });
-    });
-  }
-  const actions: RuleAction[] = [];
-  if (!Array.isArray(input.actions)) {
-    issues.push({ path: 'actions', message: 'must be an array' });
-  } else if (input.actions.length > 50) {
-    issues.push({ path: 'actions', message: 'must hold at most 50 actions' });
-  } else {
-    const seen = new Set<string>();
-    input.actions.forEach((a, i) => {
-      const at = `actions[${i}]`;
-      if (!isObject(a)) {
-        issues.push({ path: at, message: 'must be an object { id?, type, config, … }' });
-        return;
-      }
-      unknownKeys(a, ACTION_KEYS, at, issues);
-      const aid = (a.id ?? `action-${i + 1}`) as string;
-      str(aid, `${at}.id`, issues, { pattern: RULE_ID_PATTERN, max: 128 });
-      if (seen.has(aid)) issues.push({ path: `${at}.id`, message: `duplicate id '${aid}'` });
-      seen.add(aid);
-      str(a.type, `${at}.type`, issues, { max: 128 });
-      str(a.integrationId, `${at}.integrationId`, issues, { optional: true, max: 64 });
-      str(a.instanceId, `${at}.instanceId`, issues, { optional: true, max: 512 });
-      if (!isObject(a.config)) issues.push({ path: `${at}.config`, message: 'must be an object' });
-      int(a.timeoutMs, `${at}.timeoutMs`, issues, 1, 24 * 3600 * 1000);
-      if (a.continueOnError !== undefined && typeof a.continueOnError !== 'boolean') {
-        issues.push({ path: `${at}.continueOnError`, message: 'must be true or false' });
-      }
-      if (a.retry !== undefined) {
-        if (!isObject(a.retry)) {
-          issues.push({ path: `${at}.retry`, message: 'must be an object' });
-        } else {
-          unknownKeys(a.retry, RETRY_KEYS, `${at}.retry`, issues);
-          int(a.retry.attempts, `${at}.retry.attempts`, issues, 1, 20);
-          int(a.retry.initialDelayMs, `${at}.retry.initialDelayMs`, issues, 0, 3_600_000);
-          int(a.retry.maxDelayMs, `${at}.retry.maxDelayMs`, issues, 0, 3_600_000);
-          const f = a.retry.factor;
-          if (f !== undefined && (typeof f !== 'number' || !(f >= 1 && f <= 10))) {
-            issues.push({ path: `${at}.retry.factor`, message: 'must be a number from 1 to 10' });
-          }
-        }
-      }
-      actions.push({ ...a, id: aid } as RuleAction);
-    });
-  }
+  const conditions = normaliseConditions(input.conditions, issues);
+  const actions = normaliseActions(input.actions, issues);
   return {
     id,
     name: input.name,
@@ -188,6 +122,91 @@ export function normaliseRule(
     actions,
     ...(input.metadata !== undefined ? { metadata: input.metadata } : {}),
   };
+}
+
+/** The rule's conditions with their ids, checked (issues under `conditions[i]`). */
+function normaliseConditions(list: unknown, issues: ValidationIssue[]): RuleCondition[] {
+  const conditions: RuleCondition[] = [];
+  if (list !== undefined && !Array.isArray(list)) {
+    issues.push({ path: 'conditions', message: 'must be an array' });
+  } else if ((list?.length ?? 0) > 100) {
+    issues.push({ path: 'conditions', message: 'must hold at most 100 conditions' });
+  } else {
+    const seen = new Set<string>();
+    ((list ?? []) as unknown[]).forEach((c, i) => {
+      const at = `conditions[${i}]`;
+      if (!isObject(c)) {
+        issues.push({ path: at, message: 'must be an object { id?, type, config }' });
+        return;
+      }
+      unknownKeys(c, CONDITION_KEYS, at, issues);
+      const cid = (c['id'] ?? `condition-${i + 1}`) as string;
+      str(cid, `${at}.id`, issues, { pattern: RULE_ID_PATTERN, max: 128 });
+      if (seen.has(cid)) issues.push({ path: `${at}.id`, message: `duplicate id '${cid}'` });
+      seen.add(cid);
+      str(c['type'], `${at}.type`, issues, { max: 128 });
+      if (c['config'] === undefined) issues.push({ path: `${at}.config`, message: 'is required' });
+      conditions.push({ id: cid, type: c['type'] as string, config: c['config'] });
+    });
+  }
+  return conditions;
+}
+
+/** The rule's actions with their ids, checked (issues under `actions[i]`). */
+function normaliseActions(list: unknown, issues: ValidationIssue[]): RuleAction[] {
+  const actions: RuleAction[] = [];
+  if (!Array.isArray(list)) {
+    issues.push({ path: 'actions', message: 'must be an array' });
+  } else if (list.length > 50) {
+    issues.push({ path: 'actions', message: 'must hold at most 50 actions' });
+  } else {
+    const seen = new Set<string>();
+    (list as unknown[]).forEach((a, i) => {
+      const at = `actions[${i}]`;
+      if (!isObject(a)) {
+        issues.push({ path: at, message: 'must be an object { id?, type, config, … }' });
+        return;
+      }
+      unknownKeys(a, ACTION_KEYS, at, issues);
+      const aid = (a['id'] ?? `action-${i + 1}`) as string;
+      str(aid, `${at}.id`, issues, { pattern: RULE_ID_PATTERN, max: 128 });
+      if (seen.has(aid)) issues.push({ path: `${at}.id`, message: `duplicate id '${aid}'` });
+      seen.add(aid);
+      checkAction(a, at, issues);
+      actions.push({ ...a, id: aid } as RuleAction);
+    });
+  }
+  return actions;
+}
+
+/** Checks the fields of one action but its id. */
+function checkAction(a: Record<string, unknown>, at: string, issues: ValidationIssue[]): void {
+  str(a['type'], `${at}.type`, issues, { max: 128 });
+  str(a['integrationId'], `${at}.integrationId`, issues, { optional: true, max: 64 });
+  str(a['instanceId'], `${at}.instanceId`, issues, { optional: true, max: 512 });
+  if (!isObject(a['config'])) issues.push({ path: `${at}.config`, message: 'must be an object' });
+  int(a['timeoutMs'], `${at}.timeoutMs`, issues, 1, 24 * 3600 * 1000);
+  const continueOnError = a['continueOnError'];
+  if (continueOnError !== undefined && typeof continueOnError !== 'boolean') {
+    issues.push({ path: `${at}.continueOnError`, message: 'must be true or false' });
+  }
+  if (a['retry'] !== undefined) checkRetry(a['retry'], `${at}.retry`, issues);
+}
+
+/** Checks an action's `retry` options. */
+function checkRetry(retry: unknown, at: string, issues: ValidationIssue[]): void {
+  if (!isObject(retry)) {
+    issues.push({ path: at, message: 'must be an object' });
+    return;
+  }
+  unknownKeys(retry, RETRY_KEYS, at, issues);
+  int(retry['attempts'], `${at}.attempts`, issues, 1, 20);
+  int(retry['initialDelayMs'], `${at}.initialDelayMs`, issues, 0, 3_600_000);
+  int(retry['maxDelayMs'], `${at}.maxDelayMs`, issues, 0, 3_600_000);
+  const f = retry['factor'];
+  if (f !== undefined && (typeof f !== 'number' || !(f >= 1 && f <= 10))) {
+    issues.push({ path: `${at}.factor`, message: 'must be a number from 1 to 10' });
+  }
 }
 
 /** A condition compiled for evaluation. */

@@ -22,6 +22,7 @@ import {
   closePostgresWorlds,
   createWorld,
   executionIdsOf,
+  legacyExecution,
   orderEvent,
   type StoredRecord,
   type World,
@@ -261,19 +262,7 @@ describe.each(ALL_ADAPTERS)('execution records with %s storage', (kind) => {
       'execution_logs',
       { indexes: ['ruleId'] },
     );
-    const old = (i: number) => ({
-      id: `ex_legacy_${i}`,
-      ruleId: rule.id,
-      ruleRevision: 1,
-      integrationId: 'shop',
-      triggerType: 'order.created',
-      triggered: true,
-      conditionsMet: false,
-      successful: true,
-      startTime: `2026-11-0${i + 1}T00:00:00.000Z`,
-      endTime: `2026-11-0${i + 1}T00:00:00.000Z`,
-      triggerData: { integrationId: 'shop', type: 'order.created', payload: { amount: i } },
-    });
+    const old = (i: number) => legacyExecution(rule.id, i);
     for (let i = 0; i < 3; i++) await legacy.insert(old(i));
     await logs.insert({
       id: 'ex_legacy_2',

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import pg from 'pg';
 import {
   type ActionContext,
+  type Collection,
+  type CollectionOptions,
   ConfigManager,
   type IntegrationEvent,
   IntegrationRegistry,
@@ -17,6 +19,9 @@ import {
   RuleEngine,
   type RuleEngineOptions,
   type StorageAdapter,
+  type StorageCapabilities,
+  type StoredDocument,
+  ValidationError,
 } from '../../src/index.js';
 import { JsonFileStorage } from '../../src/storage/json-file/index.js';
 import { PostgresStorage } from '../../src/storage/postgres/index.js';
@@ -28,7 +33,37 @@ export const ADAPTERS = ['memory', 'json-file'] as const;
 export const ALL_ADAPTERS: readonly AdapterKind[] = pgUrl
   ? [...ADAPTERS, 'postgres']
   : [...ADAPTERS];
-export type AdapterKind = (typeof ADAPTERS)[number] | 'postgres';
+export type AdapterKind =
+  | (typeof ADAPTERS)[number]
+  | 'postgres'
+  | /** MemoryStorage seen through {@link WithoutArrayIndexes}. */ 'memory-without-array-indexes';
+
+/**
+ * An adapter that does not declare `capabilities.arrayIndexes` and refuses collections
+ * asking for them, as a third-party adapter without membership filters would.
+ */
+export class WithoutArrayIndexes implements StorageAdapter {
+  readonly capabilities: StorageCapabilities;
+  constructor(private readonly inner: StorageAdapter) {
+    const { arrayIndexes: _, ...rest } = inner.capabilities;
+    this.capabilities = Object.freeze(rest);
+  }
+  collection<T extends StoredDocument>(name: string, options?: CollectionOptions): Collection<T> {
+    if (options?.arrayIndexes !== undefined) {
+      throw new ValidationError(
+        [{ path: 'arrayIndexes', message: 'this adapter has no array indexes' }],
+        `collection '${name}'`,
+      );
+    }
+    return this.inner.collection<T>(name, options);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
 
 let pool: pg.Pool | undefined;
 
@@ -77,6 +112,8 @@ export async function createWorld(
   let storage: StorageAdapter;
   if (kind === 'memory') {
     storage = new MemoryStorage();
+  } else if (kind === 'memory-without-array-indexes') {
+    storage = new WithoutArrayIndexes(new MemoryStorage());
   } else if (kind === 'postgres') {
     pool ??= new pg.Pool({ connectionString: pgUrl, max: 10 });
     storage = await PostgresStorage.open({ pool, schema: freshSchema() });
@@ -268,4 +305,21 @@ export function executionIdsOf(record: StoredRecord): string[] {
   return record.executions.map(
     (e, i) => e.id ?? `${record.id}.${(record.seq?.[i] ?? i).toString(36).padStart(4, '0')}`,
   );
+}
+
+/** Execution `i` of a rule as plugboard 0.1.0 stored it: one document per execution. */
+export function legacyExecution(ruleId: string, i: number) {
+  return {
+    id: `ex_legacy_${i}`,
+    ruleId,
+    ruleRevision: 1,
+    integrationId: 'shop',
+    triggerType: 'order.created',
+    triggered: true,
+    conditionsMet: false,
+    successful: true,
+    startTime: `2026-11-0${i + 1}T00:00:00.000Z`,
+    endTime: `2026-11-0${i + 1}T00:00:00.000Z`,
+    triggerData: { integrationId: 'shop', type: 'order.created', payload: { amount: i } },
+  };
 }
