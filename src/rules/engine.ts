@@ -1,9 +1,6 @@
 /**
- * `RuleEngine`: stores rules, compiles them once, and runs them on events. This file is
- * the facade: options, CRUD and shutdown; the work is delegated to the rule index
- * (`rule-index.ts`), the checks on save (`rule-validation.ts`), the dispatcher
- * (`dispatch/`), the action runner (`action-runner.ts`), the dry run (`evaluate.ts`) and
- * the execution history (`executions.ts`).
+ * `RuleEngine`: stores rules, compiles them once, and runs them on events. The facade
+ * (options, CRUD, shutdown); docs/architecture.md lists the files it delegates to.
  *
  * @module
  */
@@ -28,7 +25,6 @@ import { LogWriter } from './execution-log.js';
 import { ExecutionStore } from './executions.js';
 import type { OperatorFn, OperatorOptions } from './operators.js';
 import { RuleIndex } from './rule-index.js';
-import { normaliseRule } from './rule-shape.js';
 import { RuleValidator } from './rule-validation.js';
 import type {
   Execution,
@@ -41,8 +37,6 @@ import type {
 } from './types.js';
 
 export type { RuleEngineOptions } from './engine-options.js';
-
-const RULE_INDEXES = ['integrationId', 'triggerType', 'enabled'];
 
 /**
  * Stores rules, compiles their conditions once, indexes them by `(integrationId,
@@ -85,7 +79,9 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     const o = resolveOptions(options);
     const { storage, registry, config } = options;
     this.closeGraceMs = o.closeGraceMs;
-    this.rules = storage.collection<Rule>('rules', { indexes: RULE_INDEXES });
+    this.rules = storage.collection<Rule>('rules', {
+      indexes: ['integrationId', 'triggerType', 'enabled'],
+    });
     this.store = new ExecutionStore(storage, options.retention);
     this.index = new RuleIndex({
       rules: this.rules,
@@ -217,17 +213,8 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
         // Let storage produce the standard ConflictError.
         await this.rules.update(id, {}, { expectedRevision: opts.expectedRevision });
       }
-      const issues: ValidationIssue[] = [];
-      const { revision, createdAt, updatedAt, ...rest } = current;
-      const merged = { ...rest, ...changes } as RuleInput;
-      const base = normaliseRule(merged, id, issues);
+      const { rule: next, issues } = await this.validator.checkChanged(id, current, changes);
       if (issues.length > 0) throw new ValidationError(issues, 'rule');
-      const next: Rule = { ...base, revision, createdAt, updatedAt: new Date().toISOString() };
-      // Disabling never needs the registry; anything else is checked again.
-      if (!(Object.keys(changes).length === 1 && changes.enabled === false)) {
-        await this.validator.validate(next, issues);
-        if (issues.length > 0) throw new ValidationError(issues, 'rule');
-      }
       const { id: _id, revision: _rev, ...fields } = next;
       const cleared = {
         description: next.description,

@@ -11,7 +11,7 @@ import { suggest } from './compile.js';
 import type { ConfigPort, RegistryPort } from './ports.js';
 import type { RuleIndex } from './rule-index.js';
 import { type CompiledAction, normaliseRule } from './rule-shape.js';
-import type { Rule, RuleInput } from './types.js';
+import type { Rule, RuleChanges, RuleInput } from './types.js';
 
 type Definition = Awaited<ReturnType<IntegrationRegistry['get']>>;
 
@@ -51,6 +51,27 @@ export class RuleValidator {
     const base = normaliseRule(input, id, issues);
     const rule: Rule = { ...base, revision: 0, createdAt: now, updatedAt: now };
     if (issues.length === 0) await this.validate(rule, issues);
+    return { rule, issues };
+  }
+
+  /**
+   * Rule `id` (stored as `current`) with `changes` applied, and every problem found in it.
+   * Disabling alone is not checked against the registry again.
+   */
+  async checkChanged(
+    id: string,
+    current: Rule,
+    changes: RuleChanges,
+  ): Promise<{ rule: Rule; issues: ValidationIssue[] }> {
+    const issues: ValidationIssue[] = [];
+    const { revision, createdAt, updatedAt: _updatedAt, ...rest } = current;
+    const merged = { ...rest, ...changes } as RuleInput;
+    const base = normaliseRule(merged, id, issues);
+    const rule: Rule = { ...base, revision, createdAt, updatedAt: new Date().toISOString() };
+    // Disabling never needs the registry; anything else is checked again.
+    if (issues.length === 0 && !(Object.keys(changes).length === 1 && changes.enabled === false)) {
+      await this.validate(rule, issues);
+    }
     return { rule, issues };
   }
 
