@@ -85,7 +85,7 @@ export class Evaluator {
     } catch {
       met = false;
     }
-    return new LazyRuleEvaluation(ruleId, ruleName, actions, met, cr, event);
+    return new LazyRuleEvaluation(cr, event, actions, met);
   }
 
   private actionsOf(cr: CompiledRule): ActionList {
@@ -171,18 +171,20 @@ class LazyMatchExplanation implements ExplainedCondition {
  */
 class LazyRuleEvaluation implements RuleEvaluation {
   readonly triggered = true;
+  readonly ruleId: string;
+  readonly ruleName: string;
+  readonly actions: ActionList;
+  readonly conditionsMet: boolean;
   #conditions: readonly ExplainedCondition[] | undefined;
   readonly #rule: CompiledRule;
   readonly #event: IntegrationEvent;
 
-  constructor(
-    readonly ruleId: string,
-    readonly ruleName: string,
-    readonly actions: ActionList,
-    readonly conditionsMet: boolean,
-    rule: CompiledRule,
-    event: IntegrationEvent,
-  ) {
+  /** The evaluation of `rule`, whose trigger fired, on `event`. */
+  constructor(rule: CompiledRule, event: IntegrationEvent, actions: ActionList, met: boolean) {
+    this.ruleId = rule.rule.id;
+    this.ruleName = rule.rule.name;
+    this.actions = actions;
+    this.conditionsMet = met;
     this.#rule = rule;
     this.#event = event;
   }
