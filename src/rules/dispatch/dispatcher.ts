@@ -75,6 +75,8 @@ interface Thrown {
 }
 
 /**
+ * Checks the shape of an event given to `dispatch` or `evaluate`.
+ *
  * @throws ValidationError for an event without a non-empty `integrationId` and `type`
  */
 export function checkEvent(event: IntegrationEvent): void {
@@ -155,6 +157,7 @@ export class Dispatcher {
       // a rule deleted from here on are returned but not recorded (see `deleteRule`).
       this.o.inFlight.staleSince(),
     );
+    // failedNode: per dispatch, on the run each step gets (no module state, no allocation).
     return { event, rt, now, triggerData, ids, scope, record, failedNode: undefined };
   }
 
