@@ -1,0 +1,366 @@
+/**
+ * `dispatch`: the enabled rules of an event's `(integrationId, type)` run as a pipeline
+ * of named steps — trigger filter, conditions (decided at once when they are all
+ * `match` ones), actions — and every execution lands in the dispatch's record.
+ *
+ * @internal
+ * @module
+ */
+import { ValidationError, type ValidationIssue } from '../../errors.js';
+import { isoNow } from '../../internal/clock.js';
+import { errorMessage } from '../../internal/error-message.js';
+import { frozenJson, shareFrozen } from '../../internal/json.js';
+import type { ConditionContext, IntegrationEvent } from '../../schema/runtime.js';
+import type { ActionRunner, DispatchScope } from '../action-runner.js';
+import { type CompiledMatch, whyMatch } from '../compile.js';
+import type { LogWriter } from '../execution-log.js';
+import { type LogEntry, suffix } from '../history/index.js';
+import type { ConfigPort, RegistryPort, RuleEventsPort } from '../ports.js';
+import type { CompiledRule } from '../rule-shape.js';
+import type { Execution } from '../types.js';
+import { DispatchRecord, type ExecutionRecorder, NO_LOGS } from './dispatch-record.js';
+import { type ExecutionDraft, type Finished, seal } from './execution-draft.js';
+import type { InFlightDispatches } from './in-flight.js';
+import {
+  type FailureSink,
+  failedEntry,
+  firstFailing,
+  type MatchCondition,
+} from './match-failures.js';
+import {
+  customCheck,
+  type DispatchRuntime,
+  filterOf,
+  type RuntimeLookup,
+} from './runtime-lookup.js';
+
+/** What a {@link Dispatcher} works with. */
+export interface DispatcherOptions {
+  readonly registry: Pick<RegistryPort, 'getValidator'>;
+  readonly config: Pick<ConfigPort, 'isEnabled'>;
+  readonly events: RuleEventsPort;
+  readonly lookup: RuntimeLookup;
+  readonly actions: ActionRunner;
+  readonly recorder: ExecutionRecorder;
+  readonly inFlight: InFlightDispatches;
+  readonly log: LogWriter;
+  /** Starts a new evaluation of the engine's memoising path readers (`CompileCache.nextEpoch`). */
+  readonly nextEpoch: () => void;
+  /** Validate event payloads against the trigger's `payloadSchema`. */
+  readonly validatePayloads: boolean;
+  /** Record executions whose conditions were not met. */
+  readonly recordUnmatched: boolean;
+}
+
+/** Ids of one dispatch's executions: `<base>.<n>`, n counting up. */
+interface DispatchIds {
+  readonly base: string;
+  n: number;
+}
+
+/** One dispatch on its way through the steps. */
+interface DispatchRun extends FailureSink {
+  readonly event: IntegrationEvent;
+  readonly rt: DispatchRuntime;
+  readonly now: string;
+  /** One frozen copy of the event serves every execution this dispatch records. */
+  readonly triggerData: unknown;
+  readonly ids: DispatchIds;
+  readonly scope: DispatchScope;
+  readonly record: DispatchRecord;
+}
+
+/** A condition evaluation that threw. */
+interface Thrown {
+  readonly error: unknown;
+}
+
+/**
+ * Checks the shape of an event given to `dispatch` or `evaluate`.
+ *
+ * @throws ValidationError for an event without a non-empty `integrationId` and `type`
+ */
+export function checkEvent(event: IntegrationEvent): void {
+  const issues: ValidationIssue[] = [];
+  if (event === null || typeof event !== 'object') {
+    throw new ValidationError([{ path: '', message: 'an event must be an object' }], 'event');
+  }
+  if (typeof event.integrationId !== 'string' || event.integrationId.length === 0) {
+    issues.push({ path: 'integrationId', message: 'must be a non-empty string' });
+  }
+  if (typeof event.type !== 'string' || event.type.length === 0) {
+    issues.push({ path: 'type', message: 'must be a non-empty string' });
+  }
+  if (issues.length > 0) throw new ValidationError(issues, 'event');
+}
+
+/** Runs the rules of events and records their executions. */
+export class Dispatcher {
+  private readonly o: DispatcherOptions;
+  private readonly idPrefix: string;
+  private idCounter = 0;
+
+  constructor(options: DispatcherOptions) {
+    this.o = options;
+    this.idPrefix = `ex_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}_`;
+  }
+
+  /**
+   * Runs `bucket`, the enabled rules of the event's trigger type, and resolves with the
+   * recorded executions once their actions finished.
+   *
+   * @throws ValidationError for a payload that fails the trigger's `payloadSchema`
+   */
+  async dispatch(event: IntegrationEvent, bucket: readonly CompiledRule[]): Promise<Execution[]> {
+    const [enabled, rt] = await Promise.all([
+      this.o.config.isEnabled(event.integrationId),
+      this.o.lookup.runtimeFor(event, this.o.validatePayloads),
+    ]);
+    if (!enabled || !rt?.trigger) return [];
+    this.validatePayload(event, rt);
+    const run = this.begin(event, rt);
+    for (const cr of bucket.slice()) this.step(run, cr);
+    return run.record.flush();
+  }
+
+  private validatePayload(event: IntegrationEvent, rt: DispatchRuntime): void {
+    if (!this.o.validatePayloads || !rt.trigger) return;
+    const r = this.o.registry.getValidator(event.integrationId, rt.version, {
+      kind: 'trigger-payload',
+      type: event.type,
+    })(event.payload);
+    if (!r.valid)
+      throw new ValidationError(
+        r.errors,
+        `payload of '${event.integrationId}' event '${event.type}'`,
+      );
+  }
+
+  private begin(event: IntegrationEvent, rt: DispatchRuntime): DispatchRun {
+    const now = isoNow();
+    // One frozen copy of the event serves every execution this dispatch records: storage
+    // shares it instead of copying it once per rule.
+    const triggerData = frozenJson(event, 'event');
+    // Executions are numbered within the dispatch: `<dispatch id>.<n>`.
+    const ids: DispatchIds = { base: this.nextId(), n: 0 };
+    const scope: DispatchScope = { actions: new Map(), instances: new Map(), enabled: new Map() };
+    this.o.nextEpoch();
+    const record = new DispatchRecord(
+      this.o.recorder,
+      {
+        id: ids.base,
+        startTime: now,
+        integrationId: event.integrationId,
+        triggerType: event.type,
+        triggerData,
+      },
+      // Snapshot: rules changed during the dispatch do not affect it. The executions of
+      // a rule deleted from here on are returned but not recorded (see `deleteRule`).
+      this.o.inFlight.staleSince(),
+    );
+    // failedNode: per dispatch, on the run each step gets (no module state, no allocation).
+    return { event, rt, now, triggerData, ids, scope, record, failedNode: undefined };
+  }
+
+  /** One rule of the bucket: trigger filter, then conditions decided now or awaited. */
+  private step(run: DispatchRun, cr: CompiledRule): void {
+    const { event } = run;
+    let fired: boolean;
+    try {
+      const filter = filterOf(cr, run.rt.trigger);
+      fired = filter ? filter(event) === true : true;
+    } catch (e) {
+      this.filterFailed(run, cr, e);
+      return;
+    }
+    if (!fired) return;
+    let failed: MatchCondition | undefined;
+    let at: CompiledMatch | undefined;
+    let thrown: Thrown | undefined;
+    if (cr.syncConditions) {
+      try {
+        failed = firstFailing(cr, event, run);
+        at = run.failedNode;
+      } catch (error) {
+        thrown = { error };
+      }
+      if (failed && !this.o.recordUnmatched) return;
+    }
+    if (!cr.syncConditions || (!thrown && !failed && cr.actions.length > 0)) {
+      this.startAwaiting(run, cr);
+      return;
+    }
+    this.decide(run, cr, failed, at, thrown);
+  }
+
+  private filterFailed(run: DispatchRun, cr: CompiledRule, e: unknown): void {
+    const logs: LogEntry[] = [];
+    const draft = this.draft(run, cr);
+    draft.successful = false;
+    draft.error = `trigger filter failed: ${errorMessage(e)}`;
+    this.o.log.add(logs, 'error', 'trigger', draft.error, undefined, run.event.type);
+    run.record.settle(cr.rule.id, run.ids.n - 1, seal(draft), logs);
+  }
+
+  /** An execution that awaits something (actions, async conditions) keeps its place in the record. */
+  private startAwaiting(run: DispatchRun, cr: CompiledRule): void {
+    const logs: LogEntry[] = [];
+    const draft = this.draft(run, cr);
+    const n = run.ids.n - 1;
+    this.o.log.add(logs, 'debug', 'trigger', 'trigger fired', undefined, run.event.type);
+    run.record.reserve(cr.rule.id, n, () => this.runAwaiting(run, cr, draft, logs));
+  }
+
+  /** An execution decided now: most executions of a busy trigger type, so no log array unless needed. */
+  private decide(
+    run: DispatchRun,
+    cr: CompiledRule,
+    failed: MatchCondition | undefined,
+    at: CompiledMatch | undefined,
+    thrown: Thrown | undefined,
+  ): void {
+    const { event, record } = run;
+    const { log } = this.o;
+    const debug = log.debug;
+    let logs: LogEntry[] = debug ? [] : NO_LOGS;
+    if (debug) log.add(logs, 'debug', 'trigger', 'trigger fired', undefined, event.type);
+    if (thrown) {
+      if (logs === NO_LOGS) logs = [];
+      const draft = this.draft(run, cr);
+      record.settle(
+        cr.rule.id,
+        run.ids.n - 1,
+        seal(this.conditionError(draft, logs, thrown.error)),
+        logs,
+      );
+      return;
+    }
+    const n = this.startExecution(run, cr);
+    if (failed) {
+      if (debug) {
+        const why = whyMatch(failed.match, event, failed.id);
+        log.add(logs, 'debug', 'condition', `condition '${failed.id}' not met`, why, failed.id);
+      }
+      record.settle(cr.rule.id, n, failedEntry(cr, failed, at!), logs);
+    } else {
+      cr.met ??= shareFrozen({ ruleRevision: cr.rule.revision, conditionsMet: true });
+      record.settle(cr.rule.id, n, cr.met, logs);
+    }
+  }
+
+  /** Runs an execution that awaits something: its conditions when they do, then its actions. */
+  private runAwaiting(
+    run: DispatchRun,
+    cr: CompiledRule,
+    draft: ExecutionDraft,
+    logs: LogEntry[],
+  ): Promise<Finished | undefined> {
+    draft.startTime = isoNow();
+    if (cr.syncConditions) return this.o.actions.runAll(cr, run.event, draft, logs, run.scope);
+    return this.awaitConditions(run, cr, draft, logs);
+  }
+
+  /** Evaluates conditions one by one, awaiting integration ones; runs the actions when all hold. */
+  private async awaitConditions(
+    run: DispatchRun,
+    cr: CompiledRule,
+    draft: ExecutionDraft,
+    logs: LogEntry[],
+  ): Promise<Finished | undefined> {
+    const { event } = run;
+    this.o.nextEpoch();
+    const ctx: ConditionContext = { ruleId: cr.rule.id, integrationId: cr.rule.integrationId };
+    try {
+      for (const c of cr.conditions) {
+        const ok =
+          c.kind === 'match'
+            ? this.matchHolds(draft, logs, c, event)
+            : (await customCheck(c, await run.rt.conditions())(event, ctx)) === true;
+        if (!ok) {
+          if (c.kind === 'custom') this.customNotMet(draft, logs, c.id, c.type);
+          if (!this.o.recordUnmatched) return undefined;
+          draft.endTime = isoNow();
+          return { exec: seal(draft), logs };
+        }
+      }
+    } catch (e) {
+      draft.endTime = isoNow();
+      return { exec: seal(this.conditionError(draft, logs, e)), logs };
+    }
+    return this.o.actions.runAll(cr, event, draft, logs, run.scope);
+  }
+
+  /** Whether a `match` condition holds; records on the draft where it failed. */
+  private matchHolds(
+    draft: ExecutionDraft,
+    logs: LogEntry[],
+    c: MatchCondition,
+    event: IntegrationEvent,
+  ): boolean {
+    if (c.match.test(event)) return true;
+    draft.failedCondition = whyMatch(c.match, event, c.id);
+    if (this.o.log.debug) {
+      const message = `condition '${c.id}' not met`;
+      this.o.log.add(logs, 'debug', 'condition', message, draft.failedCondition, c.id);
+    }
+    return false;
+  }
+
+  private customNotMet(draft: ExecutionDraft, logs: LogEntry[], id: string, type: string): void {
+    draft.failedCondition = { conditionId: id };
+    this.o.log.add(
+      logs,
+      'debug',
+      'condition',
+      `condition '${id}' (${type}) not met`,
+      undefined,
+      id,
+    );
+  }
+
+  private conditionError(draft: ExecutionDraft, logs: LogEntry[], e: unknown): ExecutionDraft {
+    draft.successful = false;
+    draft.conditionsMet = false;
+    draft.error = `condition failed: ${errorMessage(e)}`;
+    this.o.log.add(logs, 'error', 'condition', draft.error);
+    return draft;
+  }
+
+  /** A unique, time-ordered id for this engine's next dispatch. */
+  private nextId(): string {
+    return this.idPrefix + (this.idCounter++).toString(36).padStart(8, '0');
+  }
+
+  /** The next execution number of the dispatch, announced with `execution:started`. */
+  private startExecution(run: DispatchRun, cr: CompiledRule): number {
+    const n = run.ids.n++;
+    const { events } = this.o;
+    if (events.listenerCount('execution:started') > 0) {
+      events.emit('execution:started', {
+        executionId: run.ids.base + suffix(n),
+        ruleId: cr.rule.id,
+        integrationId: cr.rule.integrationId,
+        triggerType: run.event.type,
+        startTime: run.now,
+      });
+    }
+    return n;
+  }
+
+  /** A draft for an execution that awaits something (actions, async conditions). */
+  private draft(run: DispatchRun, cr: CompiledRule): ExecutionDraft {
+    return {
+      id: run.ids.base + suffix(this.startExecution(run, cr)),
+      ruleId: cr.rule.id,
+      ruleRevision: cr.rule.revision,
+      integrationId: cr.rule.integrationId,
+      triggerType: run.event.type,
+      triggered: true,
+      conditionsMet: false,
+      successful: true,
+      startTime: run.now,
+      endTime: run.now,
+      triggerData: run.triggerData,
+    };
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * The options of `RuleEngine`, their checks and their defaults.
+ *
+ * @internal
+ * @module
+ */
+import type { ConfigManager } from '../config/manager.js';
+import { ValidationError, type ValidationIssue } from '../errors.js';
+import type { IntegrationRegistry } from '../registry/index.js';
+import type { LogLevel } from '../schema/runtime.js';
+import type { StorageAdapter } from '../storage/types.js';
+import { LEVELS } from './execution-log.js';
+import type { RetentionOptions } from './history/index.js';
+import type { RetryPolicy } from './types.js';
+
+/** Options of {@link RuleEngine}. */
+export interface RuleEngineOptions {
+  /** Where rules, executions and logs are kept. */
+  readonly storage: StorageAdapter;
+  /** Provides triggers, conditions, actions and their schemas. */
+  readonly registry: IntegrationRegistry;
+  /** Provides instances and credentials. */
+  readonly config: ConfigManager;
+  /** Validate event payloads against the trigger's `payloadSchema`. Default true. */
+  readonly validatePayloads?: boolean;
+  /** At most this many action attempts run at once, over all dispatches. Default 16. */
+  readonly maxConcurrentActions?: number;
+  /** Time limit of one action attempt, in ms, unless the action sets `timeoutMs`. Default 30 000. */
+  readonly actionTimeoutMs?: number;
+  /** Retry policy of actions that set none. Default: 1 attempt (no retry). */
+  readonly retry?: RetryPolicy;
+  /** Retention of execution history. */
+  readonly retention?: RetentionOptions;
+  /** Lowest log level recorded. Default `info` (trigger and condition details are `debug`). */
+  readonly logLevel?: LogLevel;
+  /** How long `close()` waits for running executions before aborting them. Default 10 000 ms. */
+  readonly closeGraceMs?: number;
+  /** How often age-based retention runs for idle rules, in ms. Default 60 000. */
+  readonly pruneIntervalMs?: number;
+  /**
+   * Record (and return from `dispatch`) executions whose conditions were not met.
+   * Default true, so users can see why nothing happened; turn it off to save writes
+   * when many rules share a trigger type.
+   */
+  readonly recordUnmatched?: boolean;
+}
+
+/** The options with their defaults filled in. */
+export interface ResolvedOptions {
+  readonly validatePayloads: boolean;
+  readonly recordUnmatched: boolean;
+  readonly maxConcurrentActions: number;
+  readonly actionTimeoutMs: number;
+  readonly retry: Required<RetryPolicy>;
+  readonly logLevel: LogLevel;
+  readonly closeGraceMs: number;
+}
+
+/**
+ * Checks the options and fills in the defaults.
+ *
+ * @throws ValidationError for invalid options
+ */
+export function resolveOptions(options: RuleEngineOptions): ResolvedOptions {
+  checkOptions(options);
+  return {
+    validatePayloads: options.validatePayloads ?? true,
+    recordUnmatched: options.recordUnmatched ?? true,
+    maxConcurrentActions: options.maxConcurrentActions ?? 16,
+    actionTimeoutMs: options.actionTimeoutMs ?? 30_000,
+    retry: {
+      attempts: options.retry?.attempts ?? 1,
+      initialDelayMs: options.retry?.initialDelayMs ?? 200,
+      factor: options.retry?.factor ?? 2,
+      maxDelayMs: options.retry?.maxDelayMs ?? 30_000,
+    },
+    logLevel: options.logLevel ?? 'info',
+    closeGraceMs: options.closeGraceMs ?? 10_000,
+  };
+}
+
+function checkOptions(options: RuleEngineOptions): void {
+  const issues: ValidationIssue[] = [];
+  if (!options || typeof options !== 'object') {
+    throw new ValidationError(
+      [{ path: '', message: 'options are required' }],
+      'rule engine options',
+    );
+  }
+  if (!options.storage) issues.push({ path: 'storage', message: 'a StorageAdapter is required' });
+  if (!options.registry)
+    issues.push({ path: 'registry', message: 'an IntegrationRegistry is required' });
+  if (!options.config) issues.push({ path: 'config', message: 'a ConfigManager is required' });
+  const positive = (v: unknown, path: string): void => {
+    if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 1)) {
+      issues.push({ path, message: 'must be a positive integer' });
+    }
+  };
+  positive(options.maxConcurrentActions, 'maxConcurrentActions');
+  positive(options.actionTimeoutMs, 'actionTimeoutMs');
+  positive(options.pruneIntervalMs, 'pruneIntervalMs');
+  if (
+    options.closeGraceMs !== undefined &&
+    (!Number.isInteger(options.closeGraceMs) || options.closeGraceMs < 0)
+  ) {
+    issues.push({ path: 'closeGraceMs', message: 'must be a non-negative integer' });
+  }
+  if (options.logLevel !== undefined && !Object.hasOwn(LEVELS, options.logLevel)) {
+    issues.push({ path: 'logLevel', message: 'must be debug, info, warn or error' });
+  }
+  if (issues.length > 0) throw new ValidationError(issues, 'rule engine options');
+}
