@@ -20,18 +20,24 @@ import { integerIssue, throwIfIssues } from '../internal/options.js';
 import type { IntegrationDefinition } from '../schema/definition.js';
 import type { AuditRecorder } from './audit-recorder.js';
 import type { InstanceDocument, SealedFields } from './instance-document.js';
-import type { ConfigEmitter, InstanceAccess, VaultRegistry } from './ports.js';
+import type { InstanceStore } from './instance-store.js';
+import type { ConfigEmitter, VaultRegistry } from './ports.js';
 import type { ReencryptOptions, ReencryptReport } from './types.js';
 
 /** Options of {@link CredentialVault}. */
 export interface CredentialVaultOptions {
   readonly keyring: Keyring;
   readonly registry: VaultRegistry;
+  /** Where the sealed credentials are stored. */
+  readonly instances: VaultInstances;
   readonly recorder: AuditRecorder;
   readonly emitter: ConfigEmitter;
   /** Instances whose plaintext is kept in memory; `0` disables. */
   readonly cacheSize: number;
 }
+
+/** The instance store methods the vault calls. */
+export type VaultInstances = Pick<InstanceStore, 'find' | 'touch' | 'pages' | 'mutate' | 'commit'>;
 
 type Rewrite = 'reencrypted' | 'current' | 'gone' | { keyId?: string; error: string };
 
@@ -39,6 +45,7 @@ type Rewrite = 'reencrypted' | 'current' | 'gone' | { keyId?: string; error: str
 export class CredentialVault {
   private readonly keyring: Keyring;
   private readonly registry: VaultRegistry;
+  private readonly instances: VaultInstances;
   private readonly recorder: AuditRecorder;
   private readonly emitter: ConfigEmitter;
   private readonly secretCache = new Map<string, Promise<ReadonlySet<string>>>();
@@ -52,6 +59,7 @@ export class CredentialVault {
   constructor(options: CredentialVaultOptions) {
     this.keyring = options.keyring;
     this.registry = options.registry;
+    this.instances = options.instances;
     this.recorder = options.recorder;
     this.emitter = options.emitter;
     this.plainCacheSize = options.cacheSize;
@@ -150,12 +158,8 @@ export class CredentialVault {
   }
 
   /** Decrypts an instance's credentials, recording the read (see `ConfigManager.getCredentials`). */
-  async read(
-    instances: InstanceAccess,
-    instanceId: string,
-    actor: string,
-  ): Promise<Record<string, unknown>> {
-    const doc = await instances.find(instanceId);
+  async read(instanceId: string, actor: string): Promise<Record<string, unknown>> {
+    const doc = await this.instances.find(instanceId);
     if (!doc) {
       await this.recorder.record({
         actor,
@@ -180,25 +184,22 @@ export class CredentialVault {
       integrationId: doc.integrationId,
       outcome: 'success',
     });
-    await instances.touch(doc);
+    await this.instances.touch(doc);
     return credentials;
   }
 
   /** Re-encrypts every instance under the primary key (see `ConfigManager.reencryptAll`). */
-  async reencryptAll(
-    instances: InstanceAccess,
-    opts: ReencryptOptions = {},
-  ): Promise<ReencryptReport> {
+  async reencryptAll(opts: ReencryptOptions = {}): Promise<ReencryptReport> {
     const batchSize = opts.batchSize ?? 100;
     throwIfIssues('reencryptAll options', [integerIssue('batchSize', batchSize)]);
     const primary = this.keyring.primaryKeyId;
     const report = { scanned: 0, reencrypted: 0, alreadyCurrent: 0, failed: [] as Failure[] };
     const snapshot = (): ReencryptReport => ({ ...report, failed: [...report.failed] });
-    outer: for await (const page of instances.pages(batchSize)) {
+    outer: for await (const page of this.instances.pages(batchSize)) {
       for (const doc of page) {
         if (opts.signal?.aborted) break outer;
         report.scanned++;
-        const outcome = doc.keyId === primary ? 'current' : await this.rewrite(instances, doc);
+        const outcome = doc.keyId === primary ? 'current' : await this.rewrite(doc);
         if (outcome === 'reencrypted') report.reencrypted++;
         else if (outcome === 'current') report.alreadyCurrent++;
         else if (outcome !== 'gone') report.failed.push({ instanceId: doc.id, ...outcome });
@@ -217,17 +218,17 @@ export class CredentialVault {
   }
 
   /** Re-seals one instance under the primary key, atomically. */
-  private async rewrite(instances: InstanceAccess, doc: InstanceDocument): Promise<Rewrite> {
+  private async rewrite(doc: InstanceDocument): Promise<Rewrite> {
     const primary = this.keyring.primaryKeyId;
     try {
       let rewritten = false;
-      const { after } = await instances.mutate(doc.id, undefined, async (current) => {
+      const { after } = await this.instances.mutate(doc.id, undefined, async (current) => {
         if (current.keyId === primary) return undefined;
         const plain = this.keyring.open(current.sealedCredentials, current.id);
         rewritten = true;
         return { sealedCredentials: this.keyring.seal(plain, current.id), keyId: primary };
       });
-      instances.commit(after);
+      this.instances.commit(after);
       return rewritten ? 'reencrypted' : 'current';
     } catch (error) {
       if (isPlugboardError(error, 'NOT_FOUND')) return 'gone';

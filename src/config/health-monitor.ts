@@ -19,7 +19,6 @@ import type { InstanceStore } from './instance-store.js';
 import {
   type ConfigEmitter,
   type ConfigPluginSource,
-  type ConnectionTester,
   type HealthRegistry,
   pluginFor,
 } from './ports.js';
@@ -46,7 +45,7 @@ export interface HealthMonitorOptions {
 }
 
 /** Owns the connection-test limit and the running health-check schedules. */
-export class HealthMonitor implements ConnectionTester {
+export class HealthMonitor {
   private readonly stoppers = new Set<() => Promise<void>>();
 
   constructor(private readonly o: HealthMonitorOptions) {}

@@ -1,57 +1,42 @@
 /**
  * The instances of a config manager: the `instances` collection, the frozen views of
  * its documents, the scope index kept current by every write, the checkers asked before
- * a delete, and the instance writes themselves (create, update, upgrade, delete) with
- * their revision checks.
+ * a delete, and the writes with their revision checks (optimistic concurrency).
  *
  * @internal
  * @module
  */
-import { randomUUID } from 'node:crypto';
-import { redactCredentials, safeErrorMessage } from '../credentials/redact.js';
+import { safeErrorMessage } from '../credentials/redact.js';
 import {
   ConflictError,
-  ConnectionTestError,
   isPlugboardError,
   NotFoundError,
-  ReferencedError,
+  type Reference,
   ValidationError,
 } from '../errors.js';
-import { isoAt } from '../internal/clock.js';
-import type { IntegrationDefinition } from '../schema/definition.js';
 import type { Collection, StorageAdapter } from '../storage/types.js';
 import type { AuditRecorder } from './audit-recorder.js';
-import type { CredentialVault } from './credential-vault.js';
 import {
   type Changes,
   type InstanceDocument,
   MAX_MUTATE_ATTEMPTS,
   sameStatus,
-  statusOf,
   viewOf,
 } from './instance-document.js';
-import { checkCreateInput, checkUpdateChanges, contextOf } from './instance-schemas.js';
-import type { ConfigEmitter, ConnectionTester, InstanceAccess, StoreRegistry } from './ports.js';
+import type { ConfigEmitter, StoreRegistry } from './ports.js';
 import { ScopeIndex } from './scope-index.js';
 import type {
-  CreateInstanceInput,
-  CreateInstanceOptions,
-  DeleteInstanceOptions,
-  InstanceContext,
   InstanceReferenceChecker,
   InstanceStatus,
   InstanceView,
-  InstanceWriteOptions,
   ListInstancesQuery,
   ResolveContext,
-  UpdateInstanceChanges,
 } from './types.js';
 
 /** Options of {@link InstanceStore}. */
 export interface InstanceStoreOptions {
   readonly storage: StorageAdapter;
   readonly registry: StoreRegistry;
-  readonly vault: CredentialVault;
   readonly recorder: AuditRecorder;
   readonly emitter: ConfigEmitter;
   readonly now: () => number;
@@ -60,10 +45,9 @@ export interface InstanceStoreOptions {
 }
 
 /** Owns the instance documents, their views, the scope index and the reference checkers. */
-export class InstanceStore implements InstanceAccess {
+export class InstanceStore {
   private readonly col: Collection<InstanceDocument>;
   private readonly registry: StoreRegistry;
-  private readonly vault: CredentialVault;
   private readonly recorder: AuditRecorder;
   private readonly emitter: ConfigEmitter;
   private readonly now: () => number;
@@ -75,7 +59,6 @@ export class InstanceStore implements InstanceAccess {
 
   constructor(options: InstanceStoreOptions) {
     this.registry = options.registry;
-    this.vault = options.vault;
     this.recorder = options.recorder;
     this.emitter = options.emitter;
     this.now = options.now;
@@ -100,160 +83,20 @@ export class InstanceStore implements InstanceAccess {
     this.removeReferenceChecker = this.registry.addReferenceChecker(async (ref) => {
       const where: Record<string, string> = { integrationId: ref.id };
       if (ref.version !== undefined) where['version'] = ref.version;
-      const { items } = await this.col.find({ where });
+      const items = await this.findWhere(where);
       return items.map((d) => ({ kind: 'instance', id: d.id }));
     });
   }
 
-  // ------------------------------------------------------------------ writes
-
-  /** See `ConfigManager.createInstance`; `tester` runs the connection test of `{ test: true }`. */
-  async create(
-    input: CreateInstanceInput,
-    opts: CreateInstanceOptions,
-    tester: ConnectionTester,
-  ): Promise<InstanceView> {
-    checkCreateInput(input);
-    const config = input.config ?? {};
-    const credentials = input.credentials ?? {};
-    const def = await this.registry.get(input.integrationId, input.version);
-    const secretFields = await this.vault.secretFields(def.id, def.version);
-    this.vault.validate(def, config, credentials, secretFields);
-    const instanceId = input.instanceId ?? randomUUID();
-    const actor = opts.actor ?? this.recorder.defaultActor;
-    const nowIso = this.iso();
-    if (opts.test) {
-      await this.testNew(tester, def, { credentials, config, secretFields, instanceId, actor });
-    }
-    const stored = await this.insert({
-      id: instanceId,
-      integrationId: def.id,
-      version: def.version,
-      name: input.name,
-      ...(input.description !== undefined ? { description: input.description } : {}),
-      context: contextOf(input.context),
-      ...(input.isDefault !== undefined ? { isDefault: input.isDefault } : {}),
-      config,
-      ...this.vault.seal(instanceId, credentials, secretFields),
-      status: statusOf('active', opts.test ? nowIso : undefined),
-      createdAt: nowIso,
-      updatedAt: nowIso,
-    });
-    const view = this.commit(stored);
-    if (stored.isDefault === true) await this.clearOtherDefaults(stored, actor);
-    await this.recorder.record({
-      actor,
-      action: 'instance.create',
-      instanceId,
-      integrationId: def.id,
-      outcome: 'success',
-    });
-    this.emitter.emit('instance:created', view);
-    return view;
+  /** Deletes a document read at `expectedRevision` and drops it from the scope index. */
+  async delete(doc: InstanceDocument, expectedRevision: number): Promise<void> {
+    await this.col.delete(doc.id, { expectedRevision });
+    this.scopes.remove(doc.integrationId, doc.id);
   }
 
-  /** See `ConfigManager.updateInstance`. */
-  async update(
-    instanceId: string,
-    changes: UpdateInstanceChanges,
-    opts: InstanceWriteOptions,
-  ): Promise<InstanceView> {
-    checkUpdateChanges(changes);
-    const context = changes.context !== undefined ? contextOf(changes.context) : undefined;
-    const actor = opts.actor ?? this.recorder.defaultActor;
-    let result: { before: InstanceDocument; after: InstanceDocument };
-    try {
-      result = await this.mutate(instanceId, opts.expectedRevision, (doc) =>
-        this.changesOf(doc, changes, context),
-      );
-    } catch (error) {
-      await this.recorder.failure(actor, 'instance.update', instanceId, error);
-      throw error;
-    }
-    const view = this.view(result.after);
-    if (changes.isDefault === true || (context !== undefined && result.after.isDefault === true)) {
-      await this.clearOtherDefaults(result.after, actor);
-    }
-    await this.recorder.record({
-      actor,
-      action: 'instance.update',
-      instanceId,
-      integrationId: result.after.integrationId,
-      outcome: 'success',
-      detail: `changed ${Object.keys(changes).sort().join(', ') || 'nothing'}`,
-    });
-    this.emitter.emit('instance:updated', view);
-    this.emitStatus(result.before, result.after);
-    return view;
-  }
-
-  /** See `ConfigManager.upgradeInstance`. */
-  async upgrade(
-    instanceId: string,
-    toVersion: string,
-    opts: InstanceWriteOptions & { readonly config?: Readonly<Record<string, unknown>> },
-  ): Promise<InstanceView> {
-    const actor = opts.actor ?? this.recorder.defaultActor;
-    let result: { before: InstanceDocument; after: InstanceDocument };
-    try {
-      result = await this.mutate(instanceId, opts.expectedRevision, async (doc) => {
-        const def = await this.registry.get(doc.integrationId, toVersion);
-        const secretFields = await this.vault.secretFields(def.id, def.version);
-        const config = opts.config ?? doc.config;
-        const credentials = this.vault.open(doc);
-        const what = `upgrade to ${def.id}@${def.version}`;
-        this.vault.validate(def, config, credentials, secretFields, what);
-        return {
-          version: def.version,
-          config,
-          // Secret fields may differ between versions: re-derive the redacted view.
-          credentialsView: redactCredentials(credentials, secretFields),
-          updatedAt: this.iso(),
-        };
-      });
-    } catch (error) {
-      await this.recorder.failure(actor, 'instance.upgrade', instanceId, error);
-      throw error;
-    }
-    const view = this.view(result.after);
-    await this.recorder.record({
-      actor,
-      action: 'instance.upgrade',
-      instanceId,
-      integrationId: result.after.integrationId,
-      outcome: 'success',
-      detail: `${result.before.version} -> ${result.after.version}`,
-    });
-    this.emitter.emit('instance:updated', view);
-    return view;
-  }
-
-  /** See `ConfigManager.deleteInstance`. */
-  async remove(instanceId: string, opts: DeleteInstanceOptions): Promise<void> {
-    const doc = await this.require(instanceId);
-    const actor = opts.actor ?? this.recorder.defaultActor;
-    if (opts.expectedRevision !== undefined && opts.expectedRevision !== doc.revision) {
-      throw staleRevision(doc, opts.expectedRevision);
-    }
-    if (opts.force !== true) {
-      const refs = (await Promise.all([...this.checkers].map((check) => check(instanceId)))).flat();
-      if (refs.length > 0) {
-        throw new ReferencedError(`Instance '${instanceId}'`, refs);
-      }
-    }
-    await this.col.delete(instanceId, {
-      expectedRevision: opts.expectedRevision ?? doc.revision,
-    });
-    this.scopes.remove(doc.integrationId, instanceId);
-    this.vault.forget(instanceId);
-    await this.recorder.record({
-      actor,
-      action: 'instance.delete',
-      instanceId,
-      integrationId: doc.integrationId,
-      outcome: 'success',
-    });
-    this.emitter.emit('instance:deleted', { instanceId, integrationId: doc.integrationId });
+  /** What the reference checkers report as still using an instance. */
+  async references(instanceId: string): Promise<Reference[]> {
+    return (await Promise.all([...this.checkers].map((check) => check(instanceId)))).flat();
   }
 
   /** See `ConfigManager.addReferenceChecker`. */
@@ -281,10 +124,7 @@ export class InstanceStore implements InstanceAccess {
     fn: (doc: InstanceDocument) => Promise<Changes | undefined>,
   ): Promise<{ before: InstanceDocument; after: InstanceDocument }> {
     for (let attempt = 1; ; attempt++) {
-      const doc = await this.require(instanceId);
-      if (expectedRevision !== undefined && doc.revision !== expectedRevision) {
-        throw staleRevision(doc, expectedRevision);
-      }
+      const doc = await this.requireAt(instanceId, expectedRevision);
       const changes = await fn(doc);
       if (changes === undefined) return { before: doc, after: doc };
       try {
@@ -372,6 +212,25 @@ export class InstanceStore implements InstanceAccess {
     return doc;
   }
 
+  /** The stored document, at `expectedRevision` when given. @throws NotFoundError; ConflictError */
+  async requireAt(
+    instanceId: string,
+    expectedRevision: number | undefined,
+  ): Promise<InstanceDocument> {
+    const doc = await this.require(instanceId);
+    if (expectedRevision !== undefined && doc.revision !== expectedRevision) {
+      throw new ConflictError(
+        `Instance '${instanceId}' is at revision ${doc.revision}, not ${expectedRevision}; reload it and retry`,
+      );
+    }
+    return doc;
+  }
+
+  /** The stored documents matching `where` (one unbounded query). */
+  async findWhere(where: Readonly<Record<string, string>>): Promise<InstanceDocument[]> {
+    return (await this.col.find({ where })).items;
+  }
+
   /** Stored documents (all, or those matching `where`), page by page. */
   async *pages(
     pageSize: number,
@@ -439,13 +298,8 @@ export class InstanceStore implements InstanceAccess {
     this.removeReferenceChecker();
   }
 
-  // --------------------------------------------------------------- internals
-
-  private iso(): string {
-    return isoAt(this.now());
-  }
-
-  private async insert(doc: Omit<InstanceDocument, 'revision'>): Promise<InstanceDocument> {
+  /** Inserts a new document. @throws ConflictError when the id is taken */
+  async insert(doc: Omit<InstanceDocument, 'revision'>): Promise<InstanceDocument> {
     try {
       return await this.col.insert(doc);
     } catch (error) {
@@ -455,107 +309,4 @@ export class InstanceStore implements InstanceAccess {
       throw error;
     }
   }
-
-  /** Tests the credentials of an instance about to be created. @throws ConnectionTestError */
-  private async testNew(
-    tester: ConnectionTester,
-    def: IntegrationDefinition,
-    t: {
-      credentials: Record<string, unknown>;
-      config: Readonly<Record<string, unknown>>;
-      secretFields: ReadonlySet<string>;
-      instanceId: string;
-      actor: string;
-    },
-  ): Promise<void> {
-    const result = await tester.runTest(def, t.credentials, t.config, t.secretFields);
-    if (result.ok) return;
-    await this.recorder.record({
-      actor: t.actor,
-      action: 'instance.create',
-      instanceId: t.instanceId,
-      integrationId: def.id,
-      outcome: 'failure',
-      detail: `connection test failed (${result.reason})`,
-    });
-    throw new ConnectionTestError(
-      `Connection test of the new '${def.id}' instance failed: ${result.error}`,
-      result.reason,
-    );
-  }
-
-  /** The document changes of an update (config and credentials re-validated). */
-  private async changesOf(
-    doc: InstanceDocument,
-    changes: UpdateInstanceChanges,
-    context: InstanceContext | undefined,
-  ): Promise<Changes> {
-    const out: Changes = { updatedAt: this.iso() };
-    if (changes.name !== undefined) out.name = changes.name;
-    if (changes.description === null) out.description = undefined;
-    else if (changes.description !== undefined) out.description = changes.description;
-    if (context !== undefined) out.context = context;
-    if (changes.isDefault !== undefined) out.isDefault = changes.isDefault;
-    if (changes.enabled === false && doc.status.state !== 'inactive') {
-      out.status = statusOf('inactive', doc.status.lastChecked);
-    } else if (changes.enabled === true && doc.status.state === 'inactive') {
-      out.status = statusOf('active', doc.status.lastChecked);
-    }
-    if (changes.config === undefined && changes.credentials === undefined) return out;
-    const def = await this.registry.getVersion(doc.integrationId, doc.version);
-    const secretFields = await this.vault.secretFields(doc.integrationId, doc.version);
-    let credentials: Record<string, unknown> | undefined;
-    if (changes.credentials !== undefined) {
-      const current = this.vault.open(doc);
-      credentials = {};
-      for (const [k, v] of Object.entries(changes.credentials)) {
-        // A form that sends the redacted view back keeps the stored secret.
-        credentials[k] = v === '[redacted]' && Object.hasOwn(current, k) ? current[k] : v;
-      }
-    }
-    this.vault.validate(def, changes.config, credentials, secretFields);
-    if (changes.config !== undefined) out.config = changes.config;
-    if (credentials !== undefined)
-      Object.assign(out, this.vault.seal(doc.id, credentials, secretFields));
-    return out;
-  }
-
-  /** Clears `isDefault` on the other instances of the same scope. */
-  private async clearOtherDefaults(doc: InstanceDocument, actor: string): Promise<void> {
-    const where: Record<string, string> = {
-      integrationId: doc.integrationId,
-      'context.type': doc.context.type,
-    };
-    if (doc.context.contextId !== undefined) where['context.contextId'] = doc.context.contextId;
-    const { items } = await this.col.find({ where });
-    for (const other of items) {
-      if (other.id === doc.id || other.isDefault !== true) continue;
-      if (
-        other.context.type === 'global' ? false : other.context.contextId !== doc.context.contextId
-      )
-        continue;
-      try {
-        const { after } = await this.mutate(other.id, undefined, async (d) =>
-          d.isDefault === true ? { isDefault: false, updatedAt: this.iso() } : undefined,
-        );
-        await this.recorder.record({
-          actor,
-          action: 'instance.update',
-          instanceId: other.id,
-          integrationId: other.integrationId,
-          outcome: 'success',
-          detail: `isDefault cleared: '${doc.id}' is now the default`,
-        });
-        this.emitter.emit('instance:updated', this.view(after));
-      } catch (error) {
-        if (!isPlugboardError(error, 'NOT_FOUND')) throw error;
-      }
-    }
-  }
-}
-
-function staleRevision(doc: InstanceDocument, expected: number): ConflictError {
-  return new ConflictError(
-    `Instance '${doc.id}' is at revision ${doc.revision}, not ${expected}; reload it and retry`,
-  );
 }

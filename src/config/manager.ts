@@ -17,6 +17,7 @@ import { CredentialVault } from './credential-vault.js';
 import type { ConfigManagerEvents } from './events.js';
 import { HealthMonitor } from './health-monitor.js';
 import { InstanceStore } from './instance-store.js';
+import { InstanceWriter } from './instance-writer.js';
 import { IntegrationSettings } from './integration-settings.js';
 import type { ConfigLogger, ConfigPluginSource, ConfigRegistry } from './ports.js';
 import { type ConfigOAuth2Options, TokenService } from './token-service.js';
@@ -105,6 +106,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
   private readonly recorder: AuditRecorder;
   private readonly vault: CredentialVault;
   private readonly store: InstanceStore;
+  private readonly writer: InstanceWriter;
   private readonly tokens: TokenService;
   private readonly health: HealthMonitor;
   private readonly settings: IntegrationSettings;
@@ -112,57 +114,31 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
   /** @throws ValidationError for malformed options. */
   constructor(options: ConfigManagerOptions) {
     super();
-    throwIfIssues(
-      'ConfigManager options',
-      missingOptions(options, ['storage', 'registry', 'keyring']),
-    );
+    const what = 'ConfigManager options';
+    throwIfIssues(what, missingOptions(options, ['storage', 'registry', 'keyring']));
     const cacheSize = options.credentialCacheSize ?? 1000;
-    throwIfIssues('ConfigManager options', [integerIssue('credentialCacheSize', cacheSize, 0)]);
-    const { storage, registry, keyring, plugins } = options;
+    throwIfIssues(what, [integerIssue('credentialCacheSize', cacheSize, 0)]);
+    const { storage, registry, keyring, plugins, fetch, oauth2 } = options;
     const now = options.now ?? Date.now;
     const log = new AuditLog(storage, options.auditRetention, now);
     const recorder = new AuditRecorder(log, options.defaultActor ?? 'system', options.logger);
-    const vault = new CredentialVault({ keyring, registry, recorder, emitter: this, cacheSize });
+    // What every piece gets: the registry (each reads its own narrow port of it), the
+    // audit log, this manager as the emitter of events, and the clock.
+    const shared = { registry, recorder, emitter: this, now };
     const lastUsedThrottleMs = options.lastUsedThrottleMs ?? 60_000;
-    const store = new InstanceStore({
-      storage,
-      registry,
-      vault,
-      recorder,
-      emitter: this,
-      now,
-      lastUsedThrottleMs,
-    });
-    const { fetch, oauth2 } = options;
-    const tokens = new TokenService({
-      registry,
-      plugins,
-      store,
-      vault,
-      recorder,
-      emitter: this,
-      now,
-      fetch,
-      oauth2,
-    });
+    const store = new InstanceStore({ ...shared, storage, lastUsedThrottleMs });
+    const vault = new CredentialVault({ ...shared, keyring, instances: store, cacheSize });
+    const tokens = new TokenService({ ...shared, plugins, store, vault, fetch, oauth2 });
     const testTimeoutMs = options.testTimeoutMs ?? 30_000;
-    this.health = new HealthMonitor({
-      registry,
-      plugins,
-      store,
-      vault,
-      tokens,
-      recorder,
-      emitter: this,
-      now,
-      testTimeoutMs,
-    });
+    const health = new HealthMonitor({ ...shared, plugins, store, vault, tokens, testTimeoutMs });
+    this.writer = new InstanceWriter({ ...shared, store, vault, tester: health });
     this.settings = new IntegrationSettings(storage, registry, this, now);
     this.keyring = keyring;
     this.recorder = recorder;
-    this.vault = vault;
     this.store = store;
+    this.vault = vault;
     this.tokens = tokens;
+    this.health = health;
   }
 
   // ---------------------------------------------------------------- instances
@@ -179,7 +155,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     input: CreateInstanceInput,
     opts: CreateInstanceOptions = {},
   ): Promise<InstanceView> {
-    return this.store.create(input, opts, this.health);
+    return this.writer.create(input, opts);
   }
 
   /**
@@ -201,7 +177,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     changes: UpdateInstanceChanges,
     opts: InstanceWriteOptions = {},
   ): Promise<InstanceView> {
-    return this.store.update(instanceId, changes, opts);
+    return this.writer.update(instanceId, changes, opts);
   }
 
   /**
@@ -217,7 +193,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     toVersion: string,
     opts: InstanceWriteOptions & { readonly config?: Readonly<Record<string, unknown>> } = {},
   ): Promise<InstanceView> {
-    return this.store.upgrade(instanceId, toVersion, opts);
+    return this.writer.upgrade(instanceId, toVersion, opts);
   }
 
   /**
@@ -227,7 +203,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
    *   stale; ReferencedError listing the references
    */
   async deleteInstance(instanceId: string, opts: DeleteInstanceOptions = {}): Promise<void> {
-    return this.store.remove(instanceId, opts);
+    return this.writer.remove(instanceId, opts);
   }
 
   /**
@@ -279,7 +255,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     instanceId: string,
     opts: { readonly actor?: string } = {},
   ): Promise<Record<string, unknown>> {
-    return this.vault.read(this.store, instanceId, opts.actor ?? this.recorder.defaultActor);
+    return this.vault.read(instanceId, opts.actor ?? this.recorder.defaultActor);
   }
 
   /**
@@ -295,7 +271,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
    * ```
    */
   async reencryptAll(opts: ReencryptOptions = {}): Promise<ReencryptReport> {
-    return this.vault.reencryptAll(this.store, opts);
+    return this.vault.reencryptAll(opts);
   }
 
   // ---------------------------------------------------------------- health

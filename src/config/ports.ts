@@ -12,7 +12,6 @@ import type { TokenResponse } from '../credentials/oauth2.js';
 import type { Reference, ValidationIssue } from '../errors.js';
 import type { IntegrationDefinition } from '../schema/definition.js';
 import type { ConfigManagerEvents } from './events.js';
-import type { Changes, InstanceDocument, TestOutcome } from './instance-document.js';
 
 /** What ConfigManager needs from the integration registry (`IntegrationRegistry` fits). */
 export interface ConfigRegistry {
@@ -66,7 +65,9 @@ export interface ConfigLogger {
 }
 
 /** The registry methods the instance store calls. */
-export type StoreRegistry = Pick<ConfigRegistry, 'get' | 'getVersion' | 'addReferenceChecker'>;
+export type StoreRegistry = Pick<ConfigRegistry, 'addReferenceChecker'>;
+/** The registry methods the instance writer calls. */
+export type WriterRegistry = Pick<ConfigRegistry, 'get' | 'getVersion'>;
 /** The registry methods the credential vault calls. */
 export type VaultRegistry = Pick<ConfigRegistry, 'getValidator' | 'getSecretFields'>;
 /** The registry methods the token service calls. */
@@ -86,36 +87,4 @@ export function pluginFor(
   version: string,
 ): ConfigPlugin | undefined {
   return plugins?.getPlugin(integrationId, version) ?? plugins?.getPlugin(integrationId);
-}
-
-/**
- * The instance operations the credential vault uses to read and re-encrypt stored
- * credentials (`InstanceStore` fits; an interface here keeps the import graph acyclic).
- */
-export interface InstanceAccess {
-  /** The stored document, if any. */
-  find(instanceId: string): Promise<InstanceDocument | undefined>;
-  /** Every stored document, page by page. */
-  pages(pageSize: number): AsyncIterable<readonly InstanceDocument[]>;
-  /** Read-modify-write with optimistic concurrency; see `InstanceStore.mutate`. */
-  mutate(
-    instanceId: string,
-    expectedRevision: number | undefined,
-    fn: (doc: InstanceDocument) => Promise<Changes | undefined>,
-  ): Promise<{ before: InstanceDocument; after: InstanceDocument }>;
-  /** Records a document read or written in the scope index. */
-  commit(doc: InstanceDocument): unknown;
-  /** Writes `lastUsedAt`, throttled. */
-  touch(doc: InstanceDocument): Promise<void>;
-}
-
-/** Runs a connection test of credentials not stored yet (`HealthMonitor` fits). */
-export interface ConnectionTester {
-  /** Never throws for a failing test: the outcome says why. */
-  runTest(
-    def: IntegrationDefinition,
-    credentials: Record<string, unknown>,
-    config: Readonly<Record<string, unknown>>,
-    secretFields: ReadonlySet<string>,
-  ): Promise<TestOutcome>;
 }
