@@ -43,11 +43,6 @@ type Rewrite = 'reencrypted' | 'current' | 'gone' | { keyId?: string; error: str
 
 /** Owns the keyring, the plaintext cache and the secret-field cache. */
 export class CredentialVault {
-  private readonly keyring: Keyring;
-  private readonly registry: VaultRegistry;
-  private readonly instances: VaultInstances;
-  private readonly recorder: AuditRecorder;
-  private readonly emitter: ConfigEmitter;
   private readonly secretCache = new Map<string, Promise<ReadonlySet<string>>>();
   /** instanceId → the sealed value last opened and its plaintext JSON (LRU order). */
   private readonly plainCache = new Map<
@@ -56,13 +51,8 @@ export class CredentialVault {
   >();
   private readonly plainCacheSize: number;
 
-  constructor(options: CredentialVaultOptions) {
-    this.keyring = options.keyring;
-    this.registry = options.registry;
-    this.instances = options.instances;
-    this.recorder = options.recorder;
-    this.emitter = options.emitter;
-    this.plainCacheSize = options.cacheSize;
+  constructor(private readonly o: CredentialVaultOptions) {
+    this.plainCacheSize = o.cacheSize;
   }
 
   /** Secret credential fields of one definition version (asked once per version). */
@@ -70,7 +60,7 @@ export class CredentialVault {
     const key = `${id}@${version}`;
     let cached = this.secretCache.get(key);
     if (!cached) {
-      cached = this.registry.getSecretFields(id, version).then((f) => new Set(f));
+      cached = this.o.registry.getSecretFields(id, version).then((f) => new Set(f));
       cached.catch(() => this.secretCache.delete(key));
       this.secretCache.set(key, cached);
     }
@@ -91,7 +81,7 @@ export class CredentialVault {
       value: unknown,
       secrets: readonly string[],
     ): void => {
-      const result = this.registry.getValidator(def.id, def.version, { kind })(value);
+      const result = this.o.registry.getValidator(def.id, def.version, { kind })(value);
       if (result.valid) return;
       for (const issue of result.errors) {
         const raw = issue.path.replace(/^\//, '').replace(/\//g, '.');
@@ -121,8 +111,8 @@ export class CredentialVault {
     secretFields: ReadonlySet<string>,
   ): SealedFields {
     return {
-      sealedCredentials: this.keyring.seal(JSON.stringify(credentials), instanceId),
-      keyId: this.keyring.primaryKeyId,
+      sealedCredentials: this.o.keyring.seal(JSON.stringify(credentials), instanceId),
+      keyId: this.o.keyring.primaryKeyId,
       credentialsView: redactCredentials(credentials, secretFields),
     };
   }
@@ -138,7 +128,7 @@ export class CredentialVault {
       cache.set(doc.id, hit);
       return JSON.parse(hit.json) as Record<string, unknown>;
     }
-    const json = this.keyring.open(doc.sealedCredentials, doc.id).toString('utf8');
+    const json = this.o.keyring.open(doc.sealedCredentials, doc.id).toString('utf8');
     if (this.plainCacheSize > 0) {
       cache.delete(doc.id);
       cache.set(doc.id, { sealed: doc.sealedCredentials, json });
@@ -159,9 +149,9 @@ export class CredentialVault {
 
   /** Decrypts an instance's credentials, recording the read (see `ConfigManager.getCredentials`). */
   async read(instanceId: string, actor: string): Promise<Record<string, unknown>> {
-    const doc = await this.instances.find(instanceId);
+    const doc = await this.o.instances.find(instanceId);
     if (!doc) {
-      await this.recorder.record({
+      await this.o.recorder.record({
         actor,
         action: 'credentials.read',
         instanceId,
@@ -174,17 +164,23 @@ export class CredentialVault {
     try {
       credentials = this.open(doc);
     } catch (error) {
-      await this.recorder.failure(actor, 'credentials.read', instanceId, error, doc.integrationId);
+      await this.o.recorder.failure(
+        actor,
+        'credentials.read',
+        instanceId,
+        error,
+        doc.integrationId,
+      );
       throw error;
     }
-    await this.recorder.record({
+    await this.o.recorder.record({
       actor,
       action: 'credentials.read',
       instanceId,
       integrationId: doc.integrationId,
       outcome: 'success',
     });
-    await this.instances.touch(doc);
+    await this.o.instances.touch(doc);
     return credentials;
   }
 
@@ -192,10 +188,10 @@ export class CredentialVault {
   async reencryptAll(opts: ReencryptOptions = {}): Promise<ReencryptReport> {
     const batchSize = opts.batchSize ?? 100;
     throwIfIssues('reencryptAll options', [integerIssue('batchSize', batchSize)]);
-    const primary = this.keyring.primaryKeyId;
+    const primary = this.o.keyring.primaryKeyId;
     const report = { scanned: 0, reencrypted: 0, alreadyCurrent: 0, failed: [] as Failure[] };
     const snapshot = (): ReencryptReport => ({ ...report, failed: [...report.failed] });
-    outer: for await (const page of this.instances.pages(batchSize)) {
+    outer: for await (const page of this.o.instances.pages(batchSize)) {
       for (const doc of page) {
         if (opts.signal?.aborted) break outer;
         report.scanned++;
@@ -207,28 +203,28 @@ export class CredentialVault {
       opts.onProgress?.(snapshot());
     }
     const final = snapshot();
-    await this.recorder.record({
-      actor: opts.actor ?? this.recorder.defaultActor,
+    await this.o.recorder.record({
+      actor: opts.actor ?? this.o.recorder.defaultActor,
       action: 'credentials.reencrypt',
       outcome: final.failed.length === 0 ? 'success' : 'failure',
       detail: `primary key '${primary}': ${final.reencrypted} re-encrypted, ${final.alreadyCurrent} already current, ${final.failed.length} failed${opts.signal?.aborted ? ', aborted' : ''}`,
     });
-    this.emitter.emit('credentials:reencrypted', final);
+    this.o.emitter.emit('credentials:reencrypted', final);
     return final;
   }
 
   /** Re-seals one instance under the primary key, atomically. */
   private async rewrite(doc: InstanceDocument): Promise<Rewrite> {
-    const primary = this.keyring.primaryKeyId;
+    const primary = this.o.keyring.primaryKeyId;
     try {
       let rewritten = false;
-      const { after } = await this.instances.mutate(doc.id, undefined, async (current) => {
+      const { after } = await this.o.instances.mutate(doc.id, undefined, async (current) => {
         if (current.keyId === primary) return undefined;
-        const plain = this.keyring.open(current.sealedCredentials, current.id);
+        const plain = this.o.keyring.open(current.sealedCredentials, current.id);
         rewritten = true;
-        return { sealedCredentials: this.keyring.seal(plain, current.id), keyId: primary };
+        return { sealedCredentials: this.o.keyring.seal(plain, current.id), keyId: primary };
       });
-      this.instances.commit(after);
+      this.o.instances.commit(after);
       return rewritten ? 'reencrypted' : 'current';
     } catch (error) {
       if (isPlugboardError(error, 'NOT_FOUND')) return 'gone';

@@ -47,23 +47,13 @@ export interface InstanceStoreOptions {
 /** Owns the instance documents, their views, the scope index and the reference checkers. */
 export class InstanceStore {
   private readonly col: Collection<InstanceDocument>;
-  private readonly registry: StoreRegistry;
-  private readonly recorder: AuditRecorder;
-  private readonly emitter: ConfigEmitter;
-  private readonly now: () => number;
-  private readonly lastUsedThrottleMs: number;
   private readonly views = new WeakMap<InstanceDocument, InstanceView>();
   private readonly scopes: ScopeIndex;
   private readonly checkers = new Set<InstanceReferenceChecker>();
   private readonly removeReferenceChecker: () => void;
 
-  constructor(options: InstanceStoreOptions) {
-    this.registry = options.registry;
-    this.recorder = options.recorder;
-    this.emitter = options.emitter;
-    this.now = options.now;
-    this.lastUsedThrottleMs = options.lastUsedThrottleMs;
-    this.col = options.storage.collection<InstanceDocument>('instances', {
+  constructor(private readonly o: InstanceStoreOptions) {
+    this.col = o.storage.collection<InstanceDocument>('instances', {
       indexes: [
         'integrationId',
         'version',
@@ -80,7 +70,7 @@ export class InstanceStore {
       }
       return views;
     });
-    this.removeReferenceChecker = this.registry.addReferenceChecker(async (ref) => {
+    this.removeReferenceChecker = this.o.registry.addReferenceChecker(async (ref) => {
       const where: Record<string, string> = { integrationId: ref.id };
       if (ref.version !== undefined) where['version'] = ref.version;
       const items = await this.findWhere(where);
@@ -168,7 +158,7 @@ export class InstanceStore {
   /** Announces `instance:status-changed` when the status differs. */
   emitStatus(before: InstanceDocument, after: InstanceDocument): void {
     if (!sameStatus(before.status, after.status)) {
-      this.emitter.emit('instance:status-changed', this.view(after), {
+      this.o.emitter.emit('instance:status-changed', this.view(after), {
         from: before.status,
         to: after.status,
       });
@@ -177,8 +167,11 @@ export class InstanceStore {
 
   /** Writes `lastUsedAt`, at most once per throttle window per instance. */
   async touch(doc: InstanceDocument): Promise<void> {
-    const now = this.now();
-    if (doc.lastUsedAt !== undefined && now - Date.parse(doc.lastUsedAt) < this.lastUsedThrottleMs)
+    const now = this.o.now();
+    if (
+      doc.lastUsedAt !== undefined &&
+      now - Date.parse(doc.lastUsedAt) < this.o.lastUsedThrottleMs
+    )
       return;
     try {
       const after = await this.col.update(doc.id, {
@@ -187,7 +180,7 @@ export class InstanceStore {
       this.commit(after);
     } catch (error) {
       if (!isPlugboardError(error, 'NOT_FOUND')) {
-        this.recorder.warn('Could not record lastUsedAt', {
+        this.o.recorder.warn('Could not record lastUsedAt', {
           instanceId: doc.id,
           error: safeErrorMessage(error, []),
         });

@@ -42,39 +42,23 @@ export interface InstanceWriterOptions {
 
 /** Writes instances through the store, with the checks and side effects of each write. */
 export class InstanceWriter {
-  private readonly registry: WriterRegistry;
-  private readonly store: InstanceStore;
-  private readonly vault: CredentialVault;
-  private readonly tester: Pick<HealthMonitor, 'runTest'>;
-  private readonly recorder: AuditRecorder;
-  private readonly emitter: ConfigEmitter;
-  private readonly now: () => number;
-
-  constructor(options: InstanceWriterOptions) {
-    this.registry = options.registry;
-    this.store = options.store;
-    this.vault = options.vault;
-    this.tester = options.tester;
-    this.recorder = options.recorder;
-    this.emitter = options.emitter;
-    this.now = options.now;
-  }
+  constructor(private readonly o: InstanceWriterOptions) {}
 
   /** See `ConfigManager.createInstance`. */
   async create(input: CreateInstanceInput, opts: CreateInstanceOptions): Promise<InstanceView> {
     checkCreateInput(input);
     const config = input.config ?? {};
     const credentials = input.credentials ?? {};
-    const def = await this.registry.get(input.integrationId, input.version);
-    const secretFields = await this.vault.secretFields(def.id, def.version);
-    this.vault.validate(def, config, credentials, secretFields);
+    const def = await this.o.registry.get(input.integrationId, input.version);
+    const secretFields = await this.o.vault.secretFields(def.id, def.version);
+    this.o.vault.validate(def, config, credentials, secretFields);
     const instanceId = input.instanceId ?? randomUUID();
-    const actor = opts.actor ?? this.recorder.defaultActor;
+    const actor = opts.actor ?? this.o.recorder.defaultActor;
     const nowIso = this.iso();
     if (opts.test) {
       await this.testNew(def, { credentials, config, secretFields, instanceId, actor });
     }
-    const stored = await this.store.insert({
+    const stored = await this.o.store.insert({
       id: instanceId,
       integrationId: def.id,
       version: def.version,
@@ -83,21 +67,21 @@ export class InstanceWriter {
       context: contextOf(input.context),
       ...(input.isDefault !== undefined ? { isDefault: input.isDefault } : {}),
       config,
-      ...this.vault.seal(instanceId, credentials, secretFields),
+      ...this.o.vault.seal(instanceId, credentials, secretFields),
       status: statusOf('active', opts.test ? nowIso : undefined),
       createdAt: nowIso,
       updatedAt: nowIso,
     });
-    const view = this.store.commit(stored);
+    const view = this.o.store.commit(stored);
     if (stored.isDefault === true) await this.clearOtherDefaults(stored, actor);
-    await this.recorder.record({
+    await this.o.recorder.record({
       actor,
       action: 'instance.create',
       instanceId,
       integrationId: def.id,
       outcome: 'success',
     });
-    this.emitter.emit('instance:created', view);
+    this.o.emitter.emit('instance:created', view);
     return view;
   }
 
@@ -109,21 +93,21 @@ export class InstanceWriter {
   ): Promise<InstanceView> {
     checkUpdateChanges(changes);
     const context = changes.context !== undefined ? contextOf(changes.context) : undefined;
-    const actor = opts.actor ?? this.recorder.defaultActor;
+    const actor = opts.actor ?? this.o.recorder.defaultActor;
     let result: { before: InstanceDocument; after: InstanceDocument };
     try {
-      result = await this.store.mutate(instanceId, opts.expectedRevision, (doc) =>
+      result = await this.o.store.mutate(instanceId, opts.expectedRevision, (doc) =>
         this.changesOf(doc, changes, context),
       );
     } catch (error) {
-      await this.recorder.failure(actor, 'instance.update', instanceId, error);
+      await this.o.recorder.failure(actor, 'instance.update', instanceId, error);
       throw error;
     }
-    const view = this.store.view(result.after);
+    const view = this.o.store.view(result.after);
     if (changes.isDefault === true || (context !== undefined && result.after.isDefault === true)) {
       await this.clearOtherDefaults(result.after, actor);
     }
-    await this.recorder.record({
+    await this.o.recorder.record({
       actor,
       action: 'instance.update',
       instanceId,
@@ -131,8 +115,8 @@ export class InstanceWriter {
       outcome: 'success',
       detail: `changed ${Object.keys(changes).sort().join(', ') || 'nothing'}`,
     });
-    this.emitter.emit('instance:updated', view);
-    this.store.emitStatus(result.before, result.after);
+    this.o.emitter.emit('instance:updated', view);
+    this.o.store.emitStatus(result.before, result.after);
     return view;
   }
 
@@ -142,16 +126,16 @@ export class InstanceWriter {
     toVersion: string,
     opts: InstanceWriteOptions & { readonly config?: Readonly<Record<string, unknown>> },
   ): Promise<InstanceView> {
-    const actor = opts.actor ?? this.recorder.defaultActor;
+    const actor = opts.actor ?? this.o.recorder.defaultActor;
     let result: { before: InstanceDocument; after: InstanceDocument };
     try {
-      result = await this.store.mutate(instanceId, opts.expectedRevision, async (doc) => {
-        const def = await this.registry.get(doc.integrationId, toVersion);
-        const secretFields = await this.vault.secretFields(def.id, def.version);
+      result = await this.o.store.mutate(instanceId, opts.expectedRevision, async (doc) => {
+        const def = await this.o.registry.get(doc.integrationId, toVersion);
+        const secretFields = await this.o.vault.secretFields(def.id, def.version);
         const config = opts.config ?? doc.config;
-        const credentials = this.vault.open(doc);
+        const credentials = this.o.vault.open(doc);
         const what = `upgrade to ${def.id}@${def.version}`;
-        this.vault.validate(def, config, credentials, secretFields, what);
+        this.o.vault.validate(def, config, credentials, secretFields, what);
         return {
           version: def.version,
           config,
@@ -161,11 +145,11 @@ export class InstanceWriter {
         };
       });
     } catch (error) {
-      await this.recorder.failure(actor, 'instance.upgrade', instanceId, error);
+      await this.o.recorder.failure(actor, 'instance.upgrade', instanceId, error);
       throw error;
     }
-    const view = this.store.view(result.after);
-    await this.recorder.record({
+    const view = this.o.store.view(result.after);
+    await this.o.recorder.record({
       actor,
       action: 'instance.upgrade',
       instanceId,
@@ -173,28 +157,28 @@ export class InstanceWriter {
       outcome: 'success',
       detail: `${result.before.version} -> ${result.after.version}`,
     });
-    this.emitter.emit('instance:updated', view);
+    this.o.emitter.emit('instance:updated', view);
     return view;
   }
 
   /** See `ConfigManager.deleteInstance`. */
   async remove(instanceId: string, opts: DeleteInstanceOptions): Promise<void> {
-    const doc = await this.store.requireAt(instanceId, opts.expectedRevision);
-    const actor = opts.actor ?? this.recorder.defaultActor;
+    const doc = await this.o.store.requireAt(instanceId, opts.expectedRevision);
+    const actor = opts.actor ?? this.o.recorder.defaultActor;
     if (opts.force !== true) {
-      const refs = await this.store.references(instanceId);
+      const refs = await this.o.store.references(instanceId);
       if (refs.length > 0) throw new ReferencedError(`Instance '${instanceId}'`, refs);
     }
-    await this.store.delete(doc, opts.expectedRevision ?? doc.revision);
-    this.vault.forget(instanceId);
-    await this.recorder.record({
+    await this.o.store.delete(doc, opts.expectedRevision ?? doc.revision);
+    this.o.vault.forget(instanceId);
+    await this.o.recorder.record({
       actor,
       action: 'instance.delete',
       instanceId,
       integrationId: doc.integrationId,
       outcome: 'success',
     });
-    this.emitter.emit('instance:deleted', { instanceId, integrationId: doc.integrationId });
+    this.o.emitter.emit('instance:deleted', { instanceId, integrationId: doc.integrationId });
   }
 
   /** Tests the credentials of an instance about to be created. @throws ConnectionTestError */
@@ -208,9 +192,9 @@ export class InstanceWriter {
       actor: string;
     },
   ): Promise<void> {
-    const result = await this.tester.runTest(def, t.credentials, t.config, t.secretFields);
+    const result = await this.o.tester.runTest(def, t.credentials, t.config, t.secretFields);
     if (result.ok) return;
-    await this.recorder.record({
+    await this.o.recorder.record({
       actor: t.actor,
       action: 'instance.create',
       instanceId: t.instanceId,
@@ -242,21 +226,21 @@ export class InstanceWriter {
       out.status = statusOf('active', doc.status.lastChecked);
     }
     if (changes.config === undefined && changes.credentials === undefined) return out;
-    const def = await this.registry.getVersion(doc.integrationId, doc.version);
-    const secretFields = await this.vault.secretFields(doc.integrationId, doc.version);
+    const def = await this.o.registry.getVersion(doc.integrationId, doc.version);
+    const secretFields = await this.o.vault.secretFields(doc.integrationId, doc.version);
     let credentials: Record<string, unknown> | undefined;
     if (changes.credentials !== undefined) {
-      const current = this.vault.open(doc);
+      const current = this.o.vault.open(doc);
       credentials = {};
       for (const [k, v] of Object.entries(changes.credentials)) {
         // A form that sends the redacted view back keeps the stored secret.
         credentials[k] = v === '[redacted]' && Object.hasOwn(current, k) ? current[k] : v;
       }
     }
-    this.vault.validate(def, changes.config, credentials, secretFields);
+    this.o.vault.validate(def, changes.config, credentials, secretFields);
     if (changes.config !== undefined) out.config = changes.config;
     if (credentials !== undefined)
-      Object.assign(out, this.vault.seal(doc.id, credentials, secretFields));
+      Object.assign(out, this.o.vault.seal(doc.id, credentials, secretFields));
     return out;
   }
 
@@ -267,7 +251,7 @@ export class InstanceWriter {
       'context.type': doc.context.type,
     };
     if (doc.context.contextId !== undefined) where['context.contextId'] = doc.context.contextId;
-    const items = await this.store.findWhere(where);
+    const items = await this.o.store.findWhere(where);
     for (const other of items) {
       if (other.id === doc.id || other.isDefault !== true) continue;
       if (
@@ -275,10 +259,10 @@ export class InstanceWriter {
       )
         continue;
       try {
-        const { after } = await this.store.mutate(other.id, undefined, async (d) =>
+        const { after } = await this.o.store.mutate(other.id, undefined, async (d) =>
           d.isDefault === true ? { isDefault: false, updatedAt: this.iso() } : undefined,
         );
-        await this.recorder.record({
+        await this.o.recorder.record({
           actor,
           action: 'instance.update',
           instanceId: other.id,
@@ -286,7 +270,7 @@ export class InstanceWriter {
           outcome: 'success',
           detail: `isDefault cleared: '${doc.id}' is now the default`,
         });
-        this.emitter.emit('instance:updated', this.store.view(after));
+        this.o.emitter.emit('instance:updated', this.o.store.view(after));
       } catch (error) {
         if (!isPlugboardError(error, 'NOT_FOUND')) throw error;
       }
@@ -294,6 +278,6 @@ export class InstanceWriter {
   }
 
   private iso(): string {
-    return isoAt(this.now());
+    return isoAt(this.o.now());
   }
 }

@@ -65,32 +65,18 @@ type OAuth2Config = NonNullable<IntegrationDefinition['oauth2Config']>;
 
 /** Owns the OAuth2 settings and the refresh in flight per instance. */
 export class TokenService {
-  private readonly registry: TokenRegistry;
-  private readonly plugins: ConfigPluginSource | undefined;
-  private readonly store: InstanceStore;
-  private readonly vault: CredentialVault;
-  private readonly recorder: AuditRecorder;
-  private readonly emitter: ConfigEmitter;
-  private readonly now: () => number;
   private readonly fetchImpl: typeof fetch | undefined;
   private readonly oauth: Required<ConfigOAuth2Options>;
   private readonly refreshing = new Map<string, Promise<string>>();
 
-  constructor(options: TokenServiceOptions) {
-    this.registry = options.registry;
-    this.plugins = options.plugins;
-    this.store = options.store;
-    this.vault = options.vault;
-    this.recorder = options.recorder;
-    this.emitter = options.emitter;
-    this.now = options.now;
-    this.fetchImpl = options.fetch;
+  constructor(private readonly o: TokenServiceOptions) {
+    this.fetchImpl = o.fetch;
     this.oauth = {
-      refreshSkewMs: options.oauth2?.refreshSkewMs ?? 60_000,
-      timeoutMs: options.oauth2?.timeoutMs ?? 10_000,
-      maxRetries: options.oauth2?.maxRetries ?? 3,
-      retryBaseMs: options.oauth2?.retryBaseMs ?? 200,
-      clientAuth: options.oauth2?.clientAuth ?? 'basic',
+      refreshSkewMs: o.oauth2?.refreshSkewMs ?? 60_000,
+      timeoutMs: o.oauth2?.timeoutMs ?? 10_000,
+      maxRetries: o.oauth2?.maxRetries ?? 3,
+      retryBaseMs: o.oauth2?.retryBaseMs ?? 200,
+      clientAuth: o.oauth2?.clientAuth ?? 'basic',
     };
   }
 
@@ -103,10 +89,10 @@ export class TokenService {
       readonly scopes?: readonly string[];
     },
   ): Promise<AuthorizationRequest> {
-    const doc = await this.store.require(instanceId);
-    const def = await this.registry.getVersion(doc.integrationId, doc.version);
+    const doc = await this.o.store.require(instanceId);
+    const def = await this.o.registry.getVersion(doc.integrationId, doc.version);
     const oauth = oauthConfig(def);
-    const { clientId } = clientOf(this.vault.open(doc));
+    const { clientId } = clientOf(this.o.vault.open(doc));
     const pkce = oauth.pkce === false ? undefined : createPkcePair();
     const url = buildAuthorizationUrl(oauth, {
       clientId,
@@ -128,11 +114,11 @@ export class TokenService {
       readonly actor?: string;
     },
   ): Promise<TokenInfo> {
-    const actor = params.actor ?? this.recorder.defaultActor;
-    const doc = await this.store.require(instanceId);
-    const def = await this.registry.getVersion(doc.integrationId, doc.version);
+    const actor = params.actor ?? this.o.recorder.defaultActor;
+    const doc = await this.o.store.require(instanceId);
+    const def = await this.o.registry.getVersion(doc.integrationId, doc.version);
     const oauth = oauthConfig(def);
-    const { clientId, clientSecret } = clientOf(this.vault.open(doc));
+    const { clientId, clientSecret } = clientOf(this.o.vault.open(doc));
     const grant: Record<string, string> = {
       grant_type: 'authorization_code',
       code: params.code,
@@ -147,11 +133,11 @@ export class TokenService {
         maxRetries: 0,
       });
     } catch (error) {
-      await this.recorder.failure(actor, 'token.exchange', instanceId, error, doc.integrationId);
+      await this.o.recorder.failure(actor, 'token.exchange', instanceId, error, doc.integrationId);
       throw error;
     }
     const info = await this.storeTokens(instanceId, tokens, 'authorization_code');
-    await this.recorder.record({
+    await this.o.recorder.record({
       actor,
       action: 'token.exchange',
       instanceId,
@@ -165,10 +151,10 @@ export class TokenService {
   async getAccessToken(instanceId: string, actor: string): Promise<string> {
     try {
       const token = await this.freshAccessToken(instanceId);
-      await this.recorder.record({ actor, action: 'token.read', instanceId, outcome: 'success' });
+      await this.o.recorder.record({ actor, action: 'token.read', instanceId, outcome: 'success' });
       return token;
     } catch (error) {
-      await this.recorder.failure(actor, 'token.read', instanceId, error);
+      await this.o.recorder.failure(actor, 'token.read', instanceId, error);
       throw error;
     }
   }
@@ -189,14 +175,14 @@ export class TokenService {
     const expiresAt = tokens['expires_at'];
     if (typeof expiresAt !== 'string') return true;
     const at = Date.parse(expiresAt);
-    return Number.isNaN(at) || at - this.oauth.refreshSkewMs > this.now();
+    return Number.isNaN(at) || at - this.oauth.refreshSkewMs > this.o.now();
   }
 
   private async freshAccessToken(instanceId: string): Promise<string> {
     const inFlight = this.refreshing.get(instanceId);
     if (inFlight) return inFlight;
-    const doc = await this.store.require(instanceId);
-    const tokens = this.vault.open(doc)['oauth2'];
+    const doc = await this.o.store.require(instanceId);
+    const tokens = this.o.vault.open(doc)['oauth2'];
     if (this.isFresh(tokens)) return tokens.access_token;
     let refresh = this.refreshing.get(instanceId);
     if (!refresh) {
@@ -209,13 +195,13 @@ export class TokenService {
   /** Runs while holding the per-instance refresh slot. */
   private async refreshLocked(instanceId: string): Promise<string> {
     // Re-read: another caller may have refreshed between our read and taking the slot.
-    const doc = await this.store.require(instanceId);
-    const credentials = this.vault.open(doc);
+    const doc = await this.o.store.require(instanceId);
+    const credentials = this.o.vault.open(doc);
     if (this.isFresh(credentials['oauth2'])) return credentials['oauth2'].access_token;
-    const def = await this.registry.getVersion(doc.integrationId, doc.version);
-    const secretFields = await this.vault.secretFields(doc.integrationId, doc.version);
+    const def = await this.o.registry.getVersion(doc.integrationId, doc.version);
+    const secretFields = await this.o.vault.secretFields(doc.integrationId, doc.version);
     const secrets = secretStrings(credentials, secretFields);
-    const plugin = pluginFor(this.plugins, doc.integrationId, doc.version);
+    const plugin = pluginFor(this.o.plugins, doc.integrationId, doc.version);
     const refreshFn = plugin?.refreshAccessToken?.bind(plugin);
     // Asking a non-OAuth2 instance for a token is a caller mistake, not an auth failure of
     // the instance: throw before the status could be touched.
@@ -229,8 +215,8 @@ export class TokenService {
       throw await this.refreshFailed(doc, error, secrets);
     }
     await this.storeTokens(instanceId, tokens, 'refresh_token');
-    await this.recorder.record({
-      actor: this.recorder.defaultActor,
+    await this.o.recorder.record({
+      actor: this.o.recorder.defaultActor,
       action: 'token.refresh',
       instanceId,
       integrationId: doc.integrationId,
@@ -305,13 +291,13 @@ export class TokenService {
               kindOf(error),
             );
     if (err.kind === 'auth') {
-      const lastChecked = isoAt(this.now());
-      await this.store.recordStatus(doc.id, () =>
+      const lastChecked = isoAt(this.o.now());
+      await this.o.store.recordStatus(doc.id, () =>
         statusOf('error', lastChecked, { error: err.message, reason: 'auth' }),
       );
     }
-    await this.recorder.failure(
-      this.recorder.defaultActor,
+    await this.o.recorder.failure(
+      this.o.recorder.defaultActor,
       'token.refresh',
       doc.id,
       err,
@@ -325,34 +311,34 @@ export class TokenService {
     tokens: TokenResponse,
     grant: 'refresh_token' | 'authorization_code',
   ): Promise<TokenInfo> {
-    const { before, after } = await this.store.mutate(instanceId, undefined, async (doc) => {
-      const credentials = this.vault.open(doc);
+    const { before, after } = await this.o.store.mutate(instanceId, undefined, async (doc) => {
+      const credentials = this.o.vault.open(doc);
       const previous = isObject(credentials['oauth2'])
         ? (credentials['oauth2'] as unknown as StoredOAuth2Tokens)
         : undefined;
-      credentials['oauth2'] = toStoredTokens(tokens, previous, this.now());
-      const secretFields = await this.vault.secretFields(doc.integrationId, doc.version);
+      credentials['oauth2'] = toStoredTokens(tokens, previous, this.o.now());
+      const secretFields = await this.o.vault.secretFields(doc.integrationId, doc.version);
       const recovered = doc.status.state === 'error';
       return {
-        ...this.vault.seal(doc.id, credentials, secretFields),
-        ...(recovered ? { status: statusOf('active', isoAt(this.now())) } : {}),
-        updatedAt: isoAt(this.now()),
+        ...this.o.vault.seal(doc.id, credentials, secretFields),
+        ...(recovered ? { status: statusOf('active', isoAt(this.o.now())) } : {}),
+        updatedAt: isoAt(this.o.now()),
       };
     });
-    const stored = (this.vault.open(after)['oauth2'] ?? {}) as StoredOAuth2Tokens;
+    const stored = (this.o.vault.open(after)['oauth2'] ?? {}) as StoredOAuth2Tokens;
     const info: TokenInfo = {
       instanceId,
       ...(stored.expires_at !== undefined ? { expiresAt: stored.expires_at } : {}),
       ...(stored.scope !== undefined ? { scope: stored.scope } : {}),
       ...(stored.token_type !== undefined ? { tokenType: stored.token_type } : {}),
     };
-    this.emitter.emit('token:refreshed', {
+    this.o.emitter.emit('token:refreshed', {
       instanceId,
       integrationId: after.integrationId,
       grant,
       ...(info.expiresAt !== undefined ? { expiresAt: info.expiresAt } : {}),
     });
-    this.store.emitStatus(before, after);
+    this.o.store.emitStatus(before, after);
     return info;
   }
 
