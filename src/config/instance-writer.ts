@@ -7,7 +7,7 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import { redactCredentials } from '../credentials/redact.js';
+import { REDACTED, redactCredentials } from '../credentials/redact.js';
 import { ConnectionTestError, isPlugboardError, ReferencedError } from '../errors.js';
 import { isoAt } from '../internal/clock.js';
 import type { IntegrationDefinition } from '../schema/definition.js';
@@ -47,6 +47,7 @@ export class InstanceWriter {
   /** See `ConfigManager.createInstance`. */
   async create(input: CreateInstanceInput, opts: CreateInstanceOptions): Promise<InstanceView> {
     checkCreateInput(input);
+    const context = contextOf(input.context);
     const config = input.config ?? {};
     const credentials = input.credentials ?? {};
     const def = await this.o.registry.get(input.integrationId, input.version);
@@ -64,7 +65,7 @@ export class InstanceWriter {
       version: def.version,
       name: input.name,
       ...(input.description !== undefined ? { description: input.description } : {}),
-      context: contextOf(input.context),
+      context,
       ...(input.isDefault !== undefined ? { isDefault: input.isDefault } : {}),
       config,
       ...this.o.vault.seal(instanceId, credentials, secretFields),
@@ -234,7 +235,7 @@ export class InstanceWriter {
       credentials = {};
       for (const [k, v] of Object.entries(changes.credentials)) {
         // A form that sends the redacted view back keeps the stored secret.
-        credentials[k] = v === '[redacted]' && Object.hasOwn(current, k) ? current[k] : v;
+        credentials[k] = v === REDACTED && Object.hasOwn(current, k) ? current[k] : v;
       }
     }
     this.o.vault.validate(def, changes.config, credentials, secretFields);
