@@ -7,6 +7,8 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { OAuth2Error } from '../errors.js';
+import { errorMessage } from '../internal/error-message.js';
+import { isObject } from '../internal/json.js';
 import type { OAuth2Config } from '../schema/definition.js';
 import { scrub } from './redact.js';
 
@@ -155,13 +157,43 @@ export async function requestToken(
   grant: Readonly<Record<string, string>>,
   options: TokenRequestOptions,
 ): Promise<TokenResponse> {
-  const doFetch = options.fetch ?? globalThis.fetch;
   const secrets = [
     options.clientSecret,
     grant['refresh_token'],
     grant['code'],
     grant['code_verifier'],
   ].filter((s): s is string => typeof s === 'string' && s.length >= 4);
+  const host = safeHost(tokenUrl);
+  const response = await post(tokenUrl, grant, options, secrets, host);
+  let text: string;
+  try {
+    text = await response.text();
+  } catch {
+    throw new OAuth2Error(
+      `Token request to ${host} failed: the response body could not be read`,
+      'transient',
+    );
+  }
+  let json: Record<string, unknown> | undefined;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (isObject(parsed)) json = parsed;
+  } catch {
+    json = undefined;
+  }
+  if (!response.ok) throw refusal(response.status, json, host, secrets);
+  return tokensOf(json, response.status, host);
+}
+
+/** Sends the grant with the client's authentication, within the timeout. */
+async function post(
+  tokenUrl: string,
+  grant: Readonly<Record<string, string>>,
+  options: TokenRequestOptions,
+  secrets: readonly string[],
+  host: string,
+): Promise<Response> {
+  const doFetch = options.fetch ?? globalThis.fetch;
   const body = new URLSearchParams(grant);
   const headers: Record<string, string> = {
     'content-type': 'application/x-www-form-urlencoded',
@@ -178,56 +210,51 @@ export async function requestToken(
   }
   const timeout = AbortSignal.timeout(options.timeoutMs ?? 10_000);
   const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
-  const host = safeHost(tokenUrl);
-  let response: Response;
   try {
-    response = await doFetch(tokenUrl, { method: 'POST', headers, body, signal });
+    return await doFetch(tokenUrl, { method: 'POST', headers, body, signal });
   } catch (error) {
     const reason =
       timeout.aborted && !options.signal?.aborted
         ? `timed out after ${options.timeoutMs ?? 10_000} ms`
-        : scrub(error instanceof Error ? error.message : String(error), secrets);
+        : scrub(errorMessage(error), secrets);
     throw new OAuth2Error(`Token request to ${host} failed: ${clip(reason)}`, 'transient');
   }
-  let text: string;
-  try {
-    text = await response.text();
-  } catch {
-    throw new OAuth2Error(
-      `Token request to ${host} failed: the response body could not be read`,
-      'transient',
-    );
-  }
-  let json: Record<string, unknown> | undefined;
-  try {
-    const parsed: unknown = JSON.parse(text);
-    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) {
-      json = parsed as Record<string, unknown>;
-    }
-  } catch {
-    json = undefined;
-  }
-  if (!response.ok) {
-    const oauthError = typeof json?.['error'] === 'string' ? json['error'] : undefined;
-    const description =
-      typeof json?.['error_description'] === 'string'
-        ? `: ${clip(scrub(json['error_description'], secrets), 200)}`
-        : '';
-    const permanent =
-      !isTransientStatus(response.status) ||
-      (oauthError !== undefined && PERMANENT_OAUTH_ERRORS.has(oauthError) && response.status < 500);
-    const what = oauthError ? `${clip(oauthError, 64)}${description}` : `HTTP ${response.status}`;
-    throw new OAuth2Error(
-      permanent
-        ? `Token endpoint ${host} refused the grant (${what}); the user must authorise the integration again`
-        : `Token endpoint ${host} is unavailable (${what}); retry later`,
-      permanent ? 'auth' : 'transient',
-      oauthError,
-    );
-  }
+}
+
+/** The error of a non-2xx answer: permanent (`auth`) or worth retrying (`transient`). */
+function refusal(
+  status: number,
+  json: Record<string, unknown> | undefined,
+  host: string,
+  secrets: readonly string[],
+): OAuth2Error {
+  const oauthError = typeof json?.['error'] === 'string' ? json['error'] : undefined;
+  const description =
+    typeof json?.['error_description'] === 'string'
+      ? `: ${clip(scrub(json['error_description'], secrets), 200)}`
+      : '';
+  const permanent =
+    !isTransientStatus(status) ||
+    (oauthError !== undefined && PERMANENT_OAUTH_ERRORS.has(oauthError) && status < 500);
+  const what = oauthError ? `${clip(oauthError, 64)}${description}` : `HTTP ${status}`;
+  return new OAuth2Error(
+    permanent
+      ? `Token endpoint ${host} refused the grant (${what}); the user must authorise the integration again`
+      : `Token endpoint ${host} is unavailable (${what}); retry later`,
+    permanent ? 'auth' : 'transient',
+    oauthError,
+  );
+}
+
+/** The tokens of a 2xx answer. @throws OAuth2Error (`transient`) without an access_token */
+function tokensOf(
+  json: Record<string, unknown> | undefined,
+  status: number,
+  host: string,
+): TokenResponse {
   if (!json || typeof json['access_token'] !== 'string' || json['access_token'] === '') {
     throw new OAuth2Error(
-      `Token endpoint ${host} answered ${response.status} without an access_token`,
+      `Token endpoint ${host} answered ${status} without an access_token`,
       'transient',
     );
   }

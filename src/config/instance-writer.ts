@@ -1,0 +1,284 @@
+/**
+ * The instance writes the API offers: create, update, upgrade and delete. Each checks
+ * its input, validates config and credentials against the pinned definition version,
+ * seals the credentials, keeps one default per scope, audits and announces the change.
+ *
+ * @internal
+ * @module
+ */
+import { randomUUID } from 'node:crypto';
+import { REDACTED, redactCredentials } from '../credentials/redact.js';
+import { ConnectionTestError, isPlugboardError, ReferencedError } from '../errors.js';
+import { isoAt } from '../internal/clock.js';
+import type { IntegrationDefinition } from '../schema/definition.js';
+import type { AuditRecorder } from './audit-recorder.js';
+import type { CredentialVault } from './credential-vault.js';
+import type { HealthMonitor } from './health-monitor.js';
+import { type Changes, type InstanceDocument, statusOf } from './instance-document.js';
+import { checkCreateInput, checkUpdateChanges, contextOf } from './instance-schemas.js';
+import type { InstanceStore } from './instance-store.js';
+import type { ConfigEmitter, WriterRegistry } from './ports.js';
+import type {
+  CreateInstanceInput,
+  CreateInstanceOptions,
+  DeleteInstanceOptions,
+  InstanceContext,
+  InstanceView,
+  InstanceWriteOptions,
+  UpdateInstanceChanges,
+} from './types.js';
+
+/** Options of {@link InstanceWriter}. */
+export interface InstanceWriterOptions {
+  readonly registry: WriterRegistry;
+  readonly store: InstanceStore;
+  readonly vault: CredentialVault;
+  /** Runs the connection test of `createInstance(…, { test: true })`. */
+  readonly tester: Pick<HealthMonitor, 'runTest'>;
+  readonly recorder: AuditRecorder;
+  readonly emitter: ConfigEmitter;
+  readonly now: () => number;
+}
+
+/** Writes instances through the store, with the checks and side effects of each write. */
+export class InstanceWriter {
+  constructor(private readonly o: InstanceWriterOptions) {}
+
+  /** See `ConfigManager.createInstance`. */
+  async create(input: CreateInstanceInput, opts: CreateInstanceOptions): Promise<InstanceView> {
+    checkCreateInput(input);
+    const context = contextOf(input.context);
+    const config = input.config ?? {};
+    const credentials = input.credentials ?? {};
+    const def = await this.o.registry.get(input.integrationId, input.version);
+    const secretFields = await this.o.vault.secretFields(def.id, def.version);
+    this.o.vault.validate(def, config, credentials, secretFields);
+    const instanceId = input.instanceId ?? randomUUID();
+    const actor = opts.actor ?? this.o.recorder.defaultActor;
+    const nowIso = this.iso();
+    if (opts.test) {
+      await this.testNew(def, { credentials, config, secretFields, instanceId, actor });
+    }
+    const stored = await this.o.store.insert({
+      id: instanceId,
+      integrationId: def.id,
+      version: def.version,
+      name: input.name,
+      ...(input.description !== undefined ? { description: input.description } : {}),
+      context,
+      ...(input.isDefault !== undefined ? { isDefault: input.isDefault } : {}),
+      config,
+      ...this.o.vault.seal(instanceId, credentials, secretFields),
+      status: statusOf('active', opts.test ? nowIso : undefined),
+      createdAt: nowIso,
+      updatedAt: nowIso,
+    });
+    const view = this.o.store.commit(stored);
+    if (stored.isDefault === true) await this.clearOtherDefaults(stored, actor);
+    await this.o.recorder.record({
+      actor,
+      action: 'instance.create',
+      instanceId,
+      integrationId: def.id,
+      outcome: 'success',
+    });
+    this.o.emitter.emit('instance:created', view);
+    return view;
+  }
+
+  /** See `ConfigManager.updateInstance`. */
+  async update(
+    instanceId: string,
+    changes: UpdateInstanceChanges,
+    opts: InstanceWriteOptions,
+  ): Promise<InstanceView> {
+    checkUpdateChanges(changes);
+    const context = changes.context !== undefined ? contextOf(changes.context) : undefined;
+    const actor = opts.actor ?? this.o.recorder.defaultActor;
+    let result: { before: InstanceDocument; after: InstanceDocument };
+    try {
+      result = await this.o.store.mutate(instanceId, opts.expectedRevision, (doc) =>
+        this.changesOf(doc, changes, context),
+      );
+    } catch (error) {
+      await this.o.recorder.failure(actor, 'instance.update', instanceId, error);
+      throw error;
+    }
+    const view = this.o.store.view(result.after);
+    if (changes.isDefault === true || (context !== undefined && result.after.isDefault === true)) {
+      await this.clearOtherDefaults(result.after, actor);
+    }
+    await this.o.recorder.record({
+      actor,
+      action: 'instance.update',
+      instanceId,
+      integrationId: result.after.integrationId,
+      outcome: 'success',
+      detail: `changed ${Object.keys(changes).sort().join(', ') || 'nothing'}`,
+    });
+    this.o.emitter.emit('instance:updated', view);
+    this.o.store.emitStatus(result.before, result.after);
+    return view;
+  }
+
+  /** See `ConfigManager.upgradeInstance`. */
+  async upgrade(
+    instanceId: string,
+    toVersion: string,
+    opts: InstanceWriteOptions & { readonly config?: Readonly<Record<string, unknown>> },
+  ): Promise<InstanceView> {
+    const actor = opts.actor ?? this.o.recorder.defaultActor;
+    let result: { before: InstanceDocument; after: InstanceDocument };
+    try {
+      result = await this.o.store.mutate(instanceId, opts.expectedRevision, async (doc) => {
+        const def = await this.o.registry.get(doc.integrationId, toVersion);
+        const secretFields = await this.o.vault.secretFields(def.id, def.version);
+        const config = opts.config ?? doc.config;
+        const credentials = this.o.vault.open(doc);
+        const what = `upgrade to ${def.id}@${def.version}`;
+        this.o.vault.validate(def, config, credentials, secretFields, what);
+        return {
+          version: def.version,
+          config,
+          // Secret fields may differ between versions: re-derive the redacted view.
+          credentialsView: redactCredentials(credentials, secretFields),
+          updatedAt: this.iso(),
+        };
+      });
+    } catch (error) {
+      await this.o.recorder.failure(actor, 'instance.upgrade', instanceId, error);
+      throw error;
+    }
+    const view = this.o.store.view(result.after);
+    await this.o.recorder.record({
+      actor,
+      action: 'instance.upgrade',
+      instanceId,
+      integrationId: result.after.integrationId,
+      outcome: 'success',
+      detail: `${result.before.version} -> ${result.after.version}`,
+    });
+    this.o.emitter.emit('instance:updated', view);
+    return view;
+  }
+
+  /** See `ConfigManager.deleteInstance`. */
+  async remove(instanceId: string, opts: DeleteInstanceOptions): Promise<void> {
+    const doc = await this.o.store.requireAt(instanceId, opts.expectedRevision);
+    const actor = opts.actor ?? this.o.recorder.defaultActor;
+    if (opts.force !== true) {
+      const refs = await this.o.store.references(instanceId);
+      if (refs.length > 0) throw new ReferencedError(`Instance '${instanceId}'`, refs);
+    }
+    await this.o.store.delete(doc, opts.expectedRevision ?? doc.revision);
+    this.o.vault.forget(instanceId);
+    await this.o.recorder.record({
+      actor,
+      action: 'instance.delete',
+      instanceId,
+      integrationId: doc.integrationId,
+      outcome: 'success',
+    });
+    this.o.emitter.emit('instance:deleted', { instanceId, integrationId: doc.integrationId });
+  }
+
+  /** Tests the credentials of an instance about to be created. @throws ConnectionTestError */
+  private async testNew(
+    def: IntegrationDefinition,
+    t: {
+      credentials: Record<string, unknown>;
+      config: Readonly<Record<string, unknown>>;
+      secretFields: ReadonlySet<string>;
+      instanceId: string;
+      actor: string;
+    },
+  ): Promise<void> {
+    const result = await this.o.tester.runTest(def, t.credentials, t.config, t.secretFields);
+    if (result.ok) return;
+    await this.o.recorder.record({
+      actor: t.actor,
+      action: 'instance.create',
+      instanceId: t.instanceId,
+      integrationId: def.id,
+      outcome: 'failure',
+      detail: `connection test failed (${result.reason})`,
+    });
+    throw new ConnectionTestError(
+      `Connection test of the new '${def.id}' instance failed: ${result.error}`,
+      result.reason,
+    );
+  }
+
+  /** The document changes of an update (config and credentials re-validated). */
+  private async changesOf(
+    doc: InstanceDocument,
+    changes: UpdateInstanceChanges,
+    context: InstanceContext | undefined,
+  ): Promise<Changes> {
+    const out: Changes = { updatedAt: this.iso() };
+    if (changes.name !== undefined) out.name = changes.name;
+    if (changes.description === null) out.description = undefined;
+    else if (changes.description !== undefined) out.description = changes.description;
+    if (context !== undefined) out.context = context;
+    if (changes.isDefault !== undefined) out.isDefault = changes.isDefault;
+    if (changes.enabled === false && doc.status.state !== 'inactive') {
+      out.status = statusOf('inactive', doc.status.lastChecked);
+    } else if (changes.enabled === true && doc.status.state === 'inactive') {
+      out.status = statusOf('active', doc.status.lastChecked);
+    }
+    if (changes.config === undefined && changes.credentials === undefined) return out;
+    const def = await this.o.registry.getVersion(doc.integrationId, doc.version);
+    const secretFields = await this.o.vault.secretFields(doc.integrationId, doc.version);
+    let credentials: Record<string, unknown> | undefined;
+    if (changes.credentials !== undefined) {
+      const current = this.o.vault.open(doc);
+      credentials = {};
+      for (const [k, v] of Object.entries(changes.credentials)) {
+        // A form that sends the redacted view back keeps the stored secret.
+        credentials[k] = v === REDACTED && Object.hasOwn(current, k) ? current[k] : v;
+      }
+    }
+    this.o.vault.validate(def, changes.config, credentials, secretFields);
+    if (changes.config !== undefined) out.config = changes.config;
+    if (credentials !== undefined)
+      Object.assign(out, this.o.vault.seal(doc.id, credentials, secretFields));
+    return out;
+  }
+
+  /** Clears `isDefault` on the other instances of the same scope. */
+  private async clearOtherDefaults(doc: InstanceDocument, actor: string): Promise<void> {
+    const where: Record<string, string> = {
+      integrationId: doc.integrationId,
+      'context.type': doc.context.type,
+    };
+    if (doc.context.contextId !== undefined) where['context.contextId'] = doc.context.contextId;
+    const items = await this.o.store.findWhere(where);
+    for (const other of items) {
+      if (other.id === doc.id || other.isDefault !== true) continue;
+      if (
+        other.context.type === 'global' ? false : other.context.contextId !== doc.context.contextId
+      )
+        continue;
+      try {
+        const { after } = await this.o.store.mutate(other.id, undefined, async (d) =>
+          d.isDefault === true ? { isDefault: false, updatedAt: this.iso() } : undefined,
+        );
+        await this.o.recorder.record({
+          actor,
+          action: 'instance.update',
+          instanceId: other.id,
+          integrationId: other.integrationId,
+          outcome: 'success',
+          detail: `isDefault cleared: '${doc.id}' is now the default`,
+        });
+        this.o.emitter.emit('instance:updated', this.o.store.view(after));
+      } catch (error) {
+        if (!isPlugboardError(error, 'NOT_FOUND')) throw error;
+      }
+    }
+  }
+
+  private iso(): string {
+    return isoAt(this.o.now());
+  }
+}
