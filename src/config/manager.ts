@@ -12,9 +12,9 @@ import {
   buildAuthorizationUrl as buildOAuthUrl,
   type ClientAuthMethod,
   createPkcePair,
+  type OAuth2Tokens,
   requestTokenWithRetry,
   type StoredOAuth2Tokens,
-  type TokenResponse,
   toStoredTokens,
   withRetry,
 } from '../credentials/oauth2.js';
@@ -106,7 +106,7 @@ export interface ConfigPlugin {
   refreshAccessToken?(
     credentials: Record<string, unknown>,
     config: Record<string, unknown>,
-  ): Promise<TokenResponse>;
+  ): Promise<OAuth2Tokens>;
 }
 
 /** Where ConfigManager finds plugins (`PluginLoader` fits). */
@@ -1087,7 +1087,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
       redirect_uri: params.redirectUri,
     };
     if (params.codeVerifier !== undefined) grant['code_verifier'] = params.codeVerifier;
-    let tokens: TokenResponse;
+    let tokens: OAuth2Tokens;
     try {
       // Codes are single-use: a retry after a lost answer could only fail.
       tokens = await requestTokenWithRetry(oauth.tokenUrl, grant, {
@@ -1692,7 +1692,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     // Asking a non-OAuth2 instance for a token is a caller mistake, not an auth failure of
     // the instance: throw before the status could be touched.
     if (!plugin?.refreshAccessToken) this.oauthConfig(def);
-    let tokens: TokenResponse;
+    let tokens: OAuth2Tokens;
     try {
       if (plugin?.refreshAccessToken) {
         const refreshFn = plugin.refreshAccessToken.bind(plugin);
@@ -1784,7 +1784,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
 
   private async storeTokens(
     instanceId: string,
-    tokens: TokenResponse,
+    tokens: OAuth2Tokens,
     grant: 'refresh_token' | 'authorization_code',
   ): Promise<TokenInfo> {
     const { before, after } = await this.mutate(instanceId, undefined, async (doc) => {

@@ -10,8 +10,11 @@ import { OAuth2Error } from '../errors.js';
 import type { OAuth2Config } from '../schema/definition.js';
 import { scrub } from './redact.js';
 
-/** Tokens as a token endpoint or a plugin's `refreshAccessToken` returns them. */
-export interface TokenResponse {
+/**
+ * OAuth2 tokens as a token endpoint (RFC 6749 §5.1) or a plugin's `refreshAccessToken`
+ * returns them, optionally with an absolute `expires_at`.
+ */
+export interface OAuth2Tokens {
   /** The access token. */
   readonly access_token: string;
   /** A (possibly rotated) refresh token; when absent the previous one is kept. */
@@ -154,7 +157,7 @@ export async function requestToken(
   tokenUrl: string,
   grant: Readonly<Record<string, string>>,
   options: TokenRequestOptions,
-): Promise<TokenResponse> {
+): Promise<OAuth2Tokens> {
   const doFetch = options.fetch ?? globalThis.fetch;
   const secrets = [
     options.clientSecret,
@@ -254,7 +257,7 @@ export async function requestTokenWithRetry(
   tokenUrl: string,
   grant: Readonly<Record<string, string>>,
   options: TokenRequestOptions & RetryOptions,
-): Promise<TokenResponse> {
+): Promise<OAuth2Tokens> {
   return withRetry(() => requestToken(tokenUrl, grant, options), options);
 }
 
@@ -283,7 +286,7 @@ export async function withRetry<T>(
 
 /** Turns a token answer into the stored shape, keeping the old refresh token if none came. */
 export function toStoredTokens(
-  tokens: TokenResponse,
+  tokens: OAuth2Tokens,
   previous: StoredOAuth2Tokens | undefined,
   now: number,
 ): StoredOAuth2Tokens {

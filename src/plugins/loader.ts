@@ -20,7 +20,7 @@ import {
 } from '../errors.js';
 import { fsPromises } from '../internal/fs.js';
 import { isObject } from '../internal/json.js';
-import type { DefinitionRuntime, IntegrationRegistry } from '../registry/index.js';
+import type { DefinitionRuntime, IntegrationRegistry, RegisterOptions } from '../registry/index.js';
 import type { IntegrationDefinition } from '../schema/definition.js';
 import type {
   ActionRuntime,
@@ -56,12 +56,6 @@ export interface PluginLoaderOptions {
   readonly publish?: boolean;
   /** How many plugins `loadAll` loads at once (default 8). */
   readonly concurrency?: number;
-}
-
-/** Options of {@link PluginLoader.load}. */
-export interface LoadOptions {
-  /** Register as `published` (default: the loader's `publish` option). */
-  readonly publish?: boolean;
 }
 
 /** Options of {@link PluginLoader.unload}. */
@@ -211,7 +205,7 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
    * @throws {PluginLoadError} with the plugin id and the cause (`TimeoutError`,
    *   `ValidationError`, `ConflictError`, or what the plugin threw)
    */
-  async load(plugin: IntegrationPlugin, options: LoadOptions = {}): Promise<LoadedPlugin> {
+  async load(plugin: IntegrationPlugin, options: RegisterOptions = {}): Promise<LoadedPlugin> {
     return this.#reporting('code', () => this.#load(plugin, 'code', 'code', options));
   }
 
@@ -224,7 +218,7 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
    * @throws {PluginLoadError} listing every problem of the package (its `cause` is a
    *   `ValidationError` with field paths such as `events[0].schemaPath`)
    */
-  async loadManifest(dir: string, options: LoadOptions = {}): Promise<LoadedPlugin> {
+  async loadManifest(dir: string, options: RegisterOptions = {}): Promise<LoadedPlugin> {
     const source = resolve(dir);
     return this.#reporting(source, async () => {
       const read = await readManifestPackage(source, { cache: this.#fileCache });
@@ -261,7 +255,7 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
    * @throws {PluginLoadError} when the module cannot be imported, exports no plugin, or
    *   the plugin fails to load
    */
-  async loadModule(path: string, options: LoadOptions = {}): Promise<LoadedPlugin> {
+  async loadModule(path: string, options: RegisterOptions = {}): Promise<LoadedPlugin> {
     const source = resolve(path);
     return this.#reporting(source, async () => {
       const mod = await this.#import(source, undefined);
@@ -459,7 +453,7 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
     plugin: IntegrationPlugin,
     kind: PluginKind,
     source: string,
-    options: LoadOptions,
+    options: RegisterOptions,
     packageDir?: string,
   ): Promise<LoadedPlugin> {
     if (!isPlugin(plugin)) {
@@ -596,7 +590,7 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
     def: IntegrationDefinitionInput,
     id: string,
     version: string,
-    options: LoadOptions,
+    options: RegisterOptions,
   ): Promise<IntegrationDefinition> {
     const registry = this.#registry;
     const runtime: DefinitionRuntime = {

@@ -9,7 +9,6 @@ export type {
   DefinitionPage,
   DefinitionRef,
   DefinitionRuntime,
-  DeprecateOptions,
   IntegrationRegistryOptions,
   ListDefinitionsQuery,
   PayloadValidationResult,

@@ -21,6 +21,7 @@ import { createAjv, toIssues } from '../schema/ajv.js';
 import {
   type AuthType,
   type DefinitionStatus,
+  type Deprecation,
   type IntegrationDefinition,
   IntegrationDefinitionData,
 } from '../schema/definition.js';
@@ -67,18 +68,13 @@ export interface IntegrationRegistryOptions {
   readonly formats?: 'fast' | 'full';
 }
 
-/** Options of {@link IntegrationRegistry.register}. */
+/** Options of {@link IntegrationRegistry.register} and of `PluginLoader.load`, `loadManifest`, `loadModule`. */
 export interface RegisterOptions {
-  /** Register as `published` instead of `draft` (for code-defined integrations). */
+  /**
+   * Register as `published` instead of `draft` (for code-defined integrations). Default:
+   * `false` for `register`, the loader's `publish` option for the loader.
+   */
   readonly publish?: boolean;
-}
-
-/** Options of {@link IntegrationRegistry.deprecate}. */
-export interface DeprecateOptions {
-  /** Why the version is deprecated; shown to users. */
-  readonly reason: string;
-  /** When it will be archived (ISO date-time), if planned. */
-  readonly sunsetAt?: string;
 }
 
 /** Query of {@link IntegrationRegistry.list}. */
@@ -782,11 +778,7 @@ export class IntegrationRegistry extends EventEmitter<RegistryEvents> {
   }
 
   /** `published → deprecated`, keeping the reason and optional sunset date. */
-  async deprecate(
-    id: string,
-    version: string,
-    opts: DeprecateOptions,
-  ): Promise<IntegrationDefinition> {
+  async deprecate(id: string, version: string, opts: Deprecation): Promise<IntegrationDefinition> {
     const issues: ValidationIssue[] = [];
     if (!isObject(opts) || typeof opts.reason !== 'string' || opts.reason.trim().length === 0) {
       issues.push({ path: 'reason', message: 'must say why the version is deprecated' });
