@@ -68,7 +68,10 @@ export interface IntegrationRegistryOptions {
   readonly formats?: 'fast' | 'full';
 }
 
-/** Options of {@link IntegrationRegistry.register} and of `PluginLoader.load`, `loadManifest`, `loadModule`. */
+/**
+ * Options of {@link IntegrationRegistry.register}, and of `PluginLoader.load`,
+ * `loadManifest` and `loadModule`.
+ */
 export interface RegisterOptions {
   /**
    * Register as `published` instead of `draft` (for code-defined integrations). Default:
