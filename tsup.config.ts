@@ -3,6 +3,9 @@ import { defineConfig } from 'tsup';
 export default defineConfig({
   entry: {
     index: 'src/index.ts',
+    manifest: 'src/manifest.ts',
+    migrations: 'src/migrations.ts',
+    oauth2: 'src/oauth2.ts',
     'storage/json-file': 'src/storage/json-file/index.ts',
     'storage/postgres': 'src/storage/postgres/index.ts',
     'testing/index': 'src/testing/index.ts',

@@ -8,6 +8,9 @@ export default defineConfig({
     // Lets tests, examples and documentation snippets import the package by its name.
     alias: [
       { find: /^plugboard$/, replacement: src('index.ts') },
+      { find: /^plugboard\/manifest$/, replacement: src('manifest.ts') },
+      { find: /^plugboard\/migrations$/, replacement: src('migrations.ts') },
+      { find: /^plugboard\/oauth2$/, replacement: src('oauth2.ts') },
       { find: /^plugboard\/storage\/json-file$/, replacement: src('storage/json-file/index.ts') },
       { find: /^plugboard\/storage\/postgres$/, replacement: src('storage/postgres/index.ts') },
       { find: /^plugboard\/testing$/, replacement: src('testing/index.ts') },

@@ -5,21 +5,13 @@
  */
 
 export type { ConfigManagerEvents } from './config/events.js';
-export type {
-  ConfigLogger,
-  ConfigManagerOptions,
-  ConfigOAuth2Options,
-  ConfigPlugin,
-  ConfigPluginSource,
-  ConfigRegistry,
-} from './config/manager.js';
+export type { ConfigManagerOptions } from './config/manager.js';
 export { ConfigManager } from './config/manager.js';
 export type {
   AuditEntry,
   AuditInput,
   AuditQuery,
   AuditRetention,
-  AuthorizationRequest,
   CheckHealthOptions,
   ConnectionTestResult,
   ContextType,
@@ -29,7 +21,6 @@ export type {
   HealthCheckSchedule,
   HealthReport,
   InstanceContext,
-  InstanceFailureKind,
   InstanceReferenceChecker,
   InstanceState,
   InstanceStatus,
@@ -40,27 +31,11 @@ export type {
   ReencryptOptions,
   ReencryptReport,
   ResolveContext,
-  TokenInfo,
   UpdateInstanceChanges,
 } from './config/types.js';
 export type { KeyMaterial, KeyringOptions } from './credentials/keyring.js';
 export { Keyring } from './credentials/keyring.js';
-export type {
-  AuthorizationUrlParams,
-  ClientAuthMethod,
-  PkcePair,
-  RetryOptions,
-  StoredOAuth2Tokens,
-  TokenRequestOptions,
-  TokenResponse,
-} from './credentials/oauth2.js';
-export {
-  buildAuthorizationUrl,
-  createPkcePair,
-  requestToken,
-  requestTokenWithRetry,
-} from './credentials/oauth2.js';
-export { REDACTED, redactCredentials } from './credentials/redact.js';
+export type { OAuth2Tokens } from './credentials/oauth2.js';
 export type {
   FailureKind,
   PlugboardErrorCode,
@@ -105,27 +80,12 @@ export type {
 } from './plugins/define.js';
 export { DefinedIntegration, defineIntegration } from './plugins/define.js';
 export type { PluginLoaderEvents } from './plugins/events.js';
-export type { LoadOptions, PluginLoaderOptions, UnloadOptions } from './plugins/loader.js';
+export type { PluginLoaderOptions, UnloadOptions } from './plugins/loader.js';
 export { PluginLoader } from './plugins/loader.js';
-export type {
-  ManifestPackage,
-  ManifestRuntime,
-  ManifestRuntimeExport,
-  ReadManifestResult,
-} from './plugins/manifest.js';
-export { defineManifestRuntime, readManifestPackage } from './plugins/manifest.js';
-export type {
-  ManifestAction,
-  ManifestCondition,
-  ManifestEvent,
-} from './plugins/manifest-schema.js';
-export { MANIFEST_SCHEMA_ID, PluginManifest } from './plugins/manifest-schema.js';
-export type { JsonFileCache } from './plugins/package-files.js';
 export type {
   IntegrationPlugin,
   LoadAllResult,
   LoadedPlugin,
-  OAuth2Tokens,
   PluginContext,
   PluginKind,
   PluginLoadFailure,
@@ -137,7 +97,6 @@ export type {
   DefinitionPage,
   DefinitionRef,
   DefinitionRuntime,
-  DeprecateOptions,
   IntegrationRegistryOptions,
   ListDefinitionsQuery,
   PayloadValidationResult,
@@ -152,12 +111,6 @@ export type { RuleEngineOptions } from './rules/engine.js';
 export { RuleEngine } from './rules/engine.js';
 export type { RuleEngineEvents } from './rules/events.js';
 export type { RetentionOptions } from './rules/history/retention.js';
-export type {
-  ImportLegacyRulesOptions,
-  LegacyImportReport,
-  LegacyRuleProblem,
-} from './rules/legacy-rules.js';
-export { importLegacyRules } from './rules/legacy-rules.js';
 export type { OperatorFn, OperatorOptions } from './rules/operators.js';
 export type {
   ActionResult,
@@ -184,17 +137,15 @@ export type {
   RuleEvaluation,
   RuleInput,
 } from './rules/types.js';
-export type { IntegrationDefinition } from './schema/definition.js';
 export {
   ActionDefinition,
   AuthType,
   ConditionDefinition,
   DefinitionStatus,
   Deprecation,
+  IntegrationDefinition,
   IntegrationDefinitionData,
-  IntegrationDefinitionSchema,
   JsonSchemaObject,
-  OAuth2Config,
   TriggerDefinition,
 } from './schema/definition.js';
 export type {
@@ -202,7 +153,6 @@ export type {
   ActionRuntime,
   ConditionContext,
   ConditionRuntime,
-  EventContext,
   ExecutionLogger,
   IntegrationDefinitionInput,
   IntegrationEvent,
@@ -215,20 +165,11 @@ export type {
 } from './schema/runtime.js';
 export { MemoryStorage } from './storage/memory.js';
 export type {
-  Migration,
-  MigrationContext,
-  MigrationRecord,
-  MigrationReport,
-  RunMigrationsOptions,
-} from './storage/migrations.js';
-export { listAppliedMigrations, runMigrations } from './storage/migrations.js';
-export type {
   Collection,
   CollectionOptions,
   DocumentChanges,
   FindQuery,
   FindResult,
-  JsonValue,
   NewDocument,
   OrderBy,
   Scalar,

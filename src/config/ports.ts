@@ -8,7 +8,7 @@
  * @module
  */
 import type { EventEmitter } from 'eventemitter3';
-import type { TokenResponse } from '../credentials/oauth2.js';
+import type { OAuth2Tokens } from '../credentials/oauth2.js';
 import type { Reference, ValidationIssue } from '../errors.js';
 import type { IntegrationDefinition } from '../schema/definition.js';
 import type { ConfigManagerEvents } from './events.js';
@@ -49,7 +49,7 @@ export interface ConfigPlugin {
   refreshAccessToken?(
     credentials: Record<string, unknown>,
     config: Record<string, unknown>,
-  ): Promise<TokenResponse>;
+  ): Promise<OAuth2Tokens>;
 }
 
 /** Where ConfigManager finds plugins (`PluginLoader` fits). */

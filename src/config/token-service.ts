@@ -10,9 +10,9 @@ import {
   buildAuthorizationUrl,
   type ClientAuthMethod,
   createPkcePair,
+  type OAuth2Tokens,
   requestTokenWithRetry,
   type StoredOAuth2Tokens,
-  type TokenResponse,
   toStoredTokens,
   withRetry,
 } from '../credentials/oauth2.js';
@@ -125,7 +125,7 @@ export class TokenService {
       redirect_uri: params.redirectUri,
     };
     if (params.codeVerifier !== undefined) grant['code_verifier'] = params.codeVerifier;
-    let tokens: TokenResponse;
+    let tokens: OAuth2Tokens;
     try {
       // Codes are single-use: a retry after a lost answer could only fail.
       tokens = await requestTokenWithRetry(oauth.tokenUrl, grant, {
@@ -206,7 +206,7 @@ export class TokenService {
     // Asking a non-OAuth2 instance for a token is a caller mistake, not an auth failure of
     // the instance: throw before the status could be touched.
     if (!refreshFn) oauthConfig(def);
-    let tokens: TokenResponse;
+    let tokens: OAuth2Tokens;
     try {
       tokens = refreshFn
         ? await this.pluginRefresh(refreshFn, doc, credentials, secrets)
@@ -231,7 +231,7 @@ export class TokenService {
     doc: InstanceDocument,
     credentials: Record<string, unknown>,
     secrets: readonly string[],
-  ): Promise<TokenResponse> {
+  ): Promise<OAuth2Tokens> {
     return withRetry(async () => {
       try {
         const t = await refreshFn(structuredClone(credentials), structuredClone({ ...doc.config }));
@@ -257,7 +257,7 @@ export class TokenService {
     def: IntegrationDefinition,
     instanceId: string,
     credentials: Record<string, unknown>,
-  ): Promise<TokenResponse> {
+  ): Promise<OAuth2Tokens> {
     const oauth = oauthConfig(def);
     const { clientId, clientSecret } = clientOf(credentials);
     const previous = credentials['oauth2'];
@@ -308,7 +308,7 @@ export class TokenService {
 
   private async storeTokens(
     instanceId: string,
-    tokens: TokenResponse,
+    tokens: OAuth2Tokens,
     grant: 'refresh_token' | 'authorization_code',
   ): Promise<TokenInfo> {
     const { before, after } = await this.o.store.mutate(instanceId, undefined, async (doc) => {

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Reference } from '../errors.js';
+import type { FailureKind, Reference } from '../errors.js';
 
 export type {
   ContextType,
@@ -11,12 +11,10 @@ export type {
   InstanceState,
   InstanceStatus,
   InstanceView,
+  ResolveContext,
 } from '../schema/instance.js';
 
 import type { ContextType, InstanceContext, InstanceState } from '../schema/instance.js';
-
-/** A failure kind: `auth` needs the user (re-consent, revoked key), `transient` may pass on retry. */
-export type InstanceFailureKind = 'auth' | 'transient';
 
 /** Input of `ConfigManager.createInstance`. */
 export interface CreateInstanceInput {
@@ -110,14 +108,6 @@ export interface ListInstancesQuery {
   readonly cursor?: string;
 }
 
-/** Who an instance is resolved for; more specific scopes win. */
-export interface ResolveContext {
-  /** The end user; user-scoped instances of this user win over everything else. */
-  readonly userId?: string;
-  /** The client (tenant); client-scoped instances win over global ones. */
-  readonly clientId?: string;
-}
-
 /** Integration-level settings. */
 export interface IntegrationConfig {
   /** The integration. */
@@ -186,7 +176,7 @@ export interface ConnectionTestResult {
   /** The state recorded. */
   readonly state: InstanceState;
   /** `auth` or `transient` when it failed. */
-  readonly reason?: InstanceFailureKind;
+  readonly reason?: FailureKind;
   /** Why it failed, without secrets. */
   readonly error?: string;
   /** `plugin` when the plugin's testConnection ran, `oauth2` when a token was obtained, `credentials` when only decryption and schema were checked. */

@@ -13,7 +13,7 @@ import type { OAuth2Config } from '../schema/definition.js';
 import { scrub } from './redact.js';
 
 /** Tokens as a token endpoint or a plugin's `refreshAccessToken` returns them. */
-export interface TokenResponse {
+export interface OAuth2Tokens {
   /** The access token. */
   readonly access_token: string;
   /** A (possibly rotated) refresh token; when absent the previous one is kept. */
@@ -156,7 +156,7 @@ export async function requestToken(
   tokenUrl: string,
   grant: Readonly<Record<string, string>>,
   options: TokenRequestOptions,
-): Promise<TokenResponse> {
+): Promise<OAuth2Tokens> {
   const secrets = [
     options.clientSecret,
     grant['refresh_token'],
@@ -251,7 +251,7 @@ function tokensOf(
   json: Record<string, unknown> | undefined,
   status: number,
   host: string,
-): TokenResponse {
+): OAuth2Tokens {
   if (!json || typeof json['access_token'] !== 'string' || json['access_token'] === '') {
     throw new OAuth2Error(
       `Token endpoint ${host} answered ${status} without an access_token`,
@@ -281,7 +281,7 @@ export async function requestTokenWithRetry(
   tokenUrl: string,
   grant: Readonly<Record<string, string>>,
   options: TokenRequestOptions & RetryOptions,
-): Promise<TokenResponse> {
+): Promise<OAuth2Tokens> {
   return withRetry(() => requestToken(tokenUrl, grant, options), options);
 }
 
@@ -310,7 +310,7 @@ export async function withRetry<T>(
 
 /** Turns a token answer into the stored shape, keeping the old refresh token if none came. */
 export function toStoredTokens(
-  tokens: TokenResponse,
+  tokens: OAuth2Tokens,
   previous: StoredOAuth2Tokens | undefined,
   now: number,
 ): StoredOAuth2Tokens {

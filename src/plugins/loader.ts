@@ -10,7 +10,7 @@ import { EventEmitter } from 'eventemitter3';
 import { isPlugboardError, PluginLoadError, ReferencedError, ValidationError } from '../errors.js';
 import { errorMessage } from '../internal/error-message.js';
 import { fsPromises } from '../internal/fs.js';
-import type { IntegrationRegistry } from '../registry/index.js';
+import type { IntegrationRegistry, RegisterOptions } from '../registry/index.js';
 import type { IntegrationDefinition } from '../schema/definition.js';
 import type { IntegrationDefinitionInput } from '../schema/runtime.js';
 import type { PluginLoaderEvents } from './events.js';
@@ -52,12 +52,6 @@ export interface PluginLoaderOptions {
   readonly publish?: boolean;
   /** How many plugins `loadAll` loads at once (default 8). */
   readonly concurrency?: number;
-}
-
-/** Options of {@link PluginLoader.load}. */
-export interface LoadOptions {
-  /** Register as `published` (default: the loader's `publish` option). */
-  readonly publish?: boolean;
 }
 
 /** Options of {@link PluginLoader.unload}. */
@@ -131,7 +125,7 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
    * @throws {PluginLoadError} with the plugin id and the cause (`TimeoutError`,
    *   `ValidationError`, `ConflictError`, or what the plugin threw)
    */
-  async load(plugin: IntegrationPlugin, options: LoadOptions = {}): Promise<LoadedPlugin> {
+  async load(plugin: IntegrationPlugin, options: RegisterOptions = {}): Promise<LoadedPlugin> {
     return this.#reporting('code', () => this.#load(plugin, 'code', 'code', options));
   }
 
@@ -144,7 +138,7 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
    * @throws {PluginLoadError} listing every problem of the package (its `cause` is a
    *   `ValidationError` with field paths such as `events[0].schemaPath`)
    */
-  async loadManifest(dir: string, options: LoadOptions = {}): Promise<LoadedPlugin> {
+  async loadManifest(dir: string, options: RegisterOptions = {}): Promise<LoadedPlugin> {
     const source = resolve(dir);
     return this.#reporting(source, async () => {
       const read = await readManifestPackage(source, { cache: this.#fileCache });
@@ -174,7 +168,7 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
    * @throws {PluginLoadError} when the module cannot be imported, exports no plugin, or
    *   the plugin fails to load
    */
-  async loadModule(path: string, options: LoadOptions = {}): Promise<LoadedPlugin> {
+  async loadModule(path: string, options: RegisterOptions = {}): Promise<LoadedPlugin> {
     const source = resolve(path);
     return this.#reporting(source, async () => {
       const mod = await importModule(source, undefined);
@@ -341,7 +335,7 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
     plugin: IntegrationPlugin,
     kind: PluginKind,
     source: string,
-    options: LoadOptions,
+    options: RegisterOptions,
     packageDir?: string,
   ): Promise<LoadedPlugin> {
     const { def, id, version } = readPluginDefinition(plugin);
@@ -382,7 +376,7 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
     def: IntegrationDefinitionInput,
     ctx: PluginContext,
     controller: AbortController,
-    options: LoadOptions,
+    options: RegisterOptions,
   ): Promise<IntegrationDefinition> {
     const { pluginId: id, version } = ctx;
     try {

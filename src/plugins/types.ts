@@ -3,19 +3,13 @@
  *
  * @module
  */
-import type { TokenResponse } from '../credentials/oauth2.js';
+import type { OAuth2Tokens } from '../credentials/oauth2.js';
 import type { PluginLoadError } from '../errors.js';
 import type { PayloadValidationResult } from '../registry/index.js';
 import type { IntegrationDefinition } from '../schema/definition.js';
 import type { IntegrationDefinitionInput } from '../schema/runtime.js';
 
-export type { PayloadValidationResult };
-
-/**
- * OAuth2 tokens as a plugin's `refreshAccessToken` returns them (the token endpoint's
- * response, RFC 6749 §5.1, optionally with an absolute `expires_at`).
- */
-export type OAuth2Tokens = TokenResponse;
+export type { OAuth2Tokens, PayloadValidationResult };
 
 /** A logger the loader hands to plugins; defaults to a no-op. */
 export interface PluginLogger {

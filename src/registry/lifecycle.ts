@@ -8,7 +8,6 @@
 import { ValidationError, type ValidationIssue } from '../errors.js';
 import { isObject } from '../internal/json.js';
 import type { DefinitionStatus, Deprecation } from '../schema/definition.js';
-import type { DeprecateOptions } from './types.js';
 
 const TRANSITIONS: Record<DefinitionStatus, readonly DefinitionStatus[]> = {
   draft: ['published'],
@@ -47,7 +46,7 @@ export function assertTransition(
 }
 
 /** The deprecation notice stored for `opts`. @throws ValidationError */
-export function deprecationOf(opts: DeprecateOptions): Deprecation {
+export function deprecationOf(opts: Deprecation): Deprecation {
   const issues: ValidationIssue[] = [];
   if (!isObject(opts) || typeof opts.reason !== 'string' || opts.reason.trim().length === 0) {
     issues.push({ path: 'reason', message: 'must say why the version is deprecated' });

@@ -10,7 +10,7 @@ import semver from 'semver';
 import { ConflictError, type Reference, ValidationError } from '../errors.js';
 import { KeyedMutex } from '../internal/async.js';
 import { closest } from '../internal/suggest.js';
-import type { DefinitionStatus, IntegrationDefinition } from '../schema/definition.js';
+import type { DefinitionStatus, Deprecation, IntegrationDefinition } from '../schema/definition.js';
 import type {
   IntegrationDefinitionInput,
   RegisteredAction,
@@ -36,7 +36,6 @@ import type {
   DefinitionComponents,
   DefinitionPage,
   DefinitionRuntime,
-  DeprecateOptions,
   IntegrationRegistryOptions,
   ListDefinitionsQuery,
   PayloadValidationResult,
@@ -319,11 +318,7 @@ export class IntegrationRegistry extends EventEmitter<RegistryEvents> {
   }
 
   /** `published → deprecated`, keeping the reason and optional sunset date. */
-  async deprecate(
-    id: string,
-    version: string,
-    opts: DeprecateOptions,
-  ): Promise<IntegrationDefinition> {
+  async deprecate(id: string, version: string, opts: Deprecation): Promise<IntegrationDefinition> {
     return this.transition(id, version, 'deprecated', { deprecation: deprecationOf(opts) });
   }
 

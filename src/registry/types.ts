@@ -37,18 +37,16 @@ export interface IntegrationRegistryOptions {
   readonly formats?: 'fast' | 'full';
 }
 
-/** Options of {@link IntegrationRegistry.register}. */
+/**
+ * Options of {@link IntegrationRegistry.register}, and of `PluginLoader.load`,
+ * `loadManifest` and `loadModule`.
+ */
 export interface RegisterOptions {
-  /** Register as `published` instead of `draft` (for code-defined integrations). */
+  /**
+   * Register as `published` instead of `draft` (for code-defined integrations). Default:
+   * `false` for `register`, the loader's `publish` option for the loader.
+   */
   readonly publish?: boolean;
-}
-
-/** Options of {@link IntegrationRegistry.deprecate}. */
-export interface DeprecateOptions {
-  /** Why the version is deprecated; shown to users. */
-  readonly reason: string;
-  /** When it will be archived (ISO date-time), if planned. */
-  readonly sunsetAt?: string;
 }
 
 /** Query of {@link IntegrationRegistry.list}. */

@@ -110,7 +110,11 @@ export const Deprecation = Type.Object(
   },
   { additionalProperties: false },
 );
-/** Why and until when a version is deprecated. */
+/**
+ * Why and until when a version is deprecated: what `IntegrationRegistry.deprecate` takes
+ * and a definition's `deprecation` keeps. `reason` is shown to users; `sunsetAt` (ISO
+ * date-time) is when the version will be archived, if planned.
+ */
 export type Deprecation = Static<typeof Deprecation>;
 
 const inputProperties = {
@@ -149,7 +153,7 @@ export const IntegrationDefinitionData = Type.Object(inputProperties, {
 export type IntegrationDefinitionData = Static<typeof IntegrationDefinitionData>;
 
 /** A stored integration definition version, as the registry returns it. */
-export const IntegrationDefinitionSchema = Type.Object(
+export const IntegrationDefinition = Type.Object(
   {
     ...inputProperties,
     triggers: Type.Array(TriggerDefinition),
@@ -167,4 +171,4 @@ export const IntegrationDefinitionSchema = Type.Object(
   },
 );
 /** A stored integration definition version, as the registry returns it. */
-export type IntegrationDefinition = Static<typeof IntegrationDefinitionSchema>;
+export type IntegrationDefinition = Static<typeof IntegrationDefinition>;

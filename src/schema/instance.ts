@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { FailureKind } from '../errors.js';
+
 /** Scope levels of an instance; user beats client beats global in resolution. */
 export type ContextType = 'global' | 'client' | 'user';
 
@@ -14,6 +16,17 @@ export interface InstanceContext {
   readonly type: ContextType;
   /** The user or client id; absent for `global`. */
   readonly contextId?: string;
+}
+
+/**
+ * Who an instance is resolved for, and who an event concerns (`IntegrationEvent.context`):
+ * more specific scopes win.
+ */
+export interface ResolveContext {
+  /** The end user; user-scoped instances of this user win over everything else. */
+  readonly userId?: string;
+  /** The client (tenant, workspace); client-scoped instances win over global ones. */
+  readonly clientId?: string;
 }
 
 /** Health states of an instance. */
@@ -28,7 +41,7 @@ export interface InstanceStatus {
   /** Why it is in `error`, without secrets. */
   readonly error?: string;
   /** `auth`: needs the user (re-consent, revoked key); `transient`: retry later. */
-  readonly reason?: 'auth' | 'transient';
+  readonly reason?: FailureKind;
 }
 
 /**

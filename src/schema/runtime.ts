@@ -11,15 +11,7 @@ import type {
   IntegrationDefinitionData,
   TriggerDefinition,
 } from './definition.js';
-import type { InstanceView } from './instance.js';
-
-/** Who an event concerns; used to pick the instance an action runs with. */
-export interface EventContext {
-  /** The end user the event belongs to, if any. */
-  readonly userId?: string;
-  /** The client (tenant, workspace) the event belongs to, if any. */
-  readonly clientId?: string;
-}
+import type { InstanceView, ResolveContext } from './instance.js';
 
 /** An event an integration emitted, as the host app passes it to `RuleEngine.dispatch`. */
 export interface IntegrationEvent<P = unknown> {
@@ -33,8 +25,8 @@ export interface IntegrationEvent<P = unknown> {
   readonly id?: string;
   /** When it happened (ISO string); defaults to the time of dispatch. */
   readonly timestamp?: string;
-  /** Which user/client the event concerns. */
-  readonly context?: EventContext;
+  /** Which user/client the event concerns; picks the instance an action runs with. */
+  readonly context?: ResolveContext;
 }
 
 /** Decides whether an event fires a rule, given that rule's `triggerConfig`. */

@@ -4,12 +4,8 @@
  * only keeps the file in the suite).
  */
 import { expect, it } from 'vitest';
-import type {
-  ConfigPluginSource,
-  ConfigRegistry,
-  IntegrationRegistry,
-  PluginLoader,
-} from '../../src/index.js';
+import type { ConfigPluginSource, ConfigRegistry } from '../../src/config/manager.js';
+import type { IntegrationRegistry, PluginLoader } from '../../src/index.js';
 
 type Fits<A, B> = A extends B ? true : false;
 

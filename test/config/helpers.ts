@@ -8,9 +8,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ConfigPlugin, ConfigPluginSource } from '../../src/config/manager.js';
 import {
-  type ConfigPlugin,
-  type ConfigPluginSource,
   IntegrationRegistry,
   Keyring,
   MemoryStorage,

@@ -9,7 +9,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigManager, type ConfigManagerEvents, Keyring, REDACTED } from '../../src/index.js';
+import { REDACTED } from '../../src/credentials/redact.js';
+import { ConfigManager, type ConfigManagerEvents, Keyring } from '../../src/index.js';
 import { TestOAuthServer } from '../credentials/oauth-server.js';
 import { adapters, KEY_A, KEY_B, makeRegistry, pluginSource } from './helpers.js';
 

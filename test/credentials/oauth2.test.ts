@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OAuth2Error } from '../../src/index.js';
 import {
   buildAuthorizationUrl,
   createPkcePair,
-  OAuth2Error,
   requestToken,
   requestTokenWithRetry,
-} from '../../src/index.js';
+} from '../../src/oauth2.js';
 import { TestOAuthServer } from './oauth-server.js';
 
 let server: TestOAuthServer;

@@ -30,7 +30,14 @@ async function newestMtime(path: string): Promise<number> {
 
 /** Runs `npx tsup` when dist/ is missing or older than the sources. */
 async function ensureBuilt(): Promise<void> {
-  const outputs = ['dist/index.js', 'dist/storage/json-file.js', 'dist/testing/index.js'];
+  const outputs = [
+    'dist/index.js',
+    'dist/manifest.js',
+    'dist/migrations.js',
+    'dist/oauth2.js',
+    'dist/storage/json-file.js',
+    'dist/testing/index.js',
+  ];
   let oldestOutput = Number.POSITIVE_INFINITY;
   try {
     for (const f of outputs)
@@ -82,6 +89,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryStorage, isPlugboardError } from 'plugboard';
+import { MANIFEST_SCHEMA_ID } from 'plugboard/manifest';
+import { runMigrations } from 'plugboard/migrations';
+import { createPkcePair } from 'plugboard/oauth2';
 import { JsonFileStorage } from 'plugboard/storage/json-file';
 import { runStorageAdapterSuite } from 'plugboard/testing';
 
@@ -123,7 +133,9 @@ for (const t of tests) {
     failed.push(\`\${t.name}: \${e.message}\`);
   }
 }
-console.log(JSON.stringify({ memoryDoc, fileDoc, locked, tests: tests.length, failed }));
+const migrated = await runMigrations(memory, [{ id: 'm1', up: async () => {} }]);
+const subpaths = [migrated.applied, createPkcePair().codeChallengeMethod, MANIFEST_SCHEMA_ID.endsWith('.json')];
+console.log(JSON.stringify({ memoryDoc, fileDoc, locked, tests: tests.length, failed, subpaths }));
 `;
 
 describe('packed package', () => {
@@ -164,6 +176,7 @@ describe('packed package', () => {
     expect(result.locked).toBe(true);
     expect(result.tests).toBeGreaterThan(20);
     expect(result.failed).toEqual([]);
+    expect(result.subpaths).toEqual([['m1'], 'S256', true]);
 
     // The JSON-file adapter (and its node:fs use) stays on its own subpath: no module the
     // root entry loads contains it.

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
-import { MANIFEST_SCHEMA_ID, PluginManifest } from '../../src/index.js';
+import { MANIFEST_SCHEMA_ID, PluginManifest } from '../../src/manifest.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 

@@ -7,9 +7,9 @@ import {
   MemoryStorage,
   PluginLoadError,
   PluginLoader,
-  readManifestPackage,
   type ValidationError,
 } from '../../src/index.js';
+import { readManifestPackage } from '../../src/manifest.js';
 
 let root: string;
 

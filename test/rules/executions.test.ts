@@ -9,12 +9,12 @@ import {
   ConfigManager,
   IntegrationRegistry,
   Keyring,
-  listAppliedMigrations,
   MemoryStorage,
   RuleEngine,
   type RuleInput,
   type StorageAdapter,
 } from '../../src/index.js';
+import { listAppliedMigrations } from '../../src/migrations.js';
 import { JsonFileStorage } from '../../src/storage/json-file/index.js';
 import {
   ALL_ADAPTERS,

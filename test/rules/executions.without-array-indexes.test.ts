@@ -5,7 +5,8 @@
  * the 0.1.0 layout).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { listAppliedMigrations, type RuleEngine, type RuleInput } from '../../src/index.js';
+import type { RuleEngine, RuleInput } from '../../src/index.js';
+import { listAppliedMigrations } from '../../src/migrations.js';
 import { bigOrderRule, createWorld, legacyExecution, orderEvent, type World } from './fixtures.js';
 
 /** A rule whose condition fails for the events below, so dispatch decides it at once. */

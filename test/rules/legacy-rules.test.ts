@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { importLegacyRules, type RuleInput, runMigrations } from '../../src/index.js';
+import type { RuleInput } from '../../src/index.js';
+import { importLegacyRules, runMigrations } from '../../src/migrations.js';
 import { ADAPTERS, createWorld, type World } from './fixtures.js';
 
 /** A row of a Monday.com-style per-integration rule table, as the seed app stored them. */

@@ -2,14 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  isPlugboardError,
-  listAppliedMigrations,
-  MemoryStorage,
-  type Migration,
-  runMigrations,
-  type StorageAdapter,
-} from '../../src/index.js';
+import { isPlugboardError, MemoryStorage, type StorageAdapter } from '../../src/index.js';
+import { listAppliedMigrations, type Migration, runMigrations } from '../../src/migrations.js';
 import { JsonFileStorage } from '../../src/storage/json-file/index.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

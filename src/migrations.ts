@@ -1,0 +1,36 @@
+/**
+ * Storage migrations (`plugboard/migrations`): a versioned runner over any
+ * `StorageAdapter`, recording applied migrations in the `migrations` collection, and an
+ * importer for legacy per-integration rule shapes.
+ *
+ * @example
+ * ```ts
+ * import { importLegacyRules, runMigrations } from 'plugboard/migrations';
+ *
+ * await runMigrations(storage, [
+ *   {
+ *     id: '2026-12-01-monday-rules',
+ *     up: async () => {
+ *       await importLegacyRules(mondayRows, mondayToRule, { engine: rules });
+ *     },
+ *   },
+ * ]);
+ * ```
+ *
+ * @module
+ */
+
+export type {
+  ImportLegacyRulesOptions,
+  LegacyImportReport,
+  LegacyRuleProblem,
+} from './rules/legacy-rules.js';
+export { importLegacyRules } from './rules/legacy-rules.js';
+export type {
+  Migration,
+  MigrationContext,
+  MigrationRecord,
+  MigrationReport,
+  RunMigrationsOptions,
+} from './storage/migrations.js';
+export { listAppliedMigrations, runMigrations } from './storage/migrations.js';
