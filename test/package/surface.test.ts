@@ -19,8 +19,8 @@ const entries: Readonly<Record<string, string>> = {
   'plugboard/manifest': 'src/manifest.ts',
   'plugboard/migrations': 'src/migrations.ts',
   'plugboard/oauth2': 'src/oauth2.ts',
-  'plugboard/storage/json-file': 'src/storage/json-file.ts',
-  'plugboard/storage/postgres': 'src/storage/postgres.ts',
+  'plugboard/storage/json-file': 'src/storage/json-file/index.ts',
+  'plugboard/storage/postgres': 'src/storage/postgres/index.ts',
   'plugboard/testing': 'src/testing/index.ts',
 };
 
