@@ -7,13 +7,8 @@
  * @module
  */
 import { safeErrorMessage } from '../credentials/redact.js';
-import {
-  ConflictError,
-  isPlugboardError,
-  NotFoundError,
-  type Reference,
-  ValidationError,
-} from '../errors.js';
+import { ConflictError, isPlugboardError, NotFoundError, type Reference } from '../errors.js';
+import { ReferenceCheckers } from '../registry/references.js';
 import type { Collection, StorageAdapter } from '../storage/types.js';
 import type { AuditRecorder } from './audit-recorder.js';
 import {
@@ -49,7 +44,7 @@ export class InstanceStore {
   private readonly col: Collection<InstanceDocument>;
   private readonly views = new WeakMap<InstanceDocument, InstanceView>();
   private readonly scopes: ScopeIndex;
-  private readonly checkers = new Set<InstanceReferenceChecker>();
+  private readonly checkers = new ReferenceCheckers<string>();
   private readonly removeReferenceChecker: () => void;
 
   constructor(private readonly o: InstanceStoreOptions) {
@@ -85,22 +80,13 @@ export class InstanceStore {
   }
 
   /** What the reference checkers report as still using an instance. */
-  async references(instanceId: string): Promise<Reference[]> {
-    return (await Promise.all([...this.checkers].map((check) => check(instanceId)))).flat();
+  references(instanceId: string): Promise<Reference[]> {
+    return this.checkers.collect(instanceId);
   }
 
   /** See `ConfigManager.addReferenceChecker`. */
   addReferenceChecker(checker: InstanceReferenceChecker): () => void {
-    if (typeof checker !== 'function') {
-      throw new ValidationError(
-        [{ path: 'checker', message: 'must be a function' }],
-        'reference checker',
-      );
-    }
-    this.checkers.add(checker);
-    return () => {
-      this.checkers.delete(checker);
-    };
+    return this.checkers.add(checker);
   }
 
   /**

@@ -417,9 +417,6 @@ function jsonOf(v: unknown): unknown {
   return v !== null && typeof v === 'object' ? frozenChild(v, 'value') : v;
 }
 
-/** The message of a thrown value (engine.ts calls it by this name). */
-export { errorMessage as errText } from '../internal/error-message.js';
-
 /**
  * How rule validation suggests names: by edit distance only, ties in the candidates'
  * order, as its messages have read since 0.1.0 (no prefix matches first).

@@ -149,27 +149,7 @@ export function expand(doc: RecordDocument, i: number): Execution {
   if (triggerData !== null && typeof triggerData === 'object' && !Object.isFrozen(triggerData)) {
     deepFreeze(triggerData);
   }
-  const f = e.failedCondition;
-  if (f === undefined) {
-    return Object.freeze({
-      id,
-      ruleId: doc.ruleIds[i]!,
-      ruleRevision: e.ruleRevision,
-      integrationId: doc.integrationId!,
-      triggerType: doc.triggerType!,
-      triggered: true,
-      conditionsMet: e.conditionsMet,
-      successful: true,
-      startTime,
-      endTime: startTime,
-      triggerData,
-      revision: 1,
-    });
-  }
-  const read =
-    (f as { [READ]?: PathReader })[READ] ?? (f.path !== undefined ? readerOf(f.path) : undefined);
-  const actual = read ? read(triggerData) : MISSING;
-  return Object.freeze({
+  const out: { -readonly [K in keyof Execution]?: Execution[K] } = {
     id,
     ruleId: doc.ruleIds[i]!,
     ruleRevision: e.ruleRevision,
@@ -181,18 +161,26 @@ export function expand(doc: RecordDocument, i: number): Execution {
     startTime,
     endTime: startTime,
     triggerData,
-    failedCondition:
-      actual === MISSING
-        ? f
-        : Object.freeze({
-            // A leaf failure: `path` (read above) and `operator` are set.
-            conditionId: f.conditionId,
-            path: f.path as string,
-            operator: f.operator as string,
-            expected: f.expected,
-            actual,
-          }),
-    revision: 1,
+  };
+  const f = e.failedCondition;
+  if (f !== undefined) out.failedCondition = withActual(f, triggerData);
+  out.revision = 1;
+  return Object.freeze(out as Execution);
+}
+
+/** A decided failure with the `actual` value its leaf read from the event. */
+function withActual(f: Omit<ConditionFailure, 'actual'>, triggerData: unknown): ConditionFailure {
+  const read =
+    (f as { [READ]?: PathReader })[READ] ?? (f.path !== undefined ? readerOf(f.path) : undefined);
+  const actual = read ? read(triggerData) : MISSING;
+  if (actual === MISSING) return f;
+  return Object.freeze({
+    // A leaf failure: `path` (read above) and `operator` are set.
+    conditionId: f.conditionId,
+    path: f.path as string,
+    operator: f.operator as string,
+    expected: f.expected,
+    actual,
   });
 }
 
