@@ -26,7 +26,7 @@
  * @module
  */
 
-export type { ConfigOAuth2Options } from './config/manager.js';
+export type { ConfigOAuth2Options, ExchangeCodeParams } from './config/manager.js';
 export type { AuthorizationRequest, TokenInfo } from './config/types.js';
 export type {
   AuthorizationUrlParams,

@@ -20,7 +20,11 @@ import { InstanceStore } from './instance-store.js';
 import { InstanceWriter } from './instance-writer.js';
 import { IntegrationSettings } from './integration-settings.js';
 import type { ConfigLogger, ConfigPluginSource, ConfigRegistry } from './ports.js';
-import { type ConfigOAuth2Options, TokenService } from './token-service.js';
+import {
+  type ConfigOAuth2Options,
+  type ExchangeCodeParams,
+  TokenService,
+} from './token-service.js';
 import type {
   AuditEntry,
   AuditInput,
@@ -47,7 +51,7 @@ import type {
 } from './types.js';
 
 export type { ConfigLogger, ConfigPlugin, ConfigPluginSource, ConfigRegistry } from './ports.js';
-export type { ConfigOAuth2Options } from './token-service.js';
+export type { ConfigOAuth2Options, ExchangeCodeParams } from './token-service.js';
 
 /** Options of {@link ConfigManager}. */
 export interface ConfigManagerOptions {
@@ -128,7 +132,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     const lastUsedThrottleMs = options.lastUsedThrottleMs ?? 60_000;
     const store = new InstanceStore({ ...shared, storage, lastUsedThrottleMs });
     const vault = new CredentialVault({ ...shared, keyring, instances: store, cacheSize });
-    const tokens = new TokenService({ ...shared, plugins, store, vault, fetch, oauth2 });
+    const tokens = new TokenService({ ...shared, plugins, storage, store, vault, fetch, oauth2 });
     const testTimeoutMs = options.testTimeoutMs ?? 30_000;
     const health = new HealthMonitor({ ...shared, plugins, store, vault, tokens, testTimeoutMs });
     this.writer = new InstanceWriter({ ...shared, store, vault, tester: health });
@@ -309,45 +313,40 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
   // ---------------------------------------------------------------- OAuth2
 
   /**
-   * The provider URL to send the user to for consent, with PKCE (S256) unless the
+   * The provider URL to send the user to for consent, with a fresh `state` (recorded in
+   * storage, valid for `oauth2.stateTtlMs`, accepted once) and PKCE (S256) unless the
    * definition sets `oauth2Config.pkce: false`. Keep the returned `codeVerifier`
    * server-side and pass it to {@link ConfigManager.exchangeCode}.
    *
-   * @throws ValidationError when the integration is not OAuth2 or has no `clientId`
+   * @throws ValidationError when the integration is not OAuth2, has no `clientId`, or
+   * `state` is passed (it is issued here)
    */
   async buildAuthorizationUrl(
     instanceId: string,
-    params: {
-      readonly redirectUri: string;
-      readonly state: string;
-      readonly scopes?: readonly string[];
-    },
+    params: { readonly redirectUri: string; readonly scopes?: readonly string[] },
   ): Promise<AuthorizationRequest> {
     return this.tokens.authorizationUrl(instanceId, params);
   }
 
   /**
-   * Exchanges an authorization code for tokens and stores them encrypted in the
-   * instance's credentials (`oauth2`). Returns a summary, never the tokens.
+   * Handles the authorization callback: checks its `state` (issued by
+   * {@link ConfigManager.buildAuthorizationUrl} for this instance, unexpired, unused)
+   * and `iss` (RFC 9207), exchanges the code for tokens and stores them encrypted in
+   * the instance's credentials (`oauth2`). Returns a summary, never the tokens.
    *
-   * @throws OAuth2Error (`auth` for a refused code, `transient` for server trouble)
+   * @throws ValidationError (path `state`, `iss`, `redirectUri` or `code`) for a callback
+   * that fails these checks, before the provider is called; OAuth2Error (`auth` for a
+   * refused code, `transient` for server trouble)
    */
-  async exchangeCode(
-    instanceId: string,
-    params: {
-      readonly code: string;
-      readonly codeVerifier?: string;
-      readonly redirectUri: string;
-      readonly actor?: string;
-    },
-  ): Promise<TokenInfo> {
+  async exchangeCode(instanceId: string, params: ExchangeCodeParams): Promise<TokenInfo> {
     return this.tokens.exchangeCode(instanceId, params);
   }
 
   /**
    * A valid OAuth2 access token for the instance, refreshed first when it expires within
-   * the configured skew. Concurrent callers share one refresh per instance, so a rotating
-   * refresh token is never used twice. Uses the plugin's `refreshAccessToken` when it has
+   * the configured skew. Concurrent callers share one refresh per instance, in this
+   * process and (through a lease in storage) across processes sharing the store, so a
+   * rotating refresh token is never used twice. Uses the plugin's `refreshAccessToken` when it has
    * one, else the standard refresh-token grant. Transient failures are retried with
    * backoff; permanent ones (`invalid_grant`, 4xx) set the instance status to
    * `error`/`auth`.

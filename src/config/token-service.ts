@@ -1,15 +1,18 @@
 /**
- * OAuth2 for the instances of a config manager: authorization URLs, the code exchange,
- * and access tokens refreshed before they expire, once per instance however many
- * callers ask at the same time.
+ * OAuth2 for the instances of a config manager: authorization URLs with a recorded
+ * `state`, the code exchange with its callback checks, and access tokens refreshed
+ * before they expire, once per instance however many callers (in however many
+ * processes sharing the store) ask at the same time.
  *
  * @internal
  * @module
  */
 import {
   buildAuthorizationUrl,
-  type ClientAuthMethod,
   createPkcePair,
+  isFreshToken,
+  issuerProblem,
+  normaliseTokens,
   type OAuth2Tokens,
   requestTokenWithRetry,
   type StoredOAuth2Tokens,
@@ -18,10 +21,13 @@ import {
 } from '../credentials/oauth2.js';
 import { safeErrorMessage, secretStrings } from '../credentials/redact.js';
 import { isPlugboardError, OAuth2Error, ValidationError } from '../errors.js';
+import { sleep } from '../internal/async.js';
 import { isoAt } from '../internal/clock.js';
 import { isObject } from '../internal/json.js';
 import type { IntegrationDefinition } from '../schema/definition.js';
+import type { StorageAdapter } from '../storage/types.js';
 import type { AuditRecorder } from './audit-recorder.js';
+import { AuthorizationStates } from './authorization-states.js';
 import type { CredentialVault } from './credential-vault.js';
 import { type InstanceDocument, kindOf, statusOf } from './instance-document.js';
 import type { InstanceStore } from './instance-store.js';
@@ -32,26 +38,20 @@ import {
   pluginFor,
   type TokenRegistry,
 } from './ports.js';
+import { type Lease, RefreshLeases } from './refresh-leases.js';
+import {
+  type ConfigOAuth2Options,
+  type ExchangeCodeParams,
+  resolveOAuth2Options,
+} from './token-options.js';
+import { TokenWriter } from './token-writer.js';
 import type { AuthorizationRequest, TokenInfo } from './types.js';
-
-/** OAuth2 behaviour of `ConfigManager`. */
-export interface ConfigOAuth2Options {
-  /** Refresh this long before `expires_at`; default 60 000 ms. */
-  readonly refreshSkewMs?: number;
-  /** Per-request timeout; default 10 000 ms. */
-  readonly timeoutMs?: number;
-  /** Retries of transient failures; default 3. */
-  readonly maxRetries?: number;
-  /** First backoff delay, doubled each retry; default 200 ms. */
-  readonly retryBaseMs?: number;
-  /** Client authentication at the token endpoint; default `basic`. */
-  readonly clientAuth?: ClientAuthMethod;
-}
 
 /** Options of {@link TokenService}. */
 export interface TokenServiceOptions {
   readonly registry: TokenRegistry;
   readonly plugins: ConfigPluginSource | undefined;
+  readonly storage: StorageAdapter;
   readonly store: InstanceStore;
   readonly vault: CredentialVault;
   readonly recorder: AuditRecorder;
@@ -61,72 +61,72 @@ export interface TokenServiceOptions {
   readonly oauth2: ConfigOAuth2Options | undefined;
 }
 
+export type { ConfigOAuth2Options, ExchangeCodeParams } from './token-options.js';
+
 type OAuth2Config = NonNullable<IntegrationDefinition['oauth2Config']>;
 
-/** Owns the OAuth2 settings and the refresh in flight per instance. */
+/**
+ * Owns the OAuth2 settings and the refresh in flight per instance; the refresh is
+ * single-flight in this process (one promise per instance) and across processes (a
+ * lease in storage).
+ */
 export class TokenService {
   private readonly fetchImpl: typeof fetch | undefined;
   private readonly oauth: Required<ConfigOAuth2Options>;
   private readonly refreshing = new Map<string, Promise<string>>();
+  private readonly states: AuthorizationStates;
+  private readonly leases: RefreshLeases;
+  private readonly writer: TokenWriter;
 
+  /** @throws ValidationError for malformed `oauth2` options */
   constructor(private readonly o: TokenServiceOptions) {
     this.fetchImpl = o.fetch;
-    this.oauth = {
-      refreshSkewMs: o.oauth2?.refreshSkewMs ?? 60_000,
-      timeoutMs: o.oauth2?.timeoutMs ?? 10_000,
-      maxRetries: o.oauth2?.maxRetries ?? 3,
-      retryBaseMs: o.oauth2?.retryBaseMs ?? 200,
-      clientAuth: o.oauth2?.clientAuth ?? 'basic',
-    };
+    this.oauth = resolveOAuth2Options(o.oauth2);
+    this.states = new AuthorizationStates(o.storage, o.now, this.oauth.stateTtlMs);
+    this.leases = new RefreshLeases(o.storage, o.now, this.oauth.refreshLeaseMs);
+    this.writer = new TokenWriter(o);
   }
 
   /** See `ConfigManager.buildAuthorizationUrl`. */
   async authorizationUrl(
     instanceId: string,
-    params: {
-      readonly redirectUri: string;
-      readonly state: string;
-      readonly scopes?: readonly string[];
-    },
+    params: { readonly redirectUri: string; readonly scopes?: readonly string[] },
   ): Promise<AuthorizationRequest> {
+    checkAuthorizationParams(params);
     const doc = await this.o.store.require(instanceId);
     const def = await this.o.registry.getVersion(doc.integrationId, doc.version);
     const oauth = oauthConfig(def);
     const { clientId } = clientOf(this.o.vault.open(doc));
     const pkce = oauth.pkce === false ? undefined : createPkcePair();
+    const state = await this.states.issue(instanceId, params.redirectUri);
     const url = buildAuthorizationUrl(oauth, {
       clientId,
       redirectUri: params.redirectUri,
-      state: params.state,
+      state,
       ...(params.scopes !== undefined ? { scopes: params.scopes } : {}),
       ...(pkce ? { codeChallenge: pkce.codeChallenge } : {}),
     });
-    return { url, state: params.state, ...(pkce ? { codeVerifier: pkce.codeVerifier } : {}) };
+    return { url, state, ...(pkce ? { codeVerifier: pkce.codeVerifier } : {}) };
   }
 
   /** See `ConfigManager.exchangeCode`. */
-  async exchangeCode(
-    instanceId: string,
-    params: {
-      readonly code: string;
-      readonly codeVerifier?: string;
-      readonly redirectUri: string;
-      readonly actor?: string;
-    },
-  ): Promise<TokenInfo> {
+  async exchangeCode(instanceId: string, params: ExchangeCodeParams): Promise<TokenInfo> {
     const actor = params.actor ?? this.o.recorder.defaultActor;
     const doc = await this.o.store.require(instanceId);
     const def = await this.o.registry.getVersion(doc.integrationId, doc.version);
     const oauth = oauthConfig(def);
-    const { clientId, clientSecret } = clientOf(this.o.vault.open(doc));
-    const grant: Record<string, string> = {
-      grant_type: 'authorization_code',
-      code: params.code,
-      redirect_uri: params.redirectUri,
-    };
-    if (params.codeVerifier !== undefined) grant['code_verifier'] = params.codeVerifier;
+    const credentials = this.o.vault.open(doc);
+    const { clientId, clientSecret } = clientOf(credentials);
+    const secretFields = await this.o.vault.secretFields(doc.integrationId, doc.version);
     let tokens: OAuth2Tokens;
     try {
+      const redirectUri = await this.checkCallback(instanceId, oauth, params);
+      const grant: Record<string, string> = {
+        grant_type: 'authorization_code',
+        code: params.code,
+        redirect_uri: redirectUri,
+      };
+      if (params.codeVerifier !== undefined) grant['code_verifier'] = params.codeVerifier;
       // Codes are single-use: a retry after a lost answer could only fail.
       tokens = await requestTokenWithRetry(oauth.tokenUrl, grant, {
         ...this.requestOptions(clientId, clientSecret),
@@ -136,7 +136,13 @@ export class TokenService {
       await this.o.recorder.failure(actor, 'token.exchange', instanceId, error, doc.integrationId);
       throw error;
     }
-    const info = await this.storeTokens(instanceId, tokens, 'authorization_code');
+    const previous = storedOf(credentials);
+    const { info } = await this.writer.store(instanceId, {
+      stored: toStoredTokens(tokens, previous, this.o.now()),
+      base: 'any',
+      grant: 'authorization_code',
+      secretFields,
+    });
     await this.o.recorder.record({
       actor,
       action: 'token.exchange',
@@ -159,45 +165,124 @@ export class TokenService {
     }
   }
 
-  /** Waits for the refreshes in flight. */
+  /** Waits for the refreshes in flight, then tries to write tokens still kept in memory. */
   async close(): Promise<void> {
     await Promise.allSettled([...this.refreshing.values()]);
+    await this.writer.flushAll();
   }
 
   private isFresh(tokens: unknown): tokens is StoredOAuth2Tokens {
-    if (
-      !isObject(tokens) ||
-      typeof tokens['access_token'] !== 'string' ||
-      tokens['access_token'] === ''
-    ) {
-      return false;
+    return isFreshToken(tokens, this.o.now(), this.oauth.refreshSkewMs);
+  }
+
+  /** Checks the callback's state and issuer; resolves the redirect URI to send. */
+  private async checkCallback(
+    instanceId: string,
+    oauth: OAuth2Config,
+    params: ExchangeCodeParams,
+  ): Promise<string> {
+    if (typeof params.code !== 'string' || params.code === '') {
+      throw callbackError('code', 'is required: pass the code the provider sent back');
     }
-    const expiresAt = tokens['expires_at'];
-    if (typeof expiresAt !== 'string') return true;
-    const at = Date.parse(expiresAt);
-    return Number.isNaN(at) || at - this.oauth.refreshSkewMs > this.o.now();
+    const issued = await this.states.consume(params.state, instanceId);
+    if (params.redirectUri !== undefined && params.redirectUri !== issued.redirectUri) {
+      throw callbackError(
+        'redirectUri',
+        'differs from the redirect URI the authorization URL was built with; pass the same one, or omit it',
+      );
+    }
+    const problem = issuerProblem(oauth, params.iss);
+    if (problem !== undefined) throw callbackError('iss', problem);
+    return issued.redirectUri;
   }
 
   private async freshAccessToken(instanceId: string): Promise<string> {
     const inFlight = this.refreshing.get(instanceId);
     if (inFlight) return inFlight;
-    const doc = await this.o.store.require(instanceId);
-    const tokens = this.o.vault.open(doc)['oauth2'];
-    if (this.isFresh(tokens)) return tokens.access_token;
+    if (!this.writer.has(instanceId)) {
+      const doc = await this.o.store.require(instanceId);
+      const tokens = this.o.vault.open(doc)['oauth2'];
+      if (this.isFresh(tokens)) return tokens.access_token;
+    }
     let refresh = this.refreshing.get(instanceId);
     if (!refresh) {
-      refresh = this.refreshLocked(instanceId).finally(() => this.refreshing.delete(instanceId));
+      refresh = this.obtain(instanceId).finally(() => this.refreshing.delete(instanceId));
       this.refreshing.set(instanceId, refresh);
     }
     return refresh;
   }
 
-  /** Runs while holding the per-instance refresh slot. */
-  private async refreshLocked(instanceId: string): Promise<string> {
-    // Re-read: another caller may have refreshed between our read and taking the slot.
-    const doc = await this.o.store.require(instanceId);
-    const credentials = this.o.vault.open(doc);
-    if (this.isFresh(credentials['oauth2'])) return credentials['oauth2'].access_token;
+  /**
+   * Runs while holding the per-instance refresh slot of this process: writes tokens
+   * kept from an earlier failed write, else refreshes under the storage lease, else
+   * waits for the process holding the lease and reads the tokens it stored.
+   */
+  private async obtain(instanceId: string): Promise<string> {
+    const kept = await this.writer.flush(instanceId);
+    if (kept && this.isFresh(kept.stored)) return kept.stored.access_token;
+    if (kept && !kept.written) {
+      throw new OAuth2Error(
+        `The OAuth2 tokens of instance '${instanceId}' could not be stored; retry once the storage is reachable`,
+        'transient',
+      );
+    }
+    const deadline = performance.now() + this.oauth.refreshWaitMs;
+    const pollMs = Math.min(250, Math.max(10, Math.floor(this.oauth.refreshLeaseMs / 10)));
+    for (;;) {
+      const doc = await this.o.store.require(instanceId);
+      const tokens = this.o.vault.open(doc)['oauth2'];
+      if (this.isFresh(tokens)) return tokens.access_token;
+      const lease = await this.leases.acquire(instanceId);
+      if (lease) return this.refreshUnderLease(instanceId, lease);
+      if (performance.now() >= deadline) {
+        throw new OAuth2Error(
+          `Another process has been refreshing the token of instance '${instanceId}' for more than ${this.oauth.refreshWaitMs} ms; retry later`,
+          'transient',
+        );
+      }
+      await sleep(pollMs);
+    }
+  }
+
+  /** Refreshes and stores the new tokens while holding the instance's storage lease. */
+  private async refreshUnderLease(instanceId: string, lease: Lease): Promise<string> {
+    let kept = false;
+    try {
+      // Re-read: another process may have stored new tokens before we took the lease.
+      const doc = await this.o.store.require(instanceId);
+      const credentials = this.o.vault.open(doc);
+      const current = credentials['oauth2'];
+      if (this.isFresh(current)) return current.access_token;
+      const { tokens, secretFields } = await this.refresh(doc, credentials);
+      const stored = toStoredTokens(tokens, storedOf(credentials), this.o.now());
+      const { outcome } = await this.writer.store(instanceId, {
+        stored,
+        base: current,
+        grant: 'refresh_token',
+        secretFields,
+      });
+      // Tokens only in memory: let the lease expire rather than invite another process
+      // to refresh with the refresh token the provider has just revoked.
+      kept = outcome === 'kept';
+      await this.o.recorder.record({
+        actor: this.o.recorder.defaultActor,
+        action: 'token.refresh',
+        instanceId,
+        integrationId: doc.integrationId,
+        outcome: 'success',
+      });
+      return stored.access_token;
+    } finally {
+      if (kept) lease.abandon();
+      else await lease.release();
+    }
+  }
+
+  /** Asks the plugin or the token endpoint for new tokens. @throws OAuth2Error, after marking the instance */
+  private async refresh(
+    doc: InstanceDocument,
+    credentials: Record<string, unknown>,
+  ): Promise<{ tokens: OAuth2Tokens; secretFields: ReadonlySet<string> }> {
     const def = await this.o.registry.getVersion(doc.integrationId, doc.version);
     const secretFields = await this.o.vault.secretFields(doc.integrationId, doc.version);
     const secrets = secretStrings(credentials, secretFields);
@@ -206,23 +291,14 @@ export class TokenService {
     // Asking a non-OAuth2 instance for a token is a caller mistake, not an auth failure of
     // the instance: throw before the status could be touched.
     if (!refreshFn) oauthConfig(def);
-    let tokens: OAuth2Tokens;
     try {
-      tokens = refreshFn
+      const tokens = refreshFn
         ? await this.pluginRefresh(refreshFn, doc, credentials, secrets)
-        : await this.grantRefresh(def, instanceId, credentials);
+        : await this.grantRefresh(def, doc.id, credentials);
+      return { tokens, secretFields };
     } catch (error) {
       throw await this.refreshFailed(doc, error, secrets);
     }
-    await this.storeTokens(instanceId, tokens, 'refresh_token');
-    await this.o.recorder.record({
-      actor: this.o.recorder.defaultActor,
-      action: 'token.refresh',
-      instanceId,
-      integrationId: doc.integrationId,
-      outcome: 'success',
-    });
-    return tokens.access_token;
   }
 
   /** Refreshes with the plugin's own `refreshAccessToken`, retrying transient failures. */
@@ -235,13 +311,14 @@ export class TokenService {
     return withRetry(async () => {
       try {
         const t = await refreshFn(structuredClone(credentials), structuredClone({ ...doc.config }));
-        if (!isObject(t) || typeof t['access_token'] !== 'string') {
+        const tokens = isObject(t) ? normaliseTokens(t) : undefined;
+        if (!tokens) {
           throw new OAuth2Error(
             `Plugin '${doc.integrationId}' refreshAccessToken returned no access_token`,
             'transient',
           );
         }
-        return t;
+        return tokens;
       } catch (error) {
         throw new OAuth2Error(
           `Plugin '${doc.integrationId}' could not refresh the token: ${safeErrorMessage(error, secrets, 300)}`,
@@ -306,42 +383,6 @@ export class TokenService {
     return err;
   }
 
-  private async storeTokens(
-    instanceId: string,
-    tokens: OAuth2Tokens,
-    grant: 'refresh_token' | 'authorization_code',
-  ): Promise<TokenInfo> {
-    const { before, after } = await this.o.store.mutate(instanceId, undefined, async (doc) => {
-      const credentials = this.o.vault.open(doc);
-      const previous = isObject(credentials['oauth2'])
-        ? (credentials['oauth2'] as unknown as StoredOAuth2Tokens)
-        : undefined;
-      credentials['oauth2'] = toStoredTokens(tokens, previous, this.o.now());
-      const secretFields = await this.o.vault.secretFields(doc.integrationId, doc.version);
-      const recovered = doc.status.state === 'error';
-      return {
-        ...this.o.vault.seal(doc.id, credentials, secretFields),
-        ...(recovered ? { status: statusOf('active', isoAt(this.o.now())) } : {}),
-        updatedAt: isoAt(this.o.now()),
-      };
-    });
-    const stored = (this.o.vault.open(after)['oauth2'] ?? {}) as StoredOAuth2Tokens;
-    const info: TokenInfo = {
-      instanceId,
-      ...(stored.expires_at !== undefined ? { expiresAt: stored.expires_at } : {}),
-      ...(stored.scope !== undefined ? { scope: stored.scope } : {}),
-      ...(stored.token_type !== undefined ? { tokenType: stored.token_type } : {}),
-    };
-    this.o.emitter.emit('token:refreshed', {
-      instanceId,
-      integrationId: after.integrationId,
-      grant,
-      ...(info.expiresAt !== undefined ? { expiresAt: info.expiresAt } : {}),
-    });
-    this.o.store.emitStatus(before, after);
-    return info;
-  }
-
   private requestOptions(clientId: string, clientSecret: string | undefined) {
     return {
       clientId,
@@ -388,4 +429,29 @@ function clientOf(credentials: Record<string, unknown>): {
     );
   }
   return typeof clientSecret === 'string' ? { clientId, clientSecret } : { clientId };
+}
+
+function callbackError(path: string, message: string): ValidationError {
+  return new ValidationError([{ path, message }], 'OAuth2 callback');
+}
+
+function checkAuthorizationParams(params: object | undefined): void {
+  const given = (params ?? {}) as Readonly<Record<string, unknown>>;
+  const issues = [];
+  if (given['state'] !== undefined) {
+    issues.push({
+      path: 'state',
+      message:
+        'is issued by buildAuthorizationUrl (returned as `state`, checked by exchangeCode); do not pass one',
+    });
+  }
+  if (typeof given['redirectUri'] !== 'string' || given['redirectUri'] === '') {
+    issues.push({ path: 'redirectUri', message: 'must be a non-empty string' });
+  }
+  if (issues.length > 0) throw new ValidationError(issues, 'authorization URL request');
+}
+
+function storedOf(credentials: Record<string, unknown>): StoredOAuth2Tokens | undefined {
+  const tokens = credentials['oauth2'];
+  return isObject(tokens) ? (tokens as unknown as StoredOAuth2Tokens) : undefined;
 }

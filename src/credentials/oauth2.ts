@@ -40,7 +40,18 @@ export interface StoredOAuth2Tokens {
   readonly token_type?: string;
   /** Granted scopes. */
   readonly scope?: string;
+  /**
+   * When plugboard obtained these tokens (ISO). With `expires_at` it gives the lifetime,
+   * which bounds the refresh margin (see `ConfigOAuth2Options.refreshSkewMs`).
+   */
+  readonly obtained_at?: string;
 }
+
+/** The longest token lifetime plugboard stores; longer (or infinite) ones are cut to it. */
+export const MAX_TOKEN_LIFETIME_MS: number = 365 * 86_400_000;
+
+/** The shortest token lifetime plugboard stores; shorter ones are raised to it. */
+export const MIN_TOKEN_LIFETIME_MS = 1000;
 
 /** A PKCE verifier and its S256 challenge. */
 export interface PkcePair {
@@ -252,24 +263,48 @@ function tokensOf(
   status: number,
   host: string,
 ): OAuth2Tokens {
-  if (!json || typeof json['access_token'] !== 'string' || json['access_token'] === '') {
+  const tokens = json ? normaliseTokens(json) : undefined;
+  if (!tokens) {
     throw new OAuth2Error(
       `Token endpoint ${host} answered ${status} without an access_token`,
       'transient',
     );
   }
+  return tokens;
+}
+
+/**
+ * The token fields of a token endpoint's answer or a plugin's `refreshAccessToken`
+ * result, each kept only when it has the right type (`expires_in` may be a numeric
+ * string); `undefined` without a non-empty `access_token`.
+ */
+export function normaliseTokens(raw: Readonly<Record<string, unknown>>): OAuth2Tokens | undefined {
+  const access = raw['access_token'];
+  if (typeof access !== 'string' || access === '') return undefined;
   const tokens: {
     access_token: string;
     refresh_token?: string;
     expires_in?: number;
+    expires_at?: string;
     token_type?: string;
     scope?: string;
-  } = { access_token: json['access_token'] };
-  if (typeof json['refresh_token'] === 'string') tokens.refresh_token = json['refresh_token'];
-  const expiresIn = Number(json['expires_in']);
-  if (json['expires_in'] !== undefined && Number.isFinite(expiresIn)) tokens.expires_in = expiresIn;
-  if (typeof json['token_type'] === 'string') tokens.token_type = json['token_type'];
-  if (typeof json['scope'] === 'string') tokens.scope = json['scope'];
+  } = { access_token: access };
+  const text = (key: string): string | undefined => {
+    const value = raw[key];
+    return typeof value === 'string' && value !== '' ? value : undefined;
+  };
+  const refresh = text('refresh_token');
+  if (refresh !== undefined) tokens.refresh_token = refresh;
+  const expiresIn = raw['expires_in'];
+  const seconds =
+    typeof expiresIn === 'number' ? expiresIn : text('expires_in') ? Number(expiresIn) : Number.NaN;
+  if (!Number.isNaN(seconds)) tokens.expires_in = seconds;
+  const expiresAt = text('expires_at');
+  if (expiresAt !== undefined) tokens.expires_at = expiresAt;
+  const type = text('token_type');
+  if (type !== undefined) tokens.token_type = type;
+  const scope = text('scope');
+  if (scope !== undefined) tokens.scope = scope;
   return tokens;
 }
 
@@ -308,7 +343,12 @@ export async function withRetry<T>(
   }
 }
 
-/** Turns a token answer into the stored shape, keeping the old refresh token if none came. */
+/**
+ * Turns a token answer into the stored shape, keeping the old refresh token if none
+ * came. Never throws: a lifetime is clamped to {@link MIN_TOKEN_LIFETIME_MS} ..
+ * {@link MAX_TOKEN_LIFETIME_MS}, and a negative or unreadable one is dropped (the token
+ * then counts as not expiring until the provider refuses it).
+ */
 export function toStoredTokens(
   tokens: OAuth2Tokens,
   previous: StoredOAuth2Tokens | undefined,
@@ -320,19 +360,87 @@ export function toStoredTokens(
     expires_at?: string;
     token_type?: string;
     scope?: string;
+    obtained_at?: string;
   } = { access_token: tokens.access_token };
   const refresh = tokens.refresh_token ?? previous?.refresh_token;
   if (refresh !== undefined) out.refresh_token = refresh;
-  if (typeof tokens.expires_at === 'string' && !Number.isNaN(Date.parse(tokens.expires_at))) {
-    out.expires_at = new Date(Date.parse(tokens.expires_at)).toISOString();
-  } else if (typeof tokens.expires_in === 'number' && Number.isFinite(tokens.expires_in)) {
-    out.expires_at = new Date(now + tokens.expires_in * 1000).toISOString();
+  const lifetime = lifetimeMs(tokens, now);
+  if (lifetime !== undefined) {
+    out.expires_at = new Date(now + lifetime).toISOString();
+    out.obtained_at = new Date(now).toISOString();
   }
   const type = tokens.token_type ?? previous?.token_type;
   if (type !== undefined) out.token_type = type;
   const scope = tokens.scope ?? previous?.scope;
   if (scope !== undefined) out.scope = scope;
   return out;
+}
+
+/** The clamped lifetime of a token answer in ms, or undefined when it gives none usable. */
+function lifetimeMs(tokens: OAuth2Tokens, now: number): number | undefined {
+  let ms: number | undefined;
+  const at = typeof tokens.expires_at === 'string' ? Date.parse(tokens.expires_at) : Number.NaN;
+  if (!Number.isNaN(at)) ms = at - now;
+  else if (typeof tokens.expires_in === 'number' && tokens.expires_in >= 0) {
+    ms = tokens.expires_in * 1000;
+  }
+  if (ms === undefined || Number.isNaN(ms)) return undefined;
+  return Math.min(MAX_TOKEN_LIFETIME_MS, Math.max(MIN_TOKEN_LIFETIME_MS, ms));
+}
+
+/**
+ * Whether stored tokens hold an access token that is not due for a refresh at `now`.
+ * The refresh margin is `skewMs`, but at most half the token's lifetime when it is
+ * known (`obtained_at` .. `expires_at`), so a token living shorter than the skew is
+ * used for half its life instead of being refreshed on every call. Without
+ * `expires_at` a token counts as fresh.
+ */
+export function isFreshToken(
+  tokens: unknown,
+  now: number,
+  skewMs: number,
+): tokens is StoredOAuth2Tokens {
+  if (!isObject(tokens)) return false;
+  const access = tokens['access_token'];
+  if (typeof access !== 'string' || access === '') return false;
+  const expiresAt = tokens['expires_at'];
+  const at = typeof expiresAt === 'string' ? Date.parse(expiresAt) : Number.NaN;
+  if (Number.isNaN(at)) return true;
+  const obtained = tokens['obtained_at'];
+  const from = typeof obtained === 'string' ? Date.parse(obtained) : Number.NaN;
+  const margin = Number.isNaN(from) || at <= from ? skewMs : Math.min(skewMs, (at - from) / 2);
+  return at - margin > now;
+}
+
+/**
+ * What is wrong with the `iss` of an authorization response (RFC 9207), or undefined
+ * when it is acceptable. With `config.issuer` set, `iss` must be present and equal to
+ * it. Without, an `iss` the provider sends must be a URL on the origin of
+ * `config.authorizationUrl` (an issuer identifier is the URL of its server).
+ */
+export function issuerProblem(config: OAuth2Config, iss: unknown): string | undefined {
+  if (config.issuer !== undefined) {
+    if (iss === undefined) {
+      return `is required: the integration expects the provider to send its issuer '${config.issuer}' with the code (RFC 9207); pass the callback's iss parameter`;
+    }
+    return iss === config.issuer
+      ? undefined
+      : `does not match the issuer '${config.issuer}' configured in oauth2Config.issuer; the code may come from another authorization server (mix-up attack)`;
+  }
+  if (iss === undefined) return undefined;
+  if (typeof iss !== 'string' || safeOrigin(iss) !== safeOrigin(config.authorizationUrl)) {
+    return `is not on the origin of the authorization endpoint (${safeOrigin(config.authorizationUrl)}); the code may come from another authorization server (mix-up attack). If the provider's issuer is elsewhere, set oauth2Config.issuer`;
+  }
+  return undefined;
+}
+
+function safeOrigin(url: string): string | undefined {
+  try {
+    const origin = new URL(url).origin;
+    return origin === 'null' ? undefined : origin;
+  } catch {
+    return undefined;
+  }
 }
 
 function safeHost(url: string): string {

@@ -51,6 +51,11 @@ export const OAuth2Config = Type.Object(
       Type.Record(Type.String(), Type.String({ maxLength: 2048 }), { maxProperties: 50 }),
     ),
     pkce: Type.Optional(Type.Boolean()),
+    /**
+     * The authorization server's issuer identifier (RFC 8414 `issuer`). When set, the
+     * `iss` of an authorization response must equal it (RFC 9207).
+     */
+    issuer: Type.Optional(Type.String({ format: 'uri', maxLength: 2048 })),
   },
   { additionalProperties: false },
 );

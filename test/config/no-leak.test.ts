@@ -169,21 +169,25 @@ for (const adapter of adapters()) {
         }),
       )) as { instanceId: string };
       const auth = (await attempt('buildAuthorizationUrl', () =>
-        config.buildAuthorizationUrl(oauth.instanceId, {
-          redirectUri: 'http://localhost/cb',
-          state: 's',
-        }),
-      )) as { url: string; codeVerifier: string };
+        config.buildAuthorizationUrl(oauth.instanceId, { redirectUri: 'http://localhost/cb' }),
+      )) as { url: string; state: string; codeVerifier: string };
       const challenge = new URL(auth.url).searchParams.get('code_challenge')!;
       await attempt('exchangeCode', () =>
         config.exchangeCode(oauth.instanceId, {
           code: server.issueCode('http://localhost/cb', challenge),
+          state: auth.state,
           codeVerifier: auth.codeVerifier,
           redirectUri: 'http://localhost/cb',
         }),
       );
+      const auth2 = await config.buildAuthorizationUrl(oauth.instanceId, {
+        redirectUri: 'http://localhost/cb',
+      });
       await attempt('exchangeCode refused', () =>
-        config.exchangeCode(oauth.instanceId, { code: 'nope', redirectUri: 'http://localhost/cb' }),
+        config.exchangeCode(oauth.instanceId, { code: 'nope', state: auth2.state }),
+      );
+      await attempt('exchangeCode with a reused state', () =>
+        config.exchangeCode(oauth.instanceId, { code: 'nope', state: auth2.state }),
       );
       await config.getAccessToken(oauth.instanceId); // result deliberately not inspected
       // force a refresh, then an invalid_grant echoing the refresh token

@@ -74,19 +74,19 @@ for (const adapter of adapters()) {
       });
       const req = await config.buildAuthorizationUrl(inst.instanceId, {
         redirectUri: 'http://localhost/cb',
-        state: 'xyz',
       });
       const url = new URL(req.url);
       expect(url.origin + url.pathname).toBe(server.authorizationUrl);
       expect(url.searchParams.get('client_id')).toBe(server.clientId);
       expect(url.searchParams.get('scope')).toBe('read write');
-      expect(url.searchParams.get('state')).toBe('xyz');
+      expect(url.searchParams.get('state')).toBe(req.state);
       expect(req.codeVerifier).toBeDefined();
       const code = server.issueCode('http://localhost/cb', url.searchParams.get('code_challenge')!);
       const events: unknown[] = [];
       config.on('token:refreshed', (e) => events.push(e));
       const info = await config.exchangeCode(inst.instanceId, {
         code,
+        state: req.state,
         codeVerifier: req.codeVerifier!,
         redirectUri: 'http://localhost/cb',
       });
@@ -107,13 +107,17 @@ for (const adapter of adapters()) {
       expect(token).toMatch(/^at-/);
       expect(server.requests.length).toBe(before); // still fresh: no request
       // a wrong verifier is refused as an auth failure
+      const req2 = await config.buildAuthorizationUrl(inst.instanceId, {
+        redirectUri: 'http://localhost/cb',
+      });
       const code2 = server.issueCode(
         'http://localhost/cb',
-        url.searchParams.get('code_challenge')!,
+        new URL(req2.url).searchParams.get('code_challenge')!,
       );
       const err = await config
         .exchangeCode(inst.instanceId, {
           code: code2,
+          state: req2.state,
           codeVerifier: 'x'.repeat(43),
           redirectUri: 'http://localhost/cb',
         })
