@@ -199,8 +199,7 @@ export class TokenService {
     const credentials = this.o.vault.open(doc);
     if (this.isFresh(credentials['oauth2'])) return credentials['oauth2'].access_token;
     const def = await this.o.registry.getVersion(doc.integrationId, doc.version);
-    const secretFields = await this.o.vault.secretFields(doc.integrationId, doc.version);
-    const secrets = secretStrings(credentials, secretFields);
+    const secrets = secretStrings(credentials, doc.credentialsView);
     const plugin = pluginFor(this.o.plugins, doc.integrationId, doc.version);
     const refreshFn = plugin?.refreshAccessToken?.bind(plugin);
     // Asking a non-OAuth2 instance for a token is a caller mistake, not an auth failure of
@@ -317,10 +316,10 @@ export class TokenService {
         ? (credentials['oauth2'] as unknown as StoredOAuth2Tokens)
         : undefined;
       credentials['oauth2'] = toStoredTokens(tokens, previous, this.o.now());
-      const secretFields = await this.o.vault.secretFields(doc.integrationId, doc.version);
+      const visibility = await this.o.vault.visibility(doc.integrationId, doc.version);
       const recovered = doc.status.state === 'error';
       return {
-        ...this.o.vault.seal(doc.id, credentials, secretFields),
+        ...this.o.vault.seal(doc.id, credentials, visibility),
         ...(recovered ? { status: statusOf('active', isoAt(this.o.now())) } : {}),
         updatedAt: isoAt(this.o.now()),
       };
