@@ -17,7 +17,11 @@ await registry.register(
     credentialSchema: {
       type: 'object',
       required: ['apiKey'],
-      properties: { apiKey: { type: 'string', writeOnly: true }, account: { type: 'string' } },
+      // Credentials are sealed whole; views show only the fields marked x-public.
+      properties: {
+        apiKey: { type: 'string', writeOnly: true },
+        account: { type: 'string', 'x-public': true },
+      },
     },
   },
   { publish: true },
@@ -49,7 +53,7 @@ const mine = await config.createInstance({
   credentials: { apiKey: 'key-ana' },
 });
 
-// Views never contain secrets: secret fields are redacted.
+// Views never contain secrets: only fields marked x-public are shown, the rest is redacted.
 console.log('view:', mine.credentials);
 
 // User beats client beats global.

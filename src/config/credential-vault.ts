@@ -1,14 +1,16 @@
 /**
  * The credential vault of a config manager: seals and opens instance credentials with
- * the `Keyring`, keeps the recently opened plaintexts and the secret fields of each
- * definition version, validates config and credentials with scrubbed messages, and
- * re-encrypts everything under a new primary key.
+ * the `Keyring`, keeps the recently opened plaintexts and the credential visibility of
+ * each definition version (which fields views show), validates config and credentials
+ * with scrubbed messages, re-encrypts everything under a new primary key and rebuilds
+ * the views of documents written by 0.1.0.
  *
  * @internal
  * @module
  */
 import type { Keyring } from '../credentials/keyring.js';
-import { redactCredentials, scrub, secretStrings } from '../credentials/redact.js';
+import { scrub, secretStrings } from '../credentials/redact.js';
+import { CredentialVisibility } from '../credentials/visibility.js';
 import {
   type DecryptionError,
   isPlugboardError,
@@ -19,7 +21,12 @@ import {
 import { integerIssue, throwIfIssues } from '../internal/options.js';
 import type { IntegrationDefinition } from '../schema/definition.js';
 import type { AuditRecorder } from './audit-recorder.js';
-import type { InstanceDocument, SealedFields } from './instance-document.js';
+import {
+  type Changes,
+  type InstanceDocument,
+  type SealedFields,
+  VIEW_FORMAT,
+} from './instance-document.js';
 import type { InstanceStore } from './instance-store.js';
 import type { ConfigEmitter, VaultRegistry } from './ports.js';
 import type { ReencryptOptions, ReencryptReport } from './types.js';
@@ -41,9 +48,9 @@ export type VaultInstances = Pick<InstanceStore, 'find' | 'touch' | 'pages' | 'm
 
 type Rewrite = 'reencrypted' | 'current' | 'gone' | { keyId?: string; error: string };
 
-/** Owns the keyring, the plaintext cache and the secret-field cache. */
+/** Owns the keyring, the plaintext cache and the visibility cache. */
 export class CredentialVault {
-  private readonly secretCache = new Map<string, Promise<ReadonlySet<string>>>();
+  private readonly visibilities = new Map<string, Promise<CredentialVisibility>>();
   /** instanceId → the sealed value last opened and its plaintext JSON (LRU order). */
   private readonly plainCache = new Map<
     string,
@@ -55,14 +62,20 @@ export class CredentialVault {
     this.plainCacheSize = o.cacheSize;
   }
 
-  /** Secret credential fields of one definition version (asked once per version). */
-  secretFields(id: string, version: string): Promise<ReadonlySet<string>> {
+  /** Which credential values views show, for one definition version (built once per version). */
+  visibility(id: string, version: string): Promise<CredentialVisibility> {
     const key = `${id}@${version}`;
-    let cached = this.secretCache.get(key);
+    let cached = this.visibilities.get(key);
     if (!cached) {
-      cached = this.o.registry.getSecretFields(id, version).then((f) => new Set(f));
-      cached.catch(() => this.secretCache.delete(key));
-      this.secretCache.set(key, cached);
+      cached = this.o.registry.getVersion(id, version).then(
+        (def) =>
+          new CredentialVisibility(def.credentialSchema, {
+            ...(def.definitions ? { definitions: def.definitions } : {}),
+            ...(def.$defs ? { $defs: def.$defs } : {}),
+          }),
+      );
+      cached.catch(() => this.visibilities.delete(key));
+      this.visibilities.set(key, cached);
     }
     return cached;
   }
@@ -72,7 +85,7 @@ export class CredentialVault {
     def: IntegrationDefinition,
     config: Readonly<Record<string, unknown>> | undefined,
     credentials: Readonly<Record<string, unknown>> | undefined,
-    secretFields: ReadonlySet<string>,
+    visibility: CredentialVisibility,
     what = `instance of '${def.id}@${def.version}'`,
   ): void {
     const issues: ValidationIssue[] = [];
@@ -100,21 +113,50 @@ export class CredentialVault {
     };
     if (config !== undefined) run('config', config, []);
     if (credentials !== undefined)
-      run('credentials', credentials, secretStrings(credentials, secretFields));
+      run('credentials', credentials, secretStrings(credentials, visibility.view(credentials)));
     if (issues.length > 0) throw new ValidationError(issues, what);
   }
 
-  /** Seals credentials under the primary key, with their redacted view. */
+  /** Seals credentials whole under the primary key, with their view (public values only). */
   seal(
     instanceId: string,
     credentials: Readonly<Record<string, unknown>>,
-    secretFields: ReadonlySet<string>,
+    visibility: CredentialVisibility,
   ): SealedFields {
     return {
       sealedCredentials: this.o.keyring.seal(JSON.stringify(credentials), instanceId),
       keyId: this.o.keyring.primaryKeyId,
-      credentialsView: redactCredentials(credentials, secretFields),
+      credentialsView: visibility.view(credentials),
+      viewFormat: VIEW_FORMAT,
     };
+  }
+
+  /**
+   * The changes rebuilding the view of a document written by 0.1.0 (whose view showed
+   * every field its name heuristic missed) from the credential schema, or `undefined`
+   * for a current document. Without the key (or the definition), the view is rebuilt
+   * from the old one, hiding whatever the schema does not mark public; the sealed
+   * credentials are kept as they are either way.
+   */
+  async rebuildView(doc: InstanceDocument): Promise<Changes | undefined> {
+    if (doc.viewFormat === VIEW_FORMAT) return undefined;
+    const visibility = await this.visibility(doc.integrationId, doc.version).catch(
+      () => new CredentialVisibility(undefined, {}),
+    );
+    let plain: Record<string, unknown> | undefined;
+    try {
+      plain = this.open(doc);
+    } catch {
+      plain = undefined;
+    }
+    const view = visibility.view(plain ?? doc.credentialsView);
+    const changes: Changes = { credentialsView: view, viewFormat: VIEW_FORMAT };
+    // A status message stored by 0.1.0 was scrubbed of raw secrets only.
+    if (plain && doc.status.error !== undefined) {
+      const error = scrub(doc.status.error, secretStrings(plain, view));
+      if (error !== doc.status.error) changes.status = { ...doc.status, error };
+    }
+    return changes;
   }
 
   /** The credentials of a stored instance, in clear. @throws DecryptionError */

@@ -61,10 +61,10 @@ export class HealthMonitor {
     let result: TestOutcome;
     try {
       const def = await this.o.registry.getVersion(doc.integrationId, doc.version);
-      const secretFields = await vault.secretFields(doc.integrationId, doc.version);
       const credentials = vault.open(doc);
       const actor = opts.actor;
-      result = await this.runTest(def, credentials, doc.config, secretFields, instanceId, actor);
+      const view = doc.credentialsView;
+      result = await this.runTest(def, credentials, doc.config, view, instanceId, actor);
     } catch (error) {
       const reason = isPlugboardError(error, 'DECRYPTION_FAILED')
         ? 'auth'
@@ -184,11 +184,11 @@ export class HealthMonitor {
     def: IntegrationDefinition,
     credentials: Record<string, unknown>,
     config: Readonly<Record<string, unknown>>,
-    secretFields: ReadonlySet<string>,
+    view: Readonly<Record<string, unknown>>,
     instanceId?: string,
     actor?: string,
   ): Promise<TestOutcome> {
-    const secrets = secretStrings(credentials, secretFields);
+    const secrets = secretStrings(credentials, view);
     const plugin = pluginFor(this.o.plugins, def.id, def.version);
     if (plugin?.testConnection) {
       const test = plugin.testConnection.bind(plugin);

@@ -26,8 +26,16 @@ export interface InstanceDocument extends StoredDocument {
   readonly sealedCredentials: string;
   /** Key id of `sealedCredentials`, for queries and progress. */
   readonly keyId: string;
-  /** Redacted credentials, shown by the API. */
+  /**
+   * What the API shows of the credentials: the values the credential schema marks
+   * `x-public`, every other one `"[redacted]"`.
+   */
   readonly credentialsView: Readonly<Record<string, unknown>>;
+  /**
+   * How `credentialsView` was built: {@link VIEW_FORMAT} (public values only); absent in
+   * documents written by 0.1.0, whose view hid only fields with secret-looking names.
+   */
+  readonly viewFormat?: number;
   readonly status: InstanceStatus;
   readonly createdAt: string;
   readonly updatedAt: string;
@@ -40,8 +48,11 @@ export type Changes = { -readonly [K in keyof InstanceDocument]?: InstanceDocume
 /** The sealed credential fields of a document. */
 export type SealedFields = Pick<
   InstanceDocument,
-  'sealedCredentials' | 'keyId' | 'credentialsView'
+  'sealedCredentials' | 'keyId' | 'credentialsView' | 'viewFormat'
 >;
+
+/** The current `viewFormat`: the view holds the values the schema marks public, nothing else. */
+export const VIEW_FORMAT = 2;
 
 /** What a connection test found, before it is recorded on the instance. */
 export type TestOutcome = Omit<

@@ -37,6 +37,11 @@ export interface InstanceStoreOptions {
   readonly now: () => number;
   /** `lastUsedAt` is written at most this often per instance. */
   readonly lastUsedThrottleMs: number;
+  /**
+   * Brings the stored documents to the current format; runs once, before the first
+   * access (retried on the next access when it fails).
+   */
+  readonly migrate: (instances: Collection<InstanceDocument>) => Promise<void>;
 }
 
 /** Owns the instance documents, their views, the scope index and the reference checkers. */
@@ -46,6 +51,7 @@ export class InstanceStore {
   private readonly scopes: ScopeIndex;
   private readonly checkers = new ReferenceCheckers<string>();
   private readonly removeReferenceChecker: () => void;
+  private migrated: Promise<void> | undefined;
 
   constructor(private readonly o: InstanceStoreOptions) {
     this.col = o.storage.collection<InstanceDocument>('instances', {
@@ -73,9 +79,20 @@ export class InstanceStore {
     });
   }
 
+  /** The collection, once its documents are in the current format. */
+  private async ready(): Promise<Collection<InstanceDocument>> {
+    this.migrated ??= this.o.migrate(this.col).catch((e: unknown) => {
+      this.migrated = undefined;
+      throw e;
+    });
+    await this.migrated;
+    return this.col;
+  }
+
   /** Deletes a document read at `expectedRevision` and drops it from the scope index. */
   async delete(doc: InstanceDocument, expectedRevision: number): Promise<void> {
-    await this.col.delete(doc.id, { expectedRevision });
+    const col = await this.ready();
+    await col.delete(doc.id, { expectedRevision });
     this.scopes.remove(doc.integrationId, doc.id);
   }
 
@@ -178,15 +195,13 @@ export class InstanceStore {
 
   /** The stored document, if any. */
   find(instanceId: string): Promise<InstanceDocument | undefined> {
-    return this.col.get(instanceId);
+    return this.ready().then((col) => col.get(instanceId));
   }
 
   /** The stored document. @throws NotFoundError */
   async require(instanceId: string): Promise<InstanceDocument> {
     const doc =
-      typeof instanceId === 'string' && instanceId !== ''
-        ? await this.col.get(instanceId)
-        : undefined;
+      typeof instanceId === 'string' && instanceId !== '' ? await this.find(instanceId) : undefined;
     if (!doc) throw new NotFoundError('instance', String(instanceId));
     return doc;
   }
@@ -207,7 +222,8 @@ export class InstanceStore {
 
   /** The stored documents matching `where` (one unbounded query). */
   async findWhere(where: Readonly<Record<string, string>>): Promise<InstanceDocument[]> {
-    return (await this.col.find({ where })).items;
+    const col = await this.ready();
+    return (await col.find({ where })).items;
   }
 
   /** Stored documents (all, or those matching `where`), page by page. */
@@ -217,7 +233,8 @@ export class InstanceStore {
   ): AsyncGenerator<readonly InstanceDocument[]> {
     let cursor: string | undefined;
     do {
-      const page = await this.col.find({
+      const col = await this.ready();
+      const page = await col.find({
         ...(where !== undefined ? { where } : {}),
         limit: pageSize,
         ...(cursor !== undefined ? { cursor } : {}),
@@ -236,7 +253,8 @@ export class InstanceStore {
       if (q.context.contextId !== undefined) where['context.contextId'] = q.context.contextId;
     }
     if (q.status !== undefined) where['status.state'] = q.status;
-    const page = await this.col.find({
+    const col = await this.ready();
+    const page = await col.find({
       where,
       ...(q.limit !== undefined ? { limit: q.limit } : {}),
       ...(q.cursor !== undefined ? { cursor: q.cursor } : {}),
@@ -280,7 +298,8 @@ export class InstanceStore {
   /** Inserts a new document. @throws ConflictError when the id is taken */
   async insert(doc: Omit<InstanceDocument, 'revision'>): Promise<InstanceDocument> {
     try {
-      return await this.col.insert(doc);
+      const col = await this.ready();
+      return await col.insert(doc);
     } catch (error) {
       if (isPlugboardError(error, 'CONFLICT')) {
         throw new ConflictError(`Instance '${doc.id}' already exists; choose another instanceId`);

@@ -7,14 +7,14 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import { REDACTED, redactCredentials } from '../credentials/redact.js';
+import { REDACTED } from '../credentials/redact.js';
 import { ConnectionTestError, isPlugboardError, ReferencedError } from '../errors.js';
 import { isoAt } from '../internal/clock.js';
 import type { IntegrationDefinition } from '../schema/definition.js';
 import type { AuditRecorder } from './audit-recorder.js';
 import type { CredentialVault } from './credential-vault.js';
 import type { HealthMonitor } from './health-monitor.js';
-import { type Changes, type InstanceDocument, statusOf } from './instance-document.js';
+import { type Changes, type InstanceDocument, statusOf, VIEW_FORMAT } from './instance-document.js';
 import { checkCreateInput, checkUpdateChanges, contextOf } from './instance-schemas.js';
 import type { InstanceStore } from './instance-store.js';
 import type { ConfigEmitter, WriterRegistry } from './ports.js';
@@ -51,13 +51,14 @@ export class InstanceWriter {
     const config = input.config ?? {};
     const credentials = input.credentials ?? {};
     const def = await this.o.registry.get(input.integrationId, input.version);
-    const secretFields = await this.o.vault.secretFields(def.id, def.version);
-    this.o.vault.validate(def, config, credentials, secretFields);
+    const visibility = await this.o.vault.visibility(def.id, def.version);
+    this.o.vault.validate(def, config, credentials, visibility);
     const instanceId = input.instanceId ?? randomUUID();
     const actor = opts.actor ?? this.o.recorder.defaultActor;
     const nowIso = this.iso();
     if (opts.test) {
-      await this.testNew(def, { credentials, config, secretFields, instanceId, actor });
+      const view = visibility.view(credentials);
+      await this.testNew(def, { credentials, config, view, instanceId, actor });
     }
     const stored = await this.o.store.insert({
       id: instanceId,
@@ -68,7 +69,7 @@ export class InstanceWriter {
       context,
       ...(input.isDefault !== undefined ? { isDefault: input.isDefault } : {}),
       config,
-      ...this.o.vault.seal(instanceId, credentials, secretFields),
+      ...this.o.vault.seal(instanceId, credentials, visibility),
       status: statusOf('active', opts.test ? nowIso : undefined),
       createdAt: nowIso,
       updatedAt: nowIso,
@@ -132,16 +133,17 @@ export class InstanceWriter {
     try {
       result = await this.o.store.mutate(instanceId, opts.expectedRevision, async (doc) => {
         const def = await this.o.registry.get(doc.integrationId, toVersion);
-        const secretFields = await this.o.vault.secretFields(def.id, def.version);
+        const visibility = await this.o.vault.visibility(def.id, def.version);
         const config = opts.config ?? doc.config;
         const credentials = this.o.vault.open(doc);
         const what = `upgrade to ${def.id}@${def.version}`;
-        this.o.vault.validate(def, config, credentials, secretFields, what);
+        this.o.vault.validate(def, config, credentials, visibility, what);
         return {
           version: def.version,
           config,
-          // Secret fields may differ between versions: re-derive the redacted view.
-          credentialsView: redactCredentials(credentials, secretFields),
+          // Public fields may differ between versions: re-derive the view.
+          credentialsView: visibility.view(credentials),
+          viewFormat: VIEW_FORMAT,
           updatedAt: this.iso(),
         };
       });
@@ -188,12 +190,12 @@ export class InstanceWriter {
     t: {
       credentials: Record<string, unknown>;
       config: Readonly<Record<string, unknown>>;
-      secretFields: ReadonlySet<string>;
+      view: Readonly<Record<string, unknown>>;
       instanceId: string;
       actor: string;
     },
   ): Promise<void> {
-    const result = await this.o.tester.runTest(def, t.credentials, t.config, t.secretFields);
+    const result = await this.o.tester.runTest(def, t.credentials, t.config, t.view);
     if (result.ok) return;
     await this.o.recorder.record({
       actor: t.actor,
@@ -228,20 +230,19 @@ export class InstanceWriter {
     }
     if (changes.config === undefined && changes.credentials === undefined) return out;
     const def = await this.o.registry.getVersion(doc.integrationId, doc.version);
-    const secretFields = await this.o.vault.secretFields(doc.integrationId, doc.version);
+    const visibility = await this.o.vault.visibility(doc.integrationId, doc.version);
     let credentials: Record<string, unknown> | undefined;
     if (changes.credentials !== undefined) {
-      const current = this.o.vault.open(doc);
-      credentials = {};
-      for (const [k, v] of Object.entries(changes.credentials)) {
-        // A form that sends the redacted view back keeps the stored secret.
-        credentials[k] = v === REDACTED && Object.hasOwn(current, k) ? current[k] : v;
-      }
+      // A form that sends the view back keeps the stored values it hides.
+      credentials = keepHidden(changes.credentials, this.o.vault.open(doc), 0) as Record<
+        string,
+        unknown
+      >;
     }
-    this.o.vault.validate(def, changes.config, credentials, secretFields);
+    this.o.vault.validate(def, changes.config, credentials, visibility);
     if (changes.config !== undefined) out.config = changes.config;
     if (credentials !== undefined)
-      Object.assign(out, this.o.vault.seal(doc.id, credentials, secretFields));
+      Object.assign(out, this.o.vault.seal(doc.id, credentials, visibility));
     return out;
   }
 
@@ -281,4 +282,31 @@ export class InstanceWriter {
   private iso(): string {
     return isoAt(this.o.now());
   }
+}
+
+/**
+ * `incoming` with every `"[redacted]"` that stands where `current` holds a value replaced
+ * by that value, at any depth (a view sent back keeps what it hides).
+ */
+function keepHidden(incoming: unknown, current: unknown, depth: number): unknown {
+  if (incoming === REDACTED) return current !== undefined ? current : incoming;
+  if (depth > 64 || incoming === null || typeof incoming !== 'object') return incoming;
+  if (current === null || typeof current !== 'object') return incoming;
+  const base = current as Record<string, unknown>;
+  if (Array.isArray(incoming)) {
+    return Array.isArray(current)
+      ? incoming.map((v, i) => keepHidden(v, current[i], depth + 1))
+      : incoming;
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(incoming)) {
+    const kept = keepHidden(v, Object.hasOwn(base, k) ? base[k] : undefined, depth + 1);
+    Object.defineProperty(out, k, {
+      value: kept,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return out;
 }

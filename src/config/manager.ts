@@ -10,12 +10,14 @@ import { inspect } from 'node:util';
 import { EventEmitter } from 'eventemitter3';
 import type { Keyring } from '../credentials/keyring.js';
 import { integerIssue, missingOptions, throwIfIssues } from '../internal/options.js';
-import type { StorageAdapter } from '../storage/types.js';
+import type { Collection, StorageAdapter } from '../storage/types.js';
 import { AuditLog } from './audit.js';
 import { AuditRecorder } from './audit-recorder.js';
+import { migrateCredentialViews } from './credential-migration.js';
 import { CredentialVault } from './credential-vault.js';
 import type { ConfigManagerEvents } from './events.js';
 import { HealthMonitor } from './health-monitor.js';
+import type { InstanceDocument } from './instance-document.js';
 import { InstanceStore } from './instance-store.js';
 import { InstanceWriter } from './instance-writer.js';
 import { IntegrationSettings } from './integration-settings.js';
@@ -130,7 +132,10 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     // audit log, this manager as the emitter of events, and the clock.
     const shared = { registry, recorder, emitter: this, now };
     const lastUsedThrottleMs = options.lastUsedThrottleMs ?? 60_000;
-    const store = new InstanceStore({ ...shared, storage, lastUsedThrottleMs });
+    // The store migrates 0.1.0 documents with the vault on first use (after this constructor).
+    const migrate = (col: Collection<InstanceDocument>): Promise<void> =>
+      migrateCredentialViews(storage, col, (doc) => vault.rebuildView(doc));
+    const store = new InstanceStore({ ...shared, storage, lastUsedThrottleMs, migrate });
     const vault = new CredentialVault({ ...shared, keyring, instances: store, cacheSize });
     const tokens = new TokenService({ ...shared, plugins, storage, store, vault, fetch, oauth2 });
     const testTimeoutMs = options.testTimeoutMs ?? 30_000;

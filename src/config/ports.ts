@@ -27,8 +27,6 @@ export interface ConfigRegistry {
     version: string,
     target: { readonly kind: 'config' } | { readonly kind: 'credentials' },
   ): (value: unknown) => { valid: boolean; errors: readonly ValidationIssue[] };
-  /** Secret credential fields of one version. */
-  getSecretFields(id: string, version: string): Promise<string[]>;
   /** Lets the registry ask what still uses a definition before archiving or deleting it. */
   addReferenceChecker(
     checker: (ref: {
@@ -69,7 +67,7 @@ export type StoreRegistry = Pick<ConfigRegistry, 'addReferenceChecker'>;
 /** The registry methods the instance writer calls. */
 export type WriterRegistry = Pick<ConfigRegistry, 'get' | 'getVersion'>;
 /** The registry methods the credential vault calls. */
-export type VaultRegistry = Pick<ConfigRegistry, 'getValidator' | 'getSecretFields'>;
+export type VaultRegistry = Pick<ConfigRegistry, 'getValidator' | 'getVersion'>;
 /** The registry methods the token service calls. */
 export type TokenRegistry = Pick<ConfigRegistry, 'getVersion'>;
 /** The registry methods the health monitor calls. */

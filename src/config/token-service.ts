@@ -7,6 +7,7 @@
  * @internal
  * @module
  */
+
 import {
   buildAuthorizationUrl,
   createPkcePair,
@@ -20,6 +21,7 @@ import {
   withRetry,
 } from '../credentials/oauth2.js';
 import { safeErrorMessage, secretStrings } from '../credentials/redact.js';
+import type { CredentialVisibility } from '../credentials/visibility.js';
 import { isPlugboardError, OAuth2Error, ValidationError } from '../errors.js';
 import { sleep } from '../internal/async.js';
 import { isoAt } from '../internal/clock.js';
@@ -117,7 +119,7 @@ export class TokenService {
     const oauth = oauthConfig(def);
     const credentials = this.o.vault.open(doc);
     const { clientId, clientSecret } = clientOf(credentials);
-    const secretFields = await this.o.vault.secretFields(doc.integrationId, doc.version);
+    const visibility = await this.o.vault.visibility(doc.integrationId, doc.version);
     let tokens: OAuth2Tokens;
     try {
       const redirectUri = await this.checkCallback(instanceId, oauth, params);
@@ -141,7 +143,7 @@ export class TokenService {
       stored: toStoredTokens(tokens, previous, this.o.now()),
       base: 'any',
       grant: 'authorization_code',
-      secretFields,
+      visibility,
     });
     await this.o.recorder.record({
       actor,
@@ -253,13 +255,13 @@ export class TokenService {
       const credentials = this.o.vault.open(doc);
       const current = credentials['oauth2'];
       if (this.isFresh(current)) return current.access_token;
-      const { tokens, secretFields } = await this.refresh(doc, credentials);
+      const { tokens, visibility } = await this.refresh(doc, credentials);
       const stored = toStoredTokens(tokens, storedOf(credentials), this.o.now());
       const { outcome } = await this.writer.store(instanceId, {
         stored,
         base: current,
         grant: 'refresh_token',
-        secretFields,
+        visibility,
       });
       // Tokens only in memory: let the lease expire rather than invite another process
       // to refresh with the refresh token the provider has just revoked.
@@ -282,10 +284,10 @@ export class TokenService {
   private async refresh(
     doc: InstanceDocument,
     credentials: Record<string, unknown>,
-  ): Promise<{ tokens: OAuth2Tokens; secretFields: ReadonlySet<string> }> {
+  ): Promise<{ tokens: OAuth2Tokens; visibility: CredentialVisibility }> {
     const def = await this.o.registry.getVersion(doc.integrationId, doc.version);
-    const secretFields = await this.o.vault.secretFields(doc.integrationId, doc.version);
-    const secrets = secretStrings(credentials, secretFields);
+    const visibility = await this.o.vault.visibility(doc.integrationId, doc.version);
+    const secrets = secretStrings(credentials, doc.credentialsView);
     const plugin = pluginFor(this.o.plugins, doc.integrationId, doc.version);
     const refreshFn = plugin?.refreshAccessToken?.bind(plugin);
     // Asking a non-OAuth2 instance for a token is a caller mistake, not an auth failure of
@@ -295,7 +297,7 @@ export class TokenService {
       const tokens = refreshFn
         ? await this.pluginRefresh(refreshFn, doc, credentials, secrets)
         : await this.grantRefresh(def, doc.id, credentials);
-      return { tokens, secretFields };
+      return { tokens, visibility };
     } catch (error) {
       throw await this.refreshFailed(doc, error, secrets);
     }

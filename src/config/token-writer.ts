@@ -8,8 +8,10 @@
  * @internal
  * @module
  */
+
 import type { StoredOAuth2Tokens } from '../credentials/oauth2.js';
 import { safeErrorMessage } from '../credentials/redact.js';
+import type { CredentialVisibility } from '../credentials/visibility.js';
 import { isPlugboardError } from '../errors.js';
 import { isoAt } from '../internal/clock.js';
 import { isObject } from '../internal/json.js';
@@ -39,8 +41,8 @@ export interface TokenWrite {
    */
   readonly base: unknown;
   readonly grant: 'refresh_token' | 'authorization_code';
-  /** Secret credential fields of the instance's definition version. */
-  readonly secretFields: ReadonlySet<string>;
+  /** Which credential fields the views of the instance's definition version show. */
+  readonly visibility: CredentialVisibility;
 }
 
 /** Outcome of {@link TokenWriter.store}. */
@@ -117,7 +119,7 @@ export class TokenWriter {
       credentials['oauth2'] = write.stored;
       const now = isoAt(this.o.now());
       return {
-        ...this.o.vault.seal(doc.id, credentials, write.secretFields),
+        ...this.o.vault.seal(doc.id, credentials, write.visibility),
         ...(doc.status.state === 'error' ? { status: statusOf('active', now) } : {}),
         updatedAt: now,
       };

@@ -54,8 +54,8 @@ export interface UpdateInstanceChanges {
   /** Replaces the configuration (validated). */
   readonly config?: Readonly<Record<string, unknown>>;
   /**
-   * Replaces the credentials (validated, re-encrypted). A top-level field whose value is
-   * `"[redacted]"` keeps its stored value, so a form can send a view back unchanged.
+   * Replaces the credentials (validated, re-encrypted). A value `"[redacted]"`, at any
+   * depth, keeps the stored value at its place, so a form can send a view back unchanged.
    */
   readonly credentials?: Readonly<Record<string, unknown>>;
   /** `false` sets the state to `inactive` (skipped by resolution); `true` re-activates. */

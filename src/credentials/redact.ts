@@ -4,108 +4,129 @@
  *
  * @module
  */
+import { isObject } from '../internal/json.js';
 
 /** The placeholder shown instead of a secret value. */
 export const REDACTED = '[redacted]';
 
 /**
- * Field names treated as secret even when the credential schema does not mark them
- * (`writeOnly` / `format: 'password'`): tokens, secrets, passwords, API keys and the
- * whole `oauth2` token set.
+ * Names that look secret: tokens, secrets, passwords, API keys and the whole `oauth2`
+ * token set. Inside a credential object marked public, members with such names stay
+ * hidden unless marked public themselves (see `visibility.ts`).
  */
-const SECRET_NAME = /secret|password|passw|passphrase|token|api_?key|private|credential|^oauth2$/i;
-
-/** Whether a credential field is a secret, by schema or by name. */
-export function isSecretField(name: string, secretFields: ReadonlySet<string>): boolean {
-  return secretFields.has(name) || SECRET_NAME.test(name);
-}
-
-function redactValue(value: unknown, depth: number): unknown {
-  if (value === null || typeof value !== 'object') return value;
-  if (depth > 8) return REDACTED;
-  if (Array.isArray(value)) return value.map((v) => redactValue(v, depth + 1));
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) {
-    out[k] = SECRET_NAME.test(k) ? REDACTED : redactValue(v, depth + 1);
-  }
-  return out;
-}
+export const SECRET_NAME: RegExp =
+  /secret|password|passw|passphrase|token|api_?key|private|credential|^oauth2$/i;
 
 /**
- * A copy of `credentials` that is safe to show: every secret field (named in
- * `secretFields`, or with a secret-looking name at any depth) becomes `"[redacted]"`.
+ * Every value that must never appear in output: each string or number leaf of
+ * `credentials` (at least 4 characters long, shorter ones cannot be scrubbed
+ * meaningfully) that `view` does not show as it is at the same place. A leaf the view
+ * replaces by `"[redacted]"`, or leaves out, is secret.
  *
- * @example
- * ```ts
- * redactCredentials({ clientId: 'abc', clientSecret: 's3cr3t' }, new Set());
- * // → { clientId: 'abc', clientSecret: '[redacted]' }
- * ```
- */
-export function redactCredentials(
-  credentials: Readonly<Record<string, unknown>>,
-  secretFields: ReadonlySet<string>,
-): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(credentials)) {
-    out[k] = isSecretField(k, secretFields) ? REDACTED : redactValue(v, 1);
-  }
-  return out;
-}
-
-/**
- * Every string that must never appear in output: the string leaves under secret fields
- * (at least 4 characters long, shorter ones cannot be scrubbed meaningfully).
+ * @param view - what the instance's view shows of these credentials (`{}`: nothing)
  */
 export function secretStrings(
   credentials: Readonly<Record<string, unknown>>,
-  secretFields: ReadonlySet<string>,
+  view: Readonly<Record<string, unknown>>,
 ): string[] {
   const out = new Set<string>();
-  const collect = (value: unknown, secret: boolean, depth: number): void => {
-    if (depth > 10) return;
-    if (typeof value === 'string') {
-      if (secret && value.length >= 4) out.add(value);
-      return;
-    }
-    if (typeof value === 'number' && secret) {
+  const collect = (value: unknown, shown: unknown, depth: number): void => {
+    if (depth > 64) return;
+    if (typeof value === 'string' || typeof value === 'number') {
       const s = String(value);
-      if (s.length >= 4) out.add(s);
+      if (shown !== value && s.length >= 4) out.add(s);
       return;
     }
     if (value === null || typeof value !== 'object') return;
+    const inView =
+      isObject(shown) || Array.isArray(shown) ? (shown as Record<string, unknown>) : {};
     for (const [k, v] of Object.entries(value)) {
-      collect(v, secret || SECRET_NAME.test(k), depth + 1);
+      collect(v, Object.hasOwn(inView, k) ? inView[k] : undefined, depth + 1);
     }
   };
-  for (const [k, v] of Object.entries(credentials)) {
-    collect(v, isSecretField(k, secretFields), 1);
-  }
+  collect(credentials, view, 0);
   // Longest first, so a secret containing another is replaced whole.
   return [...out].sort((a, b) => b.length - a.length);
 }
 
-/** Replaces every occurrence of each secret in `text` with `"[redacted]"`. */
-export function scrub(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const s of secrets) {
-    if (s.length > 0 && out.includes(s)) out = out.split(s).join(REDACTED);
+/** Characters that URL or JSON encoding leave as they are. */
+const PLAIN = /^[A-Za-z0-9_.~-]*$/;
+
+/**
+ * The forms a secret takes in text: as is, percent-encoded (`encodeURIComponent` and
+ * HTML-form encoding, as in query strings, form bodies and the two halves of HTTP Basic
+ * credentials) and JSON-escaped.
+ */
+function formsOf(secret: string): string[] {
+  if (PLAIN.test(secret)) return [secret];
+  const forms = new Set([secret]);
+  forms.add(encodeURIComponent(secret));
+  forms.add(new URLSearchParams({ s: secret }).toString().slice(2));
+  forms.add(JSON.stringify(secret).slice(1, -1));
+  return [...forms].sort((a, b) => b.length - a.length);
+}
+
+/** A run of base64 or base64url characters long enough to hold a 4-byte secret. */
+const BASE64_RUN = /[A-Za-z0-9+/_-]{6,}={0,2}/g;
+
+/**
+ * Whether a base64 (or base64url) run decodes to text holding a secret in one of its
+ * forms, e.g. `Basic base64(clientId:clientSecret)`. The run may start up to 3
+ * characters before the encoded data (a glued prefix), so each alignment is tried.
+ */
+function hidesSecret(run: string, forms: readonly string[]): boolean {
+  for (let offset = 0; offset < 4 && run.length - offset >= 6; offset++) {
+    const decoded = Buffer.from(run.slice(offset), 'base64').toString('utf8');
+    for (const form of forms) if (decoded.includes(form)) return true;
   }
-  return out;
+  return false;
+}
+
+/** Every form of every secret, longest first per secret. */
+function allForms(secrets: readonly string[]): string[] {
+  const forms: string[] = [];
+  for (const s of secrets) if (s.length > 0) forms.push(...formsOf(s));
+  return forms;
+}
+
+/** `text` with each form replaced, then each base64 run hiding one. */
+function scrubForms(text: string, forms: readonly string[]): string {
+  if (forms.length === 0) return text;
+  let out = text;
+  for (const form of forms) {
+    if (out.includes(form)) out = out.split(form).join(REDACTED);
+  }
+  return out.replace(BASE64_RUN, (run) => (hidesSecret(run, forms) ? REDACTED : run));
+}
+
+/**
+ * Replaces every occurrence of each secret in `text` with `"[redacted]"`: as is,
+ * URL-encoded, JSON-escaped, and inside base64 (a run of base64 characters that decodes
+ * to text holding a secret, such as an echoed `Authorization: Basic …` header, is
+ * replaced whole).
+ */
+export function scrub(text: string, secrets: readonly string[]): string {
+  return secrets.length === 0 ? text : scrubForms(text, allForms(secrets));
 }
 
 /**
  * A JSON value with every occurrence of each secret in its strings (values and keys)
- * replaced by `"[redacted]"`. Parts that hold no secret are returned as they are (the
- * same references), so an unchanged value comes back unchanged.
+ * replaced by `"[redacted]"`, in every form {@link scrub} finds. Parts that hold no
+ * secret are returned as they are (the same references), so an unchanged value comes
+ * back unchanged.
  */
-export function scrubJson(value: unknown, secrets: readonly string[], depth = 0): unknown {
-  if (typeof value === 'string') return scrub(value, secrets);
+export function scrubJson(value: unknown, secrets: readonly string[]): unknown {
+  return secrets.length === 0 ? value : scrubValue(value, allForms(secrets), 0);
+}
+
+function scrubValue(value: unknown, forms: readonly string[], depth: number): unknown {
+  if (typeof value === 'string') return scrubForms(value, forms);
   if (value === null || typeof value !== 'object') return value;
   if (depth > 64) return REDACTED;
   if (Array.isArray(value)) {
     let out: unknown[] | undefined;
     for (let i = 0; i < value.length; i++) {
-      const v = scrubJson(value[i], secrets, depth + 1);
+      const v = scrubValue(value[i], forms, depth + 1);
       if (v !== value[i]) {
         out ??= value.slice();
         out[i] = v;
@@ -116,8 +137,8 @@ export function scrubJson(value: unknown, secrets: readonly string[], depth = 0)
   let changed = false;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
-    const key = scrub(k, secrets);
-    const scrubbed = scrubJson(v, secrets, depth + 1);
+    const key = scrubForms(k, forms);
+    const scrubbed = scrubValue(v, forms, depth + 1);
     if (key !== k || scrubbed !== v) changed = true;
     // A plain assignment to `__proto__` would set the prototype instead of a key.
     Object.defineProperty(out, key, {

@@ -46,7 +46,10 @@ export interface IntegrationSpec<TConfig extends TSchema, TCredentials extends T
   readonly oauth2Config?: OAuth2Config;
   /** Instance configuration schema; types `config` everywhere. */
   readonly configSchema?: TConfig;
-  /** Credential schema; mark secrets with `writeOnly: true` or `format: 'password'`. */
+  /**
+   * Credential schema. Credentials are sealed whole; instance views show only the fields
+   * marked `'x-public': true` (`writeOnly: true` keeps one hidden inside a public object).
+   */
   readonly credentialSchema?: TCredentials;
   /** Search tags. */
   readonly tags?: readonly string[];

@@ -10,6 +10,7 @@ import { frozenJson, isObject } from '../internal/json.js';
 import { lazy } from '../internal/lazy.js';
 import { createAjv, toIssues } from '../schema/ajv.js';
 import { type IntegrationDefinition, IntegrationDefinitionData } from '../schema/definition.js';
+import { KNOWN_KEYWORDS } from '../schema/json-schema.js';
 import type {
   ActionRuntime,
   ConditionRuntime,
@@ -190,5 +191,31 @@ function semanticIssues(def: IntegrationDefinitionData): ValidationIssue[] {
   dupes('triggers');
   dupes('conditions');
   dupes('actions');
+  const form = fieldMapIssue(def.credentialSchema);
+  if (form) issues.push(form);
   return issues;
+}
+
+/**
+ * Refuses a credential schema written as a map of field descriptors
+ * (`{ apiKey: { label, type: 'password' } }`): JSON Schema would take those keys for
+ * unknown keywords and accept any credentials, all of them hidden from nobody.
+ */
+function fieldMapIssue(schema: Record<string, unknown> | undefined): ValidationIssue | undefined {
+  if (!schema) return undefined;
+  const fields = Object.keys(schema).filter((key) => {
+    const value = schema[key];
+    return (
+      !KNOWN_KEYWORDS.has(key) &&
+      !key.startsWith('x-') &&
+      isObject(value) &&
+      ('type' in value || 'label' in value)
+    );
+  });
+  if (fields.length === 0) return undefined;
+  const first = fields[0] as string;
+  return {
+    path: 'credentialSchema',
+    message: `looks like a map of fields (${fields.map((f) => `'${f}'`).join(', ')}), not a JSON Schema; write it as { "type": "object", "properties": { "${first}": { "type": "string", "writeOnly": true } }, "required": ["${first}"] }, and mark the fields instance views may show with "x-public": true`,
+  };
 }

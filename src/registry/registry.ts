@@ -446,7 +446,11 @@ export class IntegrationRegistry extends EventEmitter<RegistryEvents> {
     return r.valid ? { isValid: true } : { isValid: false, errors: r.errors };
   }
 
-  /** Names of the secret credential fields (`writeOnly: true` or `format: 'password'`) of a version. */
+  /**
+   * Names of the top-level credential fields a version marks secret (`writeOnly: true` or
+   * `format: 'password'`). Instance views do not depend on it: they show only the fields
+   * marked `x-public: true`.
+   */
   async getSecretFields(id: string, version: string): Promise<string[]> {
     return this.schemas.secretFields(await this.getVersion(id, version));
   }

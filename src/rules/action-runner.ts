@@ -61,10 +61,7 @@ function mergeSecrets(
 
 /** What an {@link ActionRunner} works with. */
 export interface ActionRunnerOptions {
-  readonly registry: Pick<
-    RegistryPort,
-    'get' | 'getAvailableActions' | 'getValidator' | 'getSecretFields'
-  >;
+  readonly registry: Pick<RegistryPort, 'get' | 'getAvailableActions' | 'getValidator'>;
   readonly config: Pick<
     ConfigPort,
     'isEnabled' | 'getInstance' | 'resolveInstance' | 'getCredentials' | 'recordAudit'
@@ -419,10 +416,8 @@ class ActionCall {
     const plain = await this.options.config.getCredentials(instance.instanceId, {
       actor: this.actor,
     });
-    const fields = await this.options.registry
-      .getSecretFields(instance.integrationId, instance.version)
-      .catch((): string[] => []); // secret-looking names are still found below
-    this.secrets = mergeSecrets(this.secrets, secretStrings(plain, new Set(fields)));
+    // Everything the instance's view does not show is secret.
+    this.secrets = mergeSecrets(this.secrets, secretStrings(plain, instance.credentials));
     return plain;
   };
 

@@ -18,7 +18,6 @@ export type RegistryPort = Pick<
   | 'getAvailableTriggers'
   | 'getAvailableConditions'
   | 'getAvailableActions'
-  | 'getSecretFields'
   | 'addReferenceChecker'
 >;
 

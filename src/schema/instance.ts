@@ -46,7 +46,8 @@ export interface InstanceStatus {
 
 /**
  * A configured instance as returned by the public API: credentials are never included
- * in clear; secret fields appear as `"[redacted]"`.
+ * in clear; only the values the credential schema marks `x-public: true` are shown, every
+ * other one appears as `"[redacted]"`.
  */
 export interface InstanceView {
   /** Unique id. */
@@ -65,7 +66,7 @@ export interface InstanceView {
   readonly isDefault?: boolean;
   /** Configuration, validated against the definition's `configSchema`. */
   readonly config: Readonly<Record<string, unknown>>;
-  /** Credentials with secret fields replaced by `"[redacted]"`. */
+  /** The credentials' view: public values as they are, every other one `"[redacted]"`. */
   readonly credentials: Readonly<Record<string, unknown>>;
   /** Health. */
   readonly status: InstanceStatus;

@@ -77,6 +77,13 @@ export const KNOWN_KEYWORDS: ReadonlySet<string> = new Set([
   'discriminator',
 ]);
 
+/**
+ * plugboard's own schema annotation: `x-public: true` shows a credential field in views
+ * (credentials are hidden unless marked so). Accepted whatever the keyword policy; its
+ * value must be a boolean.
+ */
+export const PUBLIC_KEYWORD = 'x-public';
+
 const SCHEMA_MAPS = new Set([
   'properties',
   'patternProperties',
@@ -157,6 +164,16 @@ interface WalkContext {
   readonly refs: { ref: string; path: string }[];
 }
 
+/** `x-public` is an annotation whose value must be a boolean. */
+function checkPublicMark(value: unknown, path: string, issues: ValidationIssue[]): void {
+  if (typeof value !== 'boolean') {
+    issues.push({
+      path,
+      message: 'must be true or false (true shows the credential field in instance views)',
+    });
+  }
+}
+
 function walk(node: unknown, path: string, ctx: WalkContext): void {
   if (typeof node === 'boolean') return;
   if (!isObject(node)) return; // the meta-schema check reports wrong types
@@ -167,6 +184,10 @@ function walk(node: unknown, path: string, ctx: WalkContext): void {
         path: joinPath(path, key),
         message: '"__proto__" is not allowed as a key',
       });
+      continue;
+    }
+    if (key === PUBLIC_KEYWORD) {
+      checkPublicMark(value, joinPath(path, key), ctx.issues);
       continue;
     }
     if (!KNOWN_KEYWORDS.has(key)) {

@@ -99,7 +99,7 @@ export async function makeRegistry(
       type: 'object',
       properties: {
         apiKey: { type: 'string', writeOnly: true, minLength: 8 },
-        accountId: { type: 'string' },
+        accountId: { type: 'string', 'x-public': true },
         pin: { type: 'string', format: 'password' },
       },
       required: ['apiKey'],
@@ -155,7 +155,7 @@ export async function makeRegistry(
         credentialSchema: {
           type: 'object',
           properties: {
-            clientId: { type: 'string' },
+            clientId: { type: 'string', 'x-public': true },
             clientSecret: { type: 'string', writeOnly: true },
             oauth2: { type: 'object' },
           },

@@ -2,7 +2,10 @@
  * Registers secrets, exercises every public method and event of ConfigManager, and checks
  * that no secret appears in any result, error, event, log line, `util.inspect` output or
  * file on disk. The only methods allowed to return secrets are `getCredentials` and
- * `getAccessToken`, whose results are deliberately not inspected.
+ * `getAccessToken`, whose results are deliberately not inspected. The second test does
+ * the same for secrets the schema hides in other ways (nested, behind a `$ref`, unmarked)
+ * and for their encodings (URL-encoded, JSON-escaped, HTTP Basic), through a rule engine
+ * too: executions, execution logs and the audit log.
  */
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
@@ -10,7 +13,14 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REDACTED } from '../../src/credentials/redact.js';
-import { ConfigManager, type ConfigManagerEvents, Keyring } from '../../src/index.js';
+import {
+  type ActionContext,
+  ConfigManager,
+  type ConfigManagerEvents,
+  Keyring,
+  RuleEngine,
+  type RuleEngineEvents,
+} from '../../src/index.js';
 import { TestOAuthServer } from '../credentials/oauth-server.js';
 import { adapters, KEY_A, KEY_B, makeRegistry, pluginSource } from './helpers.js';
 
@@ -30,6 +40,26 @@ async function filesUnder(dir: string): Promise<string[]> {
     else out.push(p);
   }
   return out;
+}
+
+/** The forms a secret takes in text: as is, URL-encoded, form-encoded, JSON-escaped. */
+function formsOf(secret: string): string[] {
+  return [
+    secret,
+    encodeURIComponent(secret),
+    new URLSearchParams({ s: secret }).toString().slice(2),
+    JSON.stringify(secret).slice(1, -1),
+  ];
+}
+
+/** An HTTP Basic credential, as `requestToken` sends it and a careless server echoes it. */
+function basic(id: string, secret: string): string {
+  return Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64');
+}
+
+/** Every string of a dump that must not be there. */
+function findLeaks(dump: string, secrets: readonly string[]): string[] {
+  return secrets.filter((s) => dump.includes(s)).map((s) => `${s.slice(0, 8)}…`);
 }
 
 for (const adapter of adapters()) {
@@ -279,6 +309,260 @@ for (const adapter of adapters()) {
         for (const secret of secrets()) {
           expect(disk.includes(secret), `secret ${secret.slice(0, 6)}… on disk`).toBe(false);
         }
+      }
+    });
+
+    it("keeps nested, $ref'd, unmarked and encoded secrets out of views, events, errors, logs, audit, executions and disk", async () => {
+      const hex = () => randomBytes(6).toString('hex');
+      const pin = `PIN"nested\\${hex()}`;
+      const signingPin = `SIGN/pin+${hex()}=`;
+      const apiKey = `key ${hex()}/+&`;
+      const user = 'alice';
+      const secrets = [pin, signingPin, apiKey, server.clientSecret].flatMap(formsOf);
+      secrets.push(
+        basic(user, pin),
+        basic(user, apiKey),
+        basic(server.clientId, server.clientSecret),
+        Buffer.from(`${user}:${pin}`).toString('base64'),
+      );
+
+      const seen: unknown[] = [];
+      const record = (label: string, value: unknown): void => {
+        seen.push({ label, value });
+      };
+      const attempt = async (label: string, fn: () => Promise<unknown>): Promise<unknown> => {
+        try {
+          const v = await fn();
+          record(label, v);
+          return v;
+        } catch (error) {
+          record(`${label} (error)`, error);
+          return undefined;
+        }
+      };
+      const logs: unknown[] = [];
+
+      const storage = await adapter.create();
+      const registry = await makeRegistry(storage, {
+        tokenUrl: server.tokenUrl,
+        authorizationUrl: server.authorizationUrl,
+      });
+      type Locker = { user: string; login: { pin: string }; signingPin: string; apiKey: string };
+      await registry.register(
+        {
+          id: 'locker',
+          name: 'Locker',
+          version: '1.0.0',
+          authType: 'custom',
+          definitions: {
+            creds: {
+              type: 'object',
+              properties: {
+                user: { type: 'string', 'x-public': true },
+                login: {
+                  type: 'object',
+                  properties: {
+                    name: { type: 'string', 'x-public': true },
+                    pin: { type: 'string', writeOnly: true },
+                  },
+                },
+                signingPin: { type: 'string' },
+                apiKey: { type: 'string' },
+              },
+            },
+          },
+          credentialSchema: { $ref: '#/definitions/creds' },
+          triggers: [{ type: 'door.opened', name: 'Door opened' }],
+          actions: [
+            {
+              type: 'open',
+              name: 'Open',
+              inputSchema: { type: 'object' },
+              handler: async (_input: unknown, ctx: ActionContext) => {
+                const c = (await ctx.getCredentials()) as Locker;
+                ctx.log.info(
+                  `GET https://locker.test/open?pin=${encodeURIComponent(c.signingPin)}`,
+                  {
+                    authorization: `Basic ${basic(c.user, c.login.pin)}`,
+                    body: JSON.stringify(c),
+                  },
+                );
+                return {
+                  echoed: JSON.stringify(c.login),
+                  raw: `Basic ${Buffer.from(`${c.user}:${c.login.pin}`).toString('base64')}`,
+                };
+              },
+            },
+            {
+              type: 'fail',
+              name: 'Fail',
+              inputSchema: { type: 'object' },
+              handler: async (_input: unknown, ctx: ActionContext) => {
+                const c = (await ctx.getCredentials()) as Locker;
+                throw new Error(
+                  `POST https://locker.test/x?key=${encodeURIComponent(c.apiKey)} refused (Authorization: Basic ${basic(c.user, c.apiKey)}, body ${JSON.stringify(c)})`,
+                );
+              },
+            },
+          ],
+        },
+        { publish: true },
+      );
+      const config = new ConfigManager({
+        storage,
+        registry,
+        keyring: new Keyring({ keys: { a: KEY_A }, primary: 'a' }),
+        oauth2: { retryBaseMs: 1, maxRetries: 1 },
+        logger: { warn: (message, data) => logs.push({ message, data }) },
+        plugins: pluginSource({
+          locker: {
+            async testConnection(credentials) {
+              const c = credentials as Locker;
+              throw Object.assign(
+                new Error(
+                  `GET https://locker.test/me?pin=${encodeURIComponent(c.signingPin)} answered 401 for Basic ${basic(c.user, c.apiKey)}`,
+                ),
+                { status: 401 },
+              );
+            },
+          },
+        }),
+      });
+      const engine = new RuleEngine({
+        storage,
+        registry,
+        config,
+        retry: { attempts: 2, initialDelayMs: 1 },
+      });
+      const configEvents: (keyof ConfigManagerEvents)[] = [
+        'instance:created',
+        'instance:updated',
+        'instance:status-changed',
+        'token:refreshed',
+        'health:checked',
+      ];
+      for (const name of configEvents)
+        config.on(name, (...args: unknown[]) => record(`event ${name}`, args));
+      const ruleEvents: (keyof RuleEngineEvents)[] = ['execution:started', 'execution:completed'];
+      for (const name of ruleEvents)
+        engine.on(name, (...args: unknown[]) => record(`event ${name}`, args));
+
+      const locker = (await attempt('createInstance locker', () =>
+        config.createInstance({
+          integrationId: 'locker',
+          name: 'Locker',
+          credentials: { user, login: { name: 'al', pin }, signingPin, apiKey },
+        }),
+      )) as { instanceId: string; credentials: unknown };
+      expect(locker.credentials).toEqual({
+        user,
+        login: { name: 'al', pin: REDACTED },
+        signingPin: REDACTED,
+        apiKey: REDACTED,
+      });
+      await attempt('createInstance locker tested', () =>
+        config.createInstance(
+          { integrationId: 'locker', name: 'Tested', credentials: { user, signingPin, apiKey } },
+          { test: true },
+        ),
+      );
+      await attempt('getInstance', () => config.getInstance(locker.instanceId));
+      await attempt('listInstances', () => config.listInstances());
+      const tested = (await attempt('testConnection', () =>
+        config.testConnection(locker.instanceId),
+      )) as { ok: boolean; error: string };
+      expect(tested.ok).toBe(false);
+      expect(tested.error).toContain('answered 401');
+
+      // A token server echoing the client's Basic credentials, refusing a code and a refresh.
+      const oauth = (await attempt('createInstance oauth', () =>
+        config.createInstance({
+          integrationId: 'oauthy',
+          name: 'OAuthy',
+          credentials: {
+            clientId: server.clientId,
+            clientSecret: server.clientSecret,
+            oauth2: {
+              access_token: `at-${hex()}`,
+              refresh_token: server.issueRefreshToken(),
+              expires_at: new Date(0).toISOString(),
+            },
+          },
+        }),
+      )) as { instanceId: string };
+      const echo = {
+        status: 400,
+        body: {
+          error: 'invalid_client',
+          error_description: `client Basic ${basic(server.clientId, server.clientSecret)} is unknown`,
+        },
+      };
+      const issued = (await attempt('buildAuthorizationUrl echoed', () =>
+        config.buildAuthorizationUrl(oauth.instanceId, { redirectUri: 'http://localhost/cb' }),
+      )) as { state: string };
+      server.respondWith(echo);
+      await attempt('exchangeCode echoed', () =>
+        config.exchangeCode(oauth.instanceId, { code: 'c0de', state: issued.state }),
+      );
+      server.respondWith(echo);
+      await attempt('getAccessToken echoed', () => config.getAccessToken(oauth.instanceId));
+      const refused = (await attempt('getInstance oauth', () =>
+        config.getInstance(oauth.instanceId),
+      )) as { status: { state: string; error?: string } };
+      expect(refused.status.state).toBe('error');
+      expect(refused.status.error).toContain('invalid_client');
+      const sent = server.requests.at(-1)?.authorization;
+      expect(sent).toBe(`Basic ${basic(server.clientId, server.clientSecret)}`);
+
+      // Rule actions reading the credentials and echoing them in logs, output and errors.
+      await attempt('createRule', () =>
+        engine.createRule({
+          id: 'door',
+          name: 'Door',
+          integrationId: 'locker',
+          triggerType: 'door.opened',
+          conditions: [],
+          actions: [
+            { id: 'open', type: 'open', instanceId: locker.instanceId, config: {} },
+            { id: 'fail', type: 'fail', instanceId: locker.instanceId, config: {} },
+          ],
+        }),
+      );
+      const executions = (await attempt('dispatch', () =>
+        engine.dispatch({ integrationId: 'locker', type: 'door.opened', payload: { door: 1 } }),
+      )) as { id: string; successful: boolean }[];
+      expect(executions.map((e) => e.successful)).toEqual([false]);
+      await attempt('getRuleExecutions', () => engine.getRuleExecutions('door'));
+      const logEntries = (await attempt('getExecutionLogs', () =>
+        engine.getExecutionLogs(executions[0]!.id),
+      )) as unknown[];
+      expect(logEntries.length).toBeGreaterThan(2);
+      const audit = (await attempt('getAuditLog', () => config.getAuditLog({ limit: 1000 }))) as {
+        items: { action: string; outcome: string }[];
+      };
+      expect(audit.items).toContainEqual(
+        expect.objectContaining({ action: 'action.invoke', outcome: 'failure' }),
+      );
+      await engine.close();
+      await config.close();
+
+      const dump = [
+        ...seen.map((s) => JSON.stringify(s)),
+        ...seen.map((s) => inspect(s, { depth: 20, showHidden: true, getters: true })),
+        ...seen.map((s) => String((s as { value: unknown }).value)),
+        JSON.stringify(logs),
+        inspect(logs, { depth: 20 }),
+      ].join('\n');
+      expect(dump).toContain('answered 401');
+      expect(findLeaks(dump, secrets)).toEqual([]);
+
+      const dir = adapter.dirOf(storage);
+      await storage.close();
+      if (dir) {
+        const files = await filesUnder(dir);
+        const disk = (await Promise.all(files.map((f) => readFile(f, 'utf8')))).join('\n');
+        expect(disk).toContain('locker.test');
+        expect(findLeaks(disk, secrets)).toEqual([]);
       }
     });
   });

@@ -696,7 +696,10 @@ describe.each(ADAPTERS)('RuleEngine with %s storage', (kind) => {
           authType: 'apikey',
           credentialSchema: {
             type: 'object',
-            properties: { pin: { type: 'string', writeOnly: true }, user: { type: 'string' } },
+            properties: {
+              pin: { type: 'string', writeOnly: true },
+              user: { type: 'string', 'x-public': true },
+            },
             required: ['pin', 'user'],
           },
           triggers: [],

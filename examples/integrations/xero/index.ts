@@ -18,15 +18,15 @@ export const XeroConfig = Type.Object({
 
 /** Credentials as the ConfigManager stores them for OAuth2 integrations. */
 export const XeroCredentials = Type.Object({
-  clientId: Type.String({ minLength: 1 }),
+  clientId: Type.String({ minLength: 1, 'x-public': true }),
   clientSecret: Type.Optional(Type.String({ writeOnly: true })),
   oauth2: Type.Optional(
     Type.Object({
       access_token: Type.String({ writeOnly: true }),
       refresh_token: Type.Optional(Type.String({ writeOnly: true })),
-      expires_at: Type.Optional(Type.String({ format: 'date-time' })),
-      token_type: Type.Optional(Type.String()),
-      scope: Type.Optional(Type.String()),
+      expires_at: Type.Optional(Type.String({ format: 'date-time', 'x-public': true })),
+      token_type: Type.Optional(Type.String({ 'x-public': true })),
+      scope: Type.Optional(Type.String({ 'x-public': true })),
     }),
   ),
 });
