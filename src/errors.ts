@@ -339,9 +339,14 @@ export function isPlugboardError(
   code?: PlugboardErrorCode,
 ): error is PlugboardError {
   if (typeof error !== 'object' || error === null) return false;
-  const marked =
-    (error as Record<symbol, unknown>)[PLUGBOARD_ERROR_MARK] === true ||
-    error instanceof PlugboardError;
-  if (!marked) return false;
-  return code === undefined || (error as { code?: unknown }).code === code;
+  try {
+    const marked =
+      (error as Record<symbol, unknown>)[PLUGBOARD_ERROR_MARK] === true ||
+      error instanceof PlugboardError;
+    if (!marked) return false;
+    return code === undefined || (error as { code?: unknown }).code === code;
+  } catch {
+    // A thrown proxy whose traps throw, or one that was revoked, is no plugboard error.
+    return false;
+  }
 }

@@ -19,6 +19,7 @@ import {
 import { safeErrorMessage, secretStrings } from '../credentials/redact.js';
 import { isPlugboardError, OAuth2Error, ValidationError } from '../errors.js';
 import { isoAt } from '../internal/clock.js';
+import { errorField } from '../internal/error-message.js';
 import { isObject } from '../internal/json.js';
 import type { IntegrationDefinition } from '../schema/definition.js';
 import type { AuditRecorder } from './audit-recorder.js';
@@ -243,10 +244,11 @@ export class TokenService {
         }
         return t;
       } catch (error) {
+        const oauthError = errorField(error, 'oauthError');
         throw new OAuth2Error(
           `Plugin '${doc.integrationId}' could not refresh the token: ${safeErrorMessage(error, secrets, 300)}`,
           kindOf(error),
-          (error as { oauthError?: string }).oauthError,
+          typeof oauthError === 'string' ? oauthError : undefined,
         );
       }
     }, this.oauth);

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { errorMessage, isError } from '../internal/error-message.js';
+
 /** The placeholder shown instead of a secret value. */
 export const REDACTED = '[redacted]';
 
@@ -136,11 +138,9 @@ export function scrubJson(value: unknown, secrets: readonly string[], depth = 0)
  */
 export function safeErrorMessage(error: unknown, secrets: readonly string[], max = 500): string {
   const raw =
-    error instanceof Error
-      ? error.message
-      : typeof error === 'string'
-        ? error
-        : 'unknown error (a non-Error value was thrown)';
+    typeof error === 'string' || isError(error)
+      ? errorMessage(error)
+      : 'unknown error (a non-Error value was thrown)';
   const text = scrub(raw, secrets);
   return text.length > max ? `${text.slice(0, max)}…` : text;
 }
