@@ -21,6 +21,7 @@ export type PlugboardErrorCode =
   | 'STORAGE_LOCKED'
   | 'STORAGE_CORRUPT'
   | 'STORAGE_CLOSED'
+  | 'STORAGE_UNAVAILABLE'
   | 'TIMEOUT'
   | 'DECRYPTION_FAILED'
   | 'OAUTH2_FAILED'
@@ -274,6 +275,20 @@ export class StorageClosedError extends PlugboardError {
   constructor(message = 'Storage is closed', options?: PlugboardErrorOptions) {
     super('STORAGE_CLOSED', message, options);
     this.name = 'StorageClosedError';
+  }
+}
+
+/**
+ * The storage cannot be reached or used right now: the database connection was lost
+ * (a server restart, a terminated session), or a store file cannot be read or written
+ * (read-only file system, missing permission, a directory where a file should be). The
+ * operation did not complete; retry once the cause (named in the message, the original
+ * error as `cause`) is fixed.
+ */
+export class StorageUnavailableError extends PlugboardError {
+  constructor(message: string, options?: PlugboardErrorOptions) {
+    super('STORAGE_UNAVAILABLE', message, options);
+    this.name = 'StorageUnavailableError';
   }
 }
 

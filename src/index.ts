@@ -57,6 +57,7 @@ export {
   ReferencedError,
   StorageClosedError,
   StorageCorruptError,
+  StorageUnavailableError,
   StorageLockedError,
   TimeoutError,
   ValidationError,
