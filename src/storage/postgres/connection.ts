@@ -8,7 +8,10 @@
 import { isPlugboardError, StorageUnavailableError } from '../../errors.js';
 import { errorField, errorMessage } from '../../internal/error-message.js';
 
-/** A listener of a connection's `'error'` events. */
+/**
+ * A listener of a connection's `'error'` events.
+ * @internal
+ */
 export type ConnectionErrorListener = (error: Error) => void;
 
 /** The part of a query result the adapter reads (a `pg` `QueryResult` fits). */
@@ -29,9 +32,9 @@ export interface QueryableClient {
    * Subscribes to the session's `'error'` events (`pg` emits one when the connection
    * drops between statements); the adapter listens while it holds the session.
    */
-  on?(event: 'error', listener: ConnectionErrorListener): unknown;
+  on?(event: 'error', listener: (error: Error) => void): unknown;
   /** Unsubscribes a listener added with `on`. */
-  removeListener?(event: 'error', listener: ConnectionErrorListener): unknown;
+  removeListener?(event: 'error', listener: (error: Error) => void): unknown;
 }
 
 /** A statement with a name, which `pg` prepares once per connection and then reuses. */
@@ -69,9 +72,9 @@ export interface Queryable {
    * process on an `'error'` event nobody listens to: the adapter listens from `open()`
    * until `close()`.
    */
-  on?(event: 'error', listener: ConnectionErrorListener): unknown;
+  on?(event: 'error', listener: (error: Error) => void): unknown;
   /** Unsubscribes a listener added with `on`. */
-  removeListener?(event: 'error', listener: ConnectionErrorListener): unknown;
+  removeListener?(event: 'error', listener: (error: Error) => void): unknown;
 }
 
 /** Options of {@link PostgresStorage.open}. */
