@@ -64,4 +64,43 @@ describe('ConfigManager and odd thrown values', () => {
       expect(isPlugboardError(refused, 'CONNECTION_TEST_FAILED')).toBe(true);
     });
   }
+
+  for (const [name, make] of Object.entries(ODD_VALUES)) {
+    it(`answers a refreshAccessToken() throwing ${name} with an OAuth2Error`, async () => {
+      storage = new MemoryStorage();
+      // No token endpoint is called: the plugin's own refresh is used.
+      const registry = await makeRegistry(storage, {
+        tokenUrl: 'http://127.0.0.1:1/token',
+        authorizationUrl: 'http://127.0.0.1:1/authorize',
+      });
+      config = new ConfigManager({
+        storage,
+        registry,
+        keyring: keyringA(),
+        oauth2: { maxRetries: 0 },
+        plugins: pluginSource({
+          oauthy: {
+            async refreshAccessToken() {
+              throw make();
+            },
+          },
+        }),
+      });
+      const inst = await config.createInstance({
+        integrationId: 'oauthy',
+        name: 'OAuthy',
+        credentials: {
+          clientId: 'client',
+          oauth2: {
+            access_token: 'at-old',
+            refresh_token: 'rt',
+            expires_at: new Date(Date.now() - 60_000).toISOString(),
+          },
+        },
+      });
+      const e = await config.getAccessToken(inst.instanceId).catch((error: unknown) => error);
+      expect(isPlugboardError(e, 'OAUTH2_FAILED'), String(e)).toBe(true);
+      expect((e as Error).message).toContain("Plugin 'oauthy' could not refresh the token");
+    });
+  }
 });

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isPlugboardError, NotFoundError } from '../../src/errors.js';
 import { errorField, errorMessage, isError } from '../../src/internal/error-message.js';
+import { codeOf, codeOfCall } from '../../src/testing/suite/context.js';
 import { ODD_VALUES } from '../fixtures/odd-values.js';
 
 describe('reading thrown values', () => {
@@ -33,5 +34,17 @@ describe('reading thrown values', () => {
         expect(isPlugboardError(value)).toBe(false);
       }),
     );
+  });
+
+  it("the conformance suite reads an adapter's odd rejections without throwing", async () => {
+    for (const [name, make] of Object.entries(ODD_VALUES)) {
+      expect(await codeOf(Promise.reject(make())), name).toMatch(/^threw without code: /);
+      expect(
+        codeOfCall(() => {
+          throw make();
+        }),
+        name,
+      ).toBeUndefined();
+    }
   });
 });
