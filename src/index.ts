@@ -57,8 +57,8 @@ export {
   ReferencedError,
   StorageClosedError,
   StorageCorruptError,
-  StorageUnavailableError,
   StorageLockedError,
+  StorageUnavailableError,
   TimeoutError,
   ValidationError,
 } from './errors.js';
