@@ -21,6 +21,7 @@ export type PlugboardErrorCode =
   | 'STORAGE_LOCKED'
   | 'STORAGE_CORRUPT'
   | 'STORAGE_CLOSED'
+  | 'STORAGE_UNAVAILABLE'
   | 'TIMEOUT'
   | 'DECRYPTION_FAILED'
   | 'OAUTH2_FAILED'
@@ -277,6 +278,20 @@ export class StorageClosedError extends PlugboardError {
   }
 }
 
+/**
+ * The storage cannot be reached or used right now: the database connection was lost
+ * (a server restart, a terminated session), or a store file cannot be read or written
+ * (read-only file system, missing permission, a directory where a file should be). The
+ * operation did not complete; retry once the cause (named in the message, the original
+ * error as `cause`) is fixed.
+ */
+export class StorageUnavailableError extends PlugboardError {
+  constructor(message: string, options?: PlugboardErrorOptions) {
+    super('STORAGE_UNAVAILABLE', message, options);
+    this.name = 'StorageUnavailableError';
+  }
+}
+
 /** An operation did not finish within its time limit. */
 export class TimeoutError extends PlugboardError {
   /** The limit that was exceeded, in milliseconds. */
@@ -339,9 +354,14 @@ export function isPlugboardError(
   code?: PlugboardErrorCode,
 ): error is PlugboardError {
   if (typeof error !== 'object' || error === null) return false;
-  const marked =
-    (error as Record<symbol, unknown>)[PLUGBOARD_ERROR_MARK] === true ||
-    error instanceof PlugboardError;
-  if (!marked) return false;
-  return code === undefined || (error as { code?: unknown }).code === code;
+  try {
+    const marked =
+      (error as Record<symbol, unknown>)[PLUGBOARD_ERROR_MARK] === true ||
+      error instanceof PlugboardError;
+    if (!marked) return false;
+    return code === undefined || (error as { code?: unknown }).code === code;
+  } catch {
+    // A thrown proxy whose traps throw, or one that was revoked, is no plugboard error.
+    return false;
+  }
 }

@@ -58,6 +58,7 @@ export {
   StorageClosedError,
   StorageCorruptError,
   StorageLockedError,
+  StorageUnavailableError,
   TimeoutError,
   ValidationError,
 } from './errors.js';

@@ -5,6 +5,7 @@
  * @module
  * @internal
  */
+import { errorField, errorMessage } from '../internal/error-message.js';
 import { runCli } from './main.js';
 
 runCli(process.argv.slice(2), {
@@ -17,9 +18,8 @@ runCli(process.argv.slice(2), {
     process.exitCode = code;
   },
   (error: unknown) => {
-    process.stderr.write(
-      `plugboard: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-    );
+    const stack = errorField(error, 'stack');
+    process.stderr.write(`plugboard: ${typeof stack === 'string' ? stack : errorMessage(error)}\n`);
     process.exitCode = 1;
   },
 );

@@ -8,7 +8,7 @@
 import { stat } from 'node:fs/promises';
 import { basename, extname, resolve } from 'node:path';
 import { isPlugboardError, type ValidationError, type ValidationIssue } from '../errors.js';
-import { errorMessage } from '../internal/error-message.js';
+import { errorField, errorMessage } from '../internal/error-message.js';
 import { PluginLoader } from '../plugins/loader.js';
 import { MODULE_EXTENSIONS } from '../plugins/plugin-module.js';
 import type { LoadedPlugin } from '../plugins/types.js';
@@ -51,7 +51,7 @@ function validationCause(error: unknown): ValidationError | undefined {
   let cur: unknown = error;
   for (let depth = 0; depth < 8 && cur; depth++) {
     if (isPlugboardError(cur, 'VALIDATION_FAILED')) return cur as ValidationError;
-    cur = (cur as { cause?: unknown }).cause;
+    cur = errorField(cur, 'cause');
   }
   return undefined;
 }
@@ -62,8 +62,7 @@ function problemsOf(error: unknown): Problem[] {
   let message = errorMessage(error);
   // The plugin id prefix is printed once in the header already.
   message = message.replace(/^Plugin '[^']*': /, '');
-  const cause = (error as { cause?: { code?: unknown } } | undefined)?.cause;
-  if (cause?.code === 'ERR_UNKNOWN_FILE_EXTENSION') {
+  if (errorField(errorField(error, 'cause'), 'code') === 'ERR_UNKNOWN_FILE_EXTENSION') {
     message +=
       ' (run the CLI under tsx to validate TypeScript: npx tsx node_modules/plugboard/dist/cli.js validate …, or validate the compiled .js)';
   }
@@ -109,7 +108,7 @@ export async function validateTarget(target: string, cwd: string): Promise<Valid
   try {
     loaded = kind === 'manifest' ? await loader.loadManifest(abs) : await loader.loadModule(abs);
   } catch (error) {
-    const id = (error as { pluginId?: unknown }).pluginId;
+    const id = errorField(error, 'pluginId');
     return {
       target,
       kind,

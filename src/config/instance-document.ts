@@ -5,6 +5,7 @@
  * @internal
  * @module
  */
+import { errorField } from '../internal/error-message.js';
 import type { StoredDocument } from '../storage/types.js';
 import type {
   ConnectionTestResult,
@@ -103,14 +104,12 @@ export function viewOf(doc: InstanceDocument): InstanceView {
 
 /** `auth` for errors that say so (or HTTP 4xx other than 408/429), else `transient`. */
 export function kindOf(error: unknown): 'auth' | 'transient' {
-  const e = error as { kind?: unknown; status?: unknown; statusCode?: unknown } | null;
-  if (e?.kind === 'auth' || e?.kind === 'transient') return e.kind;
-  const status =
-    typeof e?.status === 'number'
-      ? e.status
-      : typeof e?.statusCode === 'number'
-        ? e.statusCode
-        : undefined;
+  // Read through errorField: a plugin may throw anything, even a revoked proxy.
+  const kind = errorField(error, 'kind');
+  if (kind === 'auth' || kind === 'transient') return kind;
+  const status = [errorField(error, 'status'), errorField(error, 'statusCode')].find(
+    (s): s is number => typeof s === 'number',
+  );
   if (status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429)
     return 'auth';
   return 'transient';

@@ -25,6 +25,7 @@ import type { CredentialVisibility } from '../credentials/visibility.js';
 import { isPlugboardError, OAuth2Error, ValidationError } from '../errors.js';
 import { sleep } from '../internal/async.js';
 import { isoAt } from '../internal/clock.js';
+import { errorField } from '../internal/error-message.js';
 import { isObject } from '../internal/json.js';
 import type { IntegrationDefinition } from '../schema/definition.js';
 import type { StorageAdapter } from '../storage/types.js';
@@ -322,10 +323,11 @@ export class TokenService {
         }
         return tokens;
       } catch (error) {
+        const oauthError = errorField(error, 'oauthError');
         throw new OAuth2Error(
           `Plugin '${doc.integrationId}' could not refresh the token: ${safeErrorMessage(error, secrets, 300)}`,
           kindOf(error),
-          (error as { oauthError?: string }).oauthError,
+          typeof oauthError === 'string' ? oauthError : undefined,
         );
       }
     }, this.oauth);

@@ -41,12 +41,42 @@ export interface KeyringOptions {
   readonly primary: string;
 }
 
-function keyError(id: string, message: string): ValidationError {
-  return new ValidationError([{ path: `keys.${id}`, message }], 'keyring');
+/** Why an error does not show a key id. */
+function hiddenIdHint(id: string): string {
+  return looksLikeKey(id)
+    ? 'its id is not shown because it looks like key material: are the id and the key swapped? Each entry is id → key'
+    : 'its id is not shown, in case it is key material';
 }
 
-/** Decodes key material to 32 bytes; the error never contains the material itself. */
-function decodeKey(id: string, material: KeyMaterial): Buffer {
+/** Whether a key id is itself shaped like a key (32 bytes of base64 or hex). */
+function looksLikeKey(id: string): boolean {
+  try {
+    decodeKey('', id);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * How errors name the key at `position` (0-based): by its id, unless the id is malformed
+ * or shaped like key material (the id and the key swapped), which is never echoed.
+ */
+function keyLabel(id: string, position: number): { path: string; shown: boolean } {
+  return KEY_ID_PATTERN.test(id) && !looksLikeKey(id)
+    ? { path: `keys.${id}`, shown: true }
+    : { path: `keys[${position}]`, shown: false };
+}
+
+function keyError(path: string, message: string): ValidationError {
+  return new ValidationError([{ path, message }], 'keyring');
+}
+
+/**
+ * Decodes key material to 32 bytes; the error never contains the material itself.
+ * @param at - the path the error names
+ */
+function decodeKey(at: string, material: KeyMaterial): Buffer {
   let bytes: Buffer | undefined;
   if (typeof material === 'string') {
     const text = material.trim();
@@ -58,23 +88,23 @@ function decodeKey(id: string, material: KeyMaterial): Buffer {
       // Reject encodings that only decode by ignoring characters or stray bits.
       const canonical = decoded.toString(isUrl ? 'base64url' : 'base64');
       if (canonical.replace(/=+$/, '') !== text.replace(/=+$/, '')) {
-        throw keyError(id, 'is not valid base64 or hex');
+        throw keyError(at, 'is not valid base64 or hex');
       }
       bytes = decoded;
     } else {
       throw keyError(
-        id,
+        at,
         'must be 32 bytes encoded as base64 or hex (generate one with Keyring.generateKey())',
       );
     }
   } else if (material instanceof Uint8Array) {
     bytes = Buffer.from(material);
   } else {
-    throw keyError(id, 'must be a base64 or hex string, or a Uint8Array');
+    throw keyError(at, 'must be a base64 or hex string, or a Uint8Array');
   }
   if (bytes.length !== KEY_BYTES) {
     throw keyError(
-      id,
+      at,
       `must be exactly 32 bytes for AES-256 (got ${bytes.length} bytes); generate one with Keyring.generateKey()`,
     );
   }
@@ -109,19 +139,23 @@ export class Keyring {
       );
     }
     const keys = new Map<string, KeyObject>();
-    for (const [id, material] of Object.entries(options.keys)) {
+    const labels: string[] = [];
+    for (const [position, [id, material]] of Object.entries(options.keys).entries()) {
+      const label = keyLabel(id, position);
       if (!KEY_ID_PATTERN.test(id)) {
-        throw new ValidationError(
-          [
-            {
-              path: 'keys',
-              message: `key id '${id}' must be 1-64 letters, digits, "_", "." or "-"`,
-            },
-          ],
-          'keyring',
+        const rule = 'key id must be 1-64 letters, digits, "_", "." or "-"';
+        throw keyError(label.path, `${rule}; ${hiddenIdHint(id)}`);
+      }
+      try {
+        keys.set(id, createSecretKey(decodeKey(label.path, material)));
+      } catch (e) {
+        if (label.shown || !(e instanceof ValidationError)) throw e;
+        throw keyError(
+          label.path,
+          `${e.issues[0]?.message ?? 'is not a key'}; ${hiddenIdHint(id)}`,
         );
       }
-      keys.set(id, createSecretKey(decodeKey(id, material)));
+      labels.push(label.shown ? id : `keys[${position}]`);
     }
     if (keys.size === 0) {
       throw new ValidationError([{ path: 'keys', message: 'needs at least one key' }], 'keyring');
@@ -131,7 +165,7 @@ export class Keyring {
         [
           {
             path: 'primary',
-            message: `must name one of the keys (${[...keys.keys()].join(', ')})`,
+            message: `must name one of the keys (${labels.join(', ')})`,
           },
         ],
         'keyring',
@@ -194,7 +228,13 @@ export class Keyring {
         return fail(`entry ${i + 1} must be "keyId:key"`);
       }
       const id = part.slice(0, sep).trim();
-      if (Object.hasOwn(keys, id)) return fail(`key id '${id}' appears twice`);
+      if (Object.hasOwn(keys, id)) {
+        return fail(
+          keyLabel(id, i).shown
+            ? `key id '${id}' appears twice`
+            : `the id of entry ${i + 1} appears twice; ${hiddenIdHint(id)}`,
+        );
+      }
       keys[id] = part.slice(sep + 1).trim();
       primary ??= id;
     }

@@ -6,6 +6,8 @@
  */
 import { isObject } from '../internal/json.js';
 
+import { errorMessage, isError } from '../internal/error-message.js';
+
 /** The placeholder shown instead of a secret value. */
 export const REDACTED = '[redacted]';
 
@@ -157,11 +159,9 @@ function scrubValue(value: unknown, forms: readonly string[], depth: number): un
  */
 export function safeErrorMessage(error: unknown, secrets: readonly string[], max = 500): string {
   const raw =
-    error instanceof Error
-      ? error.message
-      : typeof error === 'string'
-        ? error
-        : 'unknown error (a non-Error value was thrown)';
+    typeof error === 'string' || isError(error)
+      ? errorMessage(error)
+      : 'unknown error (a non-Error value was thrown)';
   const text = scrub(raw, secrets);
   return text.length > max ? `${text.slice(0, max)}…` : text;
 }

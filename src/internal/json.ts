@@ -157,7 +157,13 @@ function carefulCopy(value: unknown, path: string, seen: Set<object>): unknown {
     return value;
   }
   if (typeof value === 'object') {
-    if (value instanceof Date) return value.toISOString();
+    if (value instanceof Date) {
+      // An Invalid Date has no ISO text: toISOString() would throw a RangeError.
+      if (Number.isNaN(value.getTime())) {
+        throw new ValidationError([{ path, message: 'is an invalid Date' }], 'document');
+      }
+      return value.toISOString();
+    }
     if (seen.has(value)) {
       throw new ValidationError([{ path, message: 'contains a circular reference' }], 'document');
     }

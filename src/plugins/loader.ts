@@ -180,8 +180,19 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
   /**
    * Loads many plugins; one failing never stops the others. Strings are manifest
    * package directories (or `manifest.json` paths) or plugin module paths.
+   *
+   * @throws {ValidationError} when `plugins` is not an array (a single path or plugin
+   *   goes to {@link PluginLoader.loadManifest} / {@link PluginLoader.loadModule} /
+   *   {@link PluginLoader.load}, or in an array of one)
    */
   async loadAll(plugins: readonly (IntegrationPlugin | string)[]): Promise<LoadAllResult> {
+    if (!Array.isArray(plugins)) {
+      const got = plugins === null ? 'null' : typeof plugins;
+      throw new ValidationError(
+        [{ path: 'plugins', message: `must be an array of plugins or paths (got ${got})` }],
+        'loadAll() argument',
+      );
+    }
     const results: ({ ok: LoadedPlugin } | { failed: PluginLoadFailure })[] = new Array(
       plugins.length,
     );

@@ -10,6 +10,7 @@
 
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import type { ValidationIssue } from '../errors.js';
+import { errorMessage } from '../internal/error-message.js';
 import { fsPromises } from '../internal/fs.js';
 import { isObject } from '../internal/json.js';
 import { parseJson } from '../internal/json-text.js';
@@ -163,7 +164,7 @@ export class PackageReader {
     } catch (error) {
       this.issues.push({
         path: field,
-        message: `cannot read '${name}': ${(error as Error).message}`,
+        message: `cannot read '${name}': ${errorMessage(error)}`,
       });
       return { ok: false };
     }

@@ -129,6 +129,22 @@ describe('plugboard validate', () => {
     );
   });
 
+  it('reports a plugin whose getDefinition() throws a revoked proxy', async () => {
+    await writeFile(
+      join(tmp, 'hostile.mjs'),
+      [
+        'const { proxy, revoke } = Proxy.revocable({}, {});',
+        'revoke();',
+        'export default { getDefinition() { throw proxy; } };',
+        '',
+      ].join('\n'),
+    );
+    const t = io(tmp);
+    expect(await runCli(['validate', 'hostile.mjs'], t.io)).toBe(1);
+    expect(t.out.join('')).toContain('✗ (hostile.mjs) 1 problem');
+    expect(t.out.join('')).toContain('getDefinition() threw:');
+  });
+
   it('prints JSON reports with --json', async () => {
     const t = io(examples);
     expect(await runCli(['validate', '--json', 'stripe'], t.io)).toBe(0);

@@ -164,3 +164,60 @@ describe('Keyring', () => {
     expect(shown).toContain('k1');
   });
 });
+
+describe('Keyring errors with the id and the key swapped', () => {
+  const encodings = ['base64', 'base64url', 'hex'] as const;
+
+  /** Every text of an error a caller might print or log. */
+  function shownBy(fn: () => unknown): string {
+    try {
+      fn();
+    } catch (e) {
+      expect(isPlugboardError(e, 'VALIDATION_FAILED')).toBe(true);
+      return [
+        (e as Error).message,
+        JSON.stringify(e),
+        inspect(e, { depth: 10 }),
+        JSON.stringify((e as ValidationError).issues),
+      ].join('\n');
+    }
+    throw new Error('expected a ValidationError');
+  }
+
+  it('never echoes key material from PLUGBOARD_KEYS, in list or JSON form', () => {
+    for (const enc of encodings) {
+      const key = k1.toString(enc);
+      const cases = [
+        { PLUGBOARD_KEYS: `${key}:k1` },
+        { PLUGBOARD_KEYS: `${key}:k1,${key}:k2` },
+        { PLUGBOARD_KEYS: `k0:${k2.toString('hex')},${key}:k1` },
+        { PLUGBOARD_KEYS: JSON.stringify({ primary: 'k1', keys: { [key]: 'k1' } }) },
+        { PLUGBOARD_KEYS: JSON.stringify({ primary: key, keys: { [key]: 'k1' } }) },
+      ];
+      for (const env of cases) {
+        const shown = shownBy(() => Keyring.fromEnv('PLUGBOARD_KEYS', env));
+        for (const e of encodings)
+          expect(shown, `${enc} ${env.PLUGBOARD_KEYS}`).not.toContain(k1.toString(e));
+        expect(shown).toMatch(/swapped|not shown/);
+      }
+    }
+  });
+
+  it('never echoes an id shaped like a key from the constructor, and still names ordinary ids', () => {
+    for (const enc of encodings) {
+      const key = k1.toString(enc);
+      for (const options of [
+        { keys: { [key]: 'k1' }, primary: 'k1' },
+        { keys: { a: k2, [key]: k2 }, primary: 'nope' },
+        { keys: { [key]: k2.toString('hex').slice(2) }, primary: key },
+      ]) {
+        const shown = shownBy(() => new Keyring(options));
+        for (const e of encodings) expect(shown, enc).not.toContain(k1.toString(e));
+      }
+    }
+    expect(shownBy(() => new Keyring({ keys: { a: k2, b: k1 }, primary: 'c' }))).toContain(
+      'primary: must name one of the keys (a, b)',
+    );
+    expect(shownBy(() => new Keyring({ keys: { a: 'k1' }, primary: 'a' }))).toContain('keys.a:');
+  });
+});

@@ -1,15 +1,19 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { promises as fsPromises } from 'node:fs';
 import {
   appendFile,
+  mkdir,
   mkdtemp,
   open,
   readdir,
   readFile,
   rm,
+  stat,
   utimes,
   writeFile,
 } from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -306,6 +310,55 @@ describe('JsonFileStorage', () => {
       expect(deleted.size).toBeGreaterThan(0);
     }, 120_000);
 
+    it('a kill at any step of the very first open leaves a store that opens', async () => {
+      for (const layout of ['missing directory', 'empty directory'] as const) {
+        let killed = 0;
+        for (let killAt = 1; killAt < 200; killAt++) {
+          const parent = await tempDir();
+          const dir = layout === 'missing directory' ? join(parent, 'new', 'store') : parent;
+          const child = spawn(
+            process.execPath,
+            [join(fixtures, 'first-open-child.mjs'), entry, dir, String(killAt)],
+            { stdio: ['ignore', 'pipe', 'inherit'] },
+          );
+          let out = '';
+          child.stdout?.on('data', (d: Buffer) => {
+            out += d.toString();
+          });
+          await new Promise<void>((r) => child.on('close', () => r()));
+          if (out.includes('opened')) break;
+          expect(child.signalCode, `${layout}, kill at call ${killAt}`).toBe('SIGKILL');
+          killed++;
+          const s = await JsonFileStorage.open({ dir }).catch((e: unknown) => {
+            throw new Error(`${layout}, killed at call ${killAt}: ${String(e)}`);
+          });
+          await s.collection<Doc>('items').insert({ id: 'a', n: 1 });
+          await s.close();
+          const again = await JsonFileStorage.open({ dir });
+          expect((await again.collection<Doc>('items').get('a'))?.n).toBe(1);
+          await again.close();
+        }
+        // Every file system call of the first open was a kill point, then one run finished.
+        expect(killed, layout).toBeGreaterThanOrEqual(10);
+        expect(killed, layout).toBeLessThan(199);
+      }
+    }, 120_000);
+
+    it('opens a store left by an older version killed in its first open (an empty journal, no manifest)', async () => {
+      const dir = await tempDir();
+      await writeFile(join(dir, 'journal.0.ndjson'), '');
+      const s = await JsonFileStorage.open({ dir });
+      await s.collection<Doc>('items').insert({ id: 'a', n: 1 });
+      await s.close();
+      const again = await JsonFileStorage.open({ dir });
+      expect(await again.collection<Doc>('items').count()).toBe(1);
+      await again.close();
+      // A journal with content but no manifest is still refused: those writes need a manifest.
+      const other = await tempDir();
+      await writeFile(join(other, 'journal.0.ndjson'), 'x\n');
+      expect((await errorOf(JsonFileStorage.open({ dir: other })))['code']).toBe('STORAGE_CORRUPT');
+    });
+
     it('drops a torn last journal line and keeps everything before it', async () => {
       const dir = await tempDir();
       const s = await JsonFileStorage.open({ dir });
@@ -589,6 +642,53 @@ describe('JsonFileStorage', () => {
       await expectCorrupt(dir, 'journal.0.ndjson', /^line 2, column 2$/);
     });
   });
+  describe('file system errors', () => {
+    it('a directory in place of a store file is STORAGE_CORRUPT naming it, and is left alone', async () => {
+      for (const name of ['manifest.json', 'items.1.json', 'journal.1.ndjson', 'plugboard.lock']) {
+        const dir = await closedStore();
+        await rm(join(dir, name), { force: true });
+        await mkdir(join(dir, name));
+        const e = await errorOf(JsonFileStorage.open({ dir }));
+        expect(e['code'], name).toBe('STORAGE_CORRUPT');
+        expect(e['file'], name).toBe(join(dir, name));
+        expect(String(e['message'])).toContain(`${join(dir, name)}: is a directory`);
+        expect(isPlugboardError(e)).toBe(true);
+        expect((await stat(join(dir, name))).isDirectory()).toBe(true);
+        if (name !== 'plugboard.lock') expect(await readdir(dir)).not.toContain('plugboard.lock');
+      }
+    });
+
+    it('a read-only file system or a missing permission is STORAGE_UNAVAILABLE naming the file', async () => {
+      const cases = [
+        ['mkdir', 'EROFS', 'read-only'],
+        ['writeFile', 'EACCES', 'permission denied'],
+        ['open', 'EROFS', 'read-only'],
+        ['rename', 'ENOSPC', 'no space left'],
+        ['readdir', 'EIO', 'input/output error'],
+      ] as const;
+      for (const [fn, code, text] of cases) {
+        const dir = join(await tempDir(), 'store');
+        const failing = new Set<string>();
+        const restore = injectFsError(fn, code, failing);
+        try {
+          const e = await errorOf(JsonFileStorage.open({ dir }));
+          expect(e['code'], `${fn} ${code}`).toBe('STORAGE_UNAVAILABLE');
+          expect(e['name']).toBe('StorageUnavailableError');
+          const [path] = [...failing];
+          expect(path, `${fn} ${code}`).toBeDefined();
+          expect(String(e['message'])).toContain(`cannot use ${path} (${code}): `);
+          expect(String(e['message'])).toContain(text);
+          expect((e['cause'] as { code?: string }).code).toBe(code);
+        } finally {
+          restore();
+        }
+        // Once the file system works again, the store opens.
+        const s = await JsonFileStorage.open({ dir });
+        await s.collection<Doc>('items').insert({ id: 'a', n: 1 });
+        await s.close();
+      }
+    });
+  });
 });
 
 function sleep(ms: number): Promise<void> {
@@ -630,4 +730,38 @@ async function releaseWithoutCompacting(s: JsonFileStorage): Promise<void> {
   internals.closed = true;
   await internals.writer.journal.close();
   await rm(join(s.dir, 'plugboard.lock'));
+}
+
+/**
+ * Makes the first call of `fn` in `node:fs/promises` (as the store's modules import it)
+ * fail like the kernel would with `code`, recording the path; returns the undo function.
+ */
+function injectFsError(
+  fn: 'mkdir' | 'writeFile' | 'open' | 'rename' | 'readdir',
+  code: string,
+  failing: Set<string>,
+): () => void {
+  const target = fsPromises as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const original = target[fn]!;
+  target[fn] = (...args: unknown[]) => {
+    const path = String(args[0]);
+    // Only the store's own files: the lock's temp file, the manifest, the directory.
+    if (failing.size === 0) {
+      failing.add(path);
+      const syscall = fn === 'writeFile' ? 'open' : fn;
+      return Promise.reject(
+        Object.assign(new Error(`${code}: simulated, ${syscall} '${path}'`), {
+          code,
+          syscall,
+          path,
+        }),
+      );
+    }
+    return original(...args);
+  };
+  syncBuiltinESMExports();
+  return () => {
+    target[fn] = original;
+    syncBuiltinESMExports();
+  };
 }

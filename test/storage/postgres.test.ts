@@ -421,6 +421,89 @@ describe.skipIf(!run)('PostgresStorage on a real server', () => {
     await s.close();
   });
 
+  it('survives its connections being cut: no crash, STORAGE_UNAVAILABLE for the cut call, then it reconnects', async () => {
+    const schema = freshSchema();
+    const appName = `pb_restart_${process.pid}_${Date.now()}`;
+    const file = await bundleWorker(
+      fileURLToPath(new URL('./fixtures/pg-restart-worker.ts', import.meta.url)),
+    );
+    const w = startWorker(file, [pgUrl as string, schema, appName]);
+    const ask = async (command: string): Promise<Record<string, unknown>> => {
+      w.child.stdin.write(`${command}\n`);
+      return JSON.parse(await w.nextLine()) as Record<string, unknown>;
+    };
+    /** Ends every server session of the worker, as a server restart would. */
+    const cut = async (): Promise<number> => {
+      const res = await thePool().query(
+        'SELECT count(*)::int AS n FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1) t',
+        [appName],
+      );
+      return res.rows[0].n as number;
+    };
+    const locker = await thePool().connect();
+    try {
+      expect(await w.nextLine()).toBe('"ready"');
+      // 1. Idle connections cut: the pool emits 'error', which must not end the process.
+      expect(await cut()).toBeGreaterThan(0);
+      expect(await ask('idle-gone')).toEqual({ totalCount: 0 });
+      expect(await ask('get')).toMatchObject({ ok: true, value: { id: 'a', n: 0 } });
+
+      // 2. A connection cut in the middle of a call: that call fails with
+      // STORAGE_UNAVAILABLE, nothing is written, and the next call works.
+      await locker.query('BEGIN');
+      await locker.query(`SELECT 1 FROM "${schema}"."docs" WHERE id = 'a' FOR UPDATE`);
+      w.child.stdin.write('update\n');
+      expect(await w.nextLine()).toBe('"started"');
+      for (let i = 0; i < 500; i++) {
+        const waiting = await thePool().query(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'",
+          [appName],
+        );
+        if (waiting.rows[0].n > 0) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      expect(await cut()).toBeGreaterThan(0);
+      const failed = JSON.parse(await w.nextLine()) as Record<string, unknown>;
+      expect(failed).toMatchObject({
+        ok: false,
+        code: 'STORAGE_UNAVAILABLE',
+        name: 'StorageUnavailableError',
+      });
+      expect(String(failed['message'])).toContain('57P01');
+      await locker.query('ROLLBACK');
+      expect(await ask('get')).toMatchObject({ ok: true, value: { n: 0, revision: 1 } });
+      w.child.stdin.write('update\n');
+      expect(await w.nextLine()).toBe('"started"');
+      expect(JSON.parse(await w.nextLine())).toMatchObject({
+        ok: true,
+        value: { n: 1, revision: 2 },
+      });
+      w.child.stdin.write('close\n');
+      expect(await w.nextLine()).toBe('"closed"');
+      expect(await w.exited).toBe(0);
+      expect(w.stderr()).not.toContain("Unhandled 'error' event");
+    } finally {
+      await locker.query('ROLLBACK').catch(() => undefined);
+      locker.release();
+      w.child.kill();
+    }
+  }, 60_000);
+
+  it('open() against a server that does not answer is STORAGE_UNAVAILABLE', async () => {
+    // Port 1 on the loopback: nothing listens, the connection is refused at once.
+    const dead = new pg.Pool({ connectionString: 'postgres://postgres@127.0.0.1:1/test' });
+    try {
+      const e = (await PostgresStorage.open({ pool: dead, schema: freshSchema() }).catch(
+        (error: unknown) => error,
+      )) as Record<string, unknown>;
+      expect(e).toMatchObject({ code: 'STORAGE_UNAVAILABLE', name: 'StorageUnavailableError' });
+      expect(String(e['message'])).toContain('ECONNREFUSED');
+      expect(dead.listenerCount('error')).toBe(0);
+    } finally {
+      await dead.end();
+    }
+  });
+
   it('50 processes starting on a new schema, then racing update() with the same expectedRevision: migrations once, exactly one winner', async () => {
     const schema = freshSchema();
     const file = await bundleWorker(

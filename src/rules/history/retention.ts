@@ -11,6 +11,9 @@ import { ValidationError, type ValidationIssue } from '../../errors.js';
 import { expandedId, isFull, type RecordDocument } from './layout.js';
 import type { RecordStore } from './records.js';
 
+/** The earliest time a `Date` can hold (ECMAScript: 100,000,000 days before 1970). */
+const EARLIEST_DATE_MS = -8.64e15;
+
 /** Retention limits of execution history. */
 export interface RetentionOptions {
   /** Keep at most this many executions per rule (oldest go first). Default 1000. */
@@ -165,8 +168,10 @@ export class Retention {
   expire(q: Queue, into: Promise<unknown>[]): number {
     const start = q.head;
     let end = Math.max(start, q.records.length - this.maxPerRule);
-    if (this.maxAgeMs !== undefined) {
-      const cutoff = new Date(Date.now() - this.maxAgeMs).toISOString();
+    const oldest = this.maxAgeMs === undefined ? undefined : Date.now() - this.maxAgeMs;
+    // Before the first representable date (a huge maxAgeMs, or Infinity), nothing is too old.
+    if (oldest !== undefined && oldest >= EARLIEST_DATE_MS) {
+      const cutoff = new Date(oldest).toISOString();
       while (end < q.times.length && q.times[end]! < cutoff) end++;
     }
     if (end === start) return 0;

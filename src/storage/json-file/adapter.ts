@@ -16,7 +16,7 @@ import type {
   StorageCapabilities,
   StoredDocument,
 } from '../types.js';
-import { syncDir } from './disk.js';
+import { asStorageError, syncDir } from './disk.js';
 import { acquireLock, type HeldLock, releaseLock } from './file-lock.js';
 import { LOCK } from './json-file-format.js';
 import { type LoadedStore, load, recover } from './loader.js';
@@ -110,12 +110,26 @@ export class JsonFileStorage implements StorageAdapter {
    * @throws StorageLockedError when another live `JsonFileStorage` (in this or another
    *   process) has the directory open; the error names the holder (pid, host).
    * @throws StorageCorruptError when a file cannot be read back (file and line/column in
-   *   the error); nothing is changed on disk.
+   *   the error), or a directory stands where a file of the store belongs; nothing is
+   *   changed on disk.
+   * @throws StorageUnavailableError when the directory cannot be used: a read-only file
+   *   system, a missing permission, a full disk (the error names the file).
    * @throws ValidationError for invalid options.
    */
   static async open(options: JsonFileStorageOptions): Promise<JsonFileStorage> {
     checkOptions(options);
     const dir = resolve(options.dir);
+    try {
+      return await JsonFileStorage.openDir(dir, options);
+    } catch (e) {
+      throw asStorageError(e, dir);
+    }
+  }
+
+  private static async openDir(
+    dir: string,
+    options: JsonFileStorageOptions,
+  ): Promise<JsonFileStorage> {
     const created = await mkdir(dir, { recursive: true });
     if (created !== undefined) {
       // Make the new directories' entries durable too, up to the first one that existed.

@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import { link, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { StorageLockedError } from '../../errors.js';
+import { asStorageError } from './disk.js';
 
 /** What a lock file records about its holder. */
 export interface LockInfo {
@@ -126,7 +127,7 @@ export async function acquireLock(path: string, storePath: string): Promise<Held
         text = await readFile(path, 'utf8');
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // released meanwhile
-        throw e;
+        throw asStorageError(e, path); // e.g. a directory named like the lock
       }
       const holder = parseLock(text);
       if (!holder) {

@@ -88,7 +88,15 @@ async function readManifest(
   const manifestPath = join(dir, MANIFEST);
   const manifestBuf = await readIfExists(manifestPath);
   if (manifestBuf === undefined) {
-    const stray = entries.filter((f) => SNAPSHOT_FILE.test(f) || JOURNAL_FILE.test(f));
+    const firstJournal = journalFileName(0);
+    // An empty first journal without a manifest is an earlier version's first open, killed
+    // before it wrote the manifest: no write was ever acknowledged, so the store is new.
+    const interrupted =
+      entries.includes(firstJournal) && (await readIfExists(join(dir, firstJournal)))?.length === 0;
+    const stray = entries.filter(
+      (f) =>
+        (SNAPSHOT_FILE.test(f) || JOURNAL_FILE.test(f)) && !(interrupted && f === firstJournal),
+    );
     if (stray.length > 0) {
       throw new StorageCorruptError(
         manifestPath,
@@ -188,12 +196,18 @@ function decodeTail(tail: Buffer): WriteOp | undefined {
 
 /**
  * Repairs what a crash left (a torn journal line, leftover files, a missing newline),
- * writes the manifest of a fresh store, and opens the journal for appending.
+ * writes the manifest of a fresh store, and opens the journal for appending (creating it
+ * when a crash came between a new store's manifest and its journal).
  */
 export async function recover(dir: string, loaded: LoadedStore): Promise<FileHandle> {
   const journalPath = join(dir, loaded.manifest.journal);
   if (loaded.truncateTo !== undefined) await truncateDurably(journalPath, loaded.truncateTo);
   await removeLeftovers(dir, loaded.manifest, loaded.entries);
+  // A new store commits its manifest first: a kill before the rename leaves only temp
+  // files (removed on the next open), a kill after it a generation-0 store whose journal
+  // is created below. Never a journal without a manifest, which would read as corrupt.
+  if (loaded.fresh) await replaceFileAtomically(dir, MANIFEST, encodeManifest(loaded.manifest));
+  const created = !loaded.entries.includes(loaded.manifest.journal);
   const journal = await open(journalPath, 'a');
   try {
     if (loaded.needsNewline) {
@@ -201,10 +215,7 @@ export async function recover(dir: string, loaded: LoadedStore): Promise<FileHan
       loaded.journalBytes += 1;
     }
     await journal.sync();
-    if (loaded.fresh) {
-      await syncDir(dir);
-      await replaceFileAtomically(dir, MANIFEST, encodeManifest(loaded.manifest));
-    }
+    if (created) await syncDir(dir);
   } catch (e) {
     await journal.close();
     throw e;

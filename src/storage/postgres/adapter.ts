@@ -14,7 +14,12 @@ import type {
   StoredDocument,
 } from '../types.js';
 import { PgCollection } from './collection.js';
-import type { PostgresStorageOptions, Shared } from './connection.js';
+import {
+  asUnavailable,
+  type ConnectionErrorListener,
+  type PostgresStorageOptions,
+  type Shared,
+} from './connection.js';
 import { migrate } from './schema-migrations.js';
 import { ident, lockKey, pathLiteral } from './sql.js';
 
@@ -60,6 +65,12 @@ export class PostgresStorage implements StorageAdapter {
   private readonly collections = new Map<string, PgCollection<StoredDocument>>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private closed = false;
+  /**
+   * The pool's 'error' events (an idle connection dropped) need no action: `pg.Pool` has
+   * already discarded that connection, and the next call opens a new one. Listening is
+   * what keeps Node.js from ending the process.
+   */
+  private readonly onPoolError: ConnectionErrorListener = () => undefined;
 
   private constructor(options: PostgresStorageOptions, schema: string) {
     this.schema = schema;
@@ -81,6 +92,7 @@ export class PostgresStorage implements StorageAdapter {
    *
    * @throws ValidationError for a bad schema name or a database whose encoding is not UTF8.
    * @throws CompatibilityError when the schema was migrated by a newer plugboard.
+   * @throws StorageUnavailableError when the server cannot be reached.
    */
   static async open(options: PostgresStorageOptions): Promise<PostgresStorage> {
     const schema = options.schema ?? 'plugboard';
@@ -103,7 +115,13 @@ export class PostgresStorage implements StorageAdapter {
       );
     }
     const storage = new PostgresStorage(options, schema);
-    await migrate(storage.shared);
+    options.pool.on?.('error', storage.onPoolError);
+    try {
+      await migrate(storage.shared);
+    } catch (e) {
+      options.pool.removeListener?.('error', storage.onPoolError);
+      throw asUnavailable(e);
+    }
     return storage;
   }
 
@@ -134,7 +152,11 @@ export class PostgresStorage implements StorageAdapter {
     if (this.closed) return;
     this.closed = true;
     await Promise.allSettled([...this.inFlight]);
-    if (this.endPool) await this.shared.db.end?.();
+    try {
+      if (this.endPool) await this.shared.db.end?.();
+    } finally {
+      this.shared.db.removeListener?.('error', this.onPoolError);
+    }
   }
 
   /** Same as {@link PostgresStorage.close}, for `await using`. */
@@ -152,7 +174,9 @@ export class PostgresStorage implements StorageAdapter {
     } catch (e) {
       return Promise.reject(e);
     }
-    const p = work();
+    const p = work().catch((e: unknown) => {
+      throw asUnavailable(e);
+    });
     this.inFlight.add(p);
     const done = (): void => {
       this.inFlight.delete(p);

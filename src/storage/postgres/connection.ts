@@ -1,9 +1,18 @@
 /**
- * What `PostgresStorage` needs from a connection (a `pg.Pool` fits), its options, and
- * the session helper every multi-statement step runs in.
+ * What `PostgresStorage` needs from a connection (a `pg.Pool` fits), its options, the
+ * session helper every multi-statement step runs in, and how a lost connection is told
+ * from other failures.
  *
  * @module
  */
+import { isPlugboardError, StorageUnavailableError } from '../../errors.js';
+import { errorField, errorMessage } from '../../internal/error-message.js';
+
+/**
+ * A listener of a connection's `'error'` events.
+ * @internal
+ */
+export type ConnectionErrorListener = (error: Error) => void;
 
 /** The part of a query result the adapter reads (a `pg` `QueryResult` fits). */
 export interface QueryResultLike {
@@ -19,6 +28,13 @@ export interface QueryableClient {
   query(text: string, values?: unknown[]): Promise<QueryResultLike>;
   /** Returns the session to its pool. */
   release(err?: Error | boolean): void;
+  /**
+   * Subscribes to the session's `'error'` events (`pg` emits one when the connection
+   * drops between statements); the adapter listens while it holds the session.
+   */
+  on?(event: 'error', listener: (error: Error) => void): unknown;
+  /** Unsubscribes a listener added with `on`. */
+  removeListener?(event: 'error', listener: (error: Error) => void): unknown;
 }
 
 /** A statement with a name, which `pg` prepares once per connection and then reuses. */
@@ -50,6 +66,15 @@ export interface Queryable {
   connect?(): Promise<QueryableClient>;
   /** Closes the pool; called by `close()` only with `endPoolOnClose: true`. */
   end?(): Promise<void>;
+  /**
+   * Subscribes to the pool's `'error'` events. A `pg.Pool` emits one when an idle
+   * connection drops (a server restart, `pg_terminate_backend`), and Node.js ends the
+   * process on an `'error'` event nobody listens to: the adapter listens from `open()`
+   * until `close()`.
+   */
+  on?(event: 'error', listener: (error: Error) => void): unknown;
+  /** Unsubscribes a listener added with `on`. */
+  removeListener?(event: 'error', listener: (error: Error) => void): unknown;
 }
 
 /** Options of {@link PostgresStorage.open}. */
@@ -99,6 +124,10 @@ export async function withSession<R>(db: Queryable, fn: (q: Queryable) => Promis
   if (!db.connect) return fn(db);
   const client = await db.connect();
   let failed = false;
+  // A checked-out `pg` client has no pool listener: a connection dropping between two
+  // statements would be an unhandled 'error' event. The next statement fails instead.
+  const ignore: ConnectionErrorListener = () => undefined;
+  client.on?.('error', ignore);
   try {
     return await fn(client);
   } catch (e) {
@@ -107,7 +136,44 @@ export async function withSession<R>(db: Queryable, fn: (q: Queryable) => Promis
   } finally {
     // A session that failed mid-transaction is discarded rather than reused.
     client.release(failed);
+    client.removeListener?.('error', ignore);
   }
+}
+
+/** SQLSTATEs of a lost or refused connection: class 08, server shutdown, too many clients. */
+const UNAVAILABLE_STATES = /^(08...|57P0[123]|53300)$/;
+/** Network errors of the socket. */
+const UNAVAILABLE_ERRNOS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+]);
+/** What `pg` says, without a code, about a connection that ended or never came. */
+const UNAVAILABLE_MESSAGES =
+  /Connection terminated|connection error and is not queryable|Client was closed and is not queryable|timeout exceeded when trying to connect/;
+
+/**
+ * A failure of the connection rather than of the statement, as a
+ * {@link StorageUnavailableError} (the driver's error as `cause`); anything else unchanged.
+ * @internal
+ */
+export function asUnavailable(e: unknown): unknown {
+  if (isPlugboardError(e)) return e;
+  const code = errorField(e, 'code');
+  const message = errorMessage(e);
+  const lost =
+    typeof code === 'string'
+      ? UNAVAILABLE_STATES.test(code) || UNAVAILABLE_ERRNOS.has(code)
+      : UNAVAILABLE_MESSAGES.test(message);
+  if (!lost) return e;
+  return new StorageUnavailableError(
+    `PostgreSQL is unavailable (${message}${typeof code === 'string' ? `, ${code}` : ''}); the operation did not complete. The next call uses a new connection: retry it once the server is reachable`,
+    { cause: e },
+  );
 }
 
 /**

@@ -6,6 +6,7 @@
  * @internal
  * @module
  */
+import { errorField, errorMessage } from '../../internal/error-message.js';
 import type { Collection, StorageAdapter, StoredDocument } from '../../storage/types.js';
 import type { StorageSuiteOptions, SuiteTestApi } from './api.js';
 
@@ -81,8 +82,8 @@ export async function codeOf(promise: Promise<unknown>): Promise<string | undefi
     await promise;
     return undefined;
   } catch (e) {
-    const code = (e as { code?: unknown }).code;
-    return typeof code === 'string' ? code : `threw without code: ${String(e)}`;
+    const code = errorField(e, 'code');
+    return typeof code === 'string' ? code : `threw without code: ${errorMessage(e)}`;
   }
 }
 
@@ -91,7 +92,7 @@ export function codeOfCall(fn: () => unknown): unknown {
   try {
     fn();
   } catch (e) {
-    return (e as { code?: unknown }).code;
+    return errorField(e, 'code');
   }
   return undefined;
 }
