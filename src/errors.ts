@@ -234,6 +234,54 @@ export class ConnectionTestError extends PlugboardError {
   }
 }
 
+/**
+ * Thrown by an action handler to tell the rule engine what kind of failure it hit, and
+ * so whether another attempt can help:
+ *
+ * - `auth`: the service refused the instance's credentials (like HTTP 401/403). Not
+ *   retried; the instance's status becomes `error` with reason `auth` until a
+ *   connection test passes.
+ * - `retryable`: a later attempt may succeed (like HTTP 429, 5xx or a network error).
+ *   Retried under the action's retry policy, not before `retryAfterMs`.
+ * - `fatal`: the request itself is wrong (like HTTP 400 or 422). Not retried.
+ *
+ * Handlers that throw other errors are classified by the engine (see "Timeouts and
+ * retries" in the rules guide).
+ *
+ * @example
+ * ```ts
+ * const res = await fetch(url, { signal: ctx.signal });
+ * if (res.status === 429) {
+ *   throw new ActionError('rate limited', 'retryable', { retryAfterMs: 2_000 });
+ * }
+ * ```
+ */
+export class ActionError extends PlugboardError {
+  /** How the engine treats the failure: `auth`, `retryable` or `fatal`. */
+  readonly kind: 'auth' | 'retryable' | 'fatal';
+  /** The earliest time to try again, in ms from now (only for `retryable`). */
+  readonly retryAfterMs: number | undefined;
+
+  /**
+   * @param message - what failed, without secrets (it is recorded on the execution)
+   * @param kind - `auth`, `retryable` or `fatal`
+   * @param options - optional `cause`, and `retryAfterMs` (a finite number ≥ 0; other
+   *   values are ignored)
+   */
+  constructor(
+    message: string,
+    kind: 'auth' | 'retryable' | 'fatal',
+    options?: PlugboardErrorOptions & { readonly retryAfterMs?: number },
+  ) {
+    super('ACTION_FAILED', message, options);
+    this.name = 'ActionError';
+    this.kind = kind;
+    const after = options?.retryAfterMs;
+    this.retryAfterMs =
+      typeof after === 'number' && Number.isFinite(after) && after >= 0 ? after : undefined;
+  }
+}
+
 /** Another process (or another storage object) holds the store's lock. */
 export class StorageLockedError extends PlugboardError {
   /** Description of the lock holder, e.g. `pid 1234 on host-a`. */

@@ -44,6 +44,7 @@ export type {
   ValidationIssue,
 } from './errors.js';
 export {
+  ActionError,
   AmbiguousInstanceError,
   CompatibilityError,
   ConflictError,

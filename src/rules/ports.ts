@@ -30,6 +30,7 @@ export type ConfigPort = Pick<
   | 'resolveInstance'
   | 'getCredentials'
   | 'recordAudit'
+  | 'reportAuthFailure'
   | 'addReferenceChecker'
 >;
 
