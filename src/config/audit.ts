@@ -55,7 +55,7 @@ export function checkAuditInput(input: unknown): asserts input is AuditInput {
 /** Fewest appends between automatic prunes. */
 const MIN_PRUNE_INTERVAL = 100;
 
-/** `maxEntries` when the options set none: about 40 MB of entries in memory. */
+/** `maxEntries` when the options set none: about 45 MB of entries in memory. */
 export const DEFAULT_AUDIT_MAX_ENTRIES = 100_000;
 
 /** Appends, queries and prunes audit entries. */
