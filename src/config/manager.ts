@@ -69,7 +69,7 @@ export interface ConfigManagerOptions {
   readonly fetch?: typeof fetch;
   /** OAuth2 refresh and retry settings. */
   readonly oauth2?: ConfigOAuth2Options;
-  /** Audit log retention; default keep everything. */
+  /** Audit log retention; default `{ maxEntries: 100_000 }` (`Infinity` keeps all). */
   readonly auditRetention?: AuditRetention;
   /** Actor recorded when a call passes none; default `system`. */
   readonly defaultActor?: string;
@@ -300,6 +300,18 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     return this.health.testConnection(instanceId, opts);
   }
 
+  /**
+   * Marks an instance whose credentials a service refused (the RuleEngine calls it on an
+   * action's `auth` failure): status `error`, reason `auth`, `error` = `message` (keep it
+   * free of secrets); an inactive instance stays inactive, a missing one is ignored. A
+   * passing connection test makes it active again.
+   *
+   * @throws ValidationError when an argument is not a string
+   */
+  async reportAuthFailure(instanceId: string, message: string): Promise<void> {
+    await this.health.recordAuthFailure(instanceId, message);
+  }
+
   /** Tests every instance (or those of one integration), at most `concurrency` at a time. */
   async checkHealth(opts: CheckHealthOptions = {}): Promise<HealthReport> {
     return this.health.checkHealth(opts);
@@ -405,7 +417,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     return this.recorder.query(q);
   }
 
-  /** Applies the audit retention policy now (it also runs every 100 entries); resolves how many entries were removed. */
+  /** Applies the audit retention policy now (it also runs every tenth of `maxEntries` appends); resolves how many entries were removed. */
   pruneAuditLog(): Promise<number> {
     return this.recorder.prune();
   }

@@ -7,8 +7,9 @@
  * @module
  */
 import { ValidationError, type ValidationIssue } from '../../errors.js';
-import { isoNow } from '../../internal/clock.js';
+import { isoAt, isoNow } from '../../internal/clock.js';
 import { errorMessage } from '../../internal/error-message.js';
+import { OrderedIds } from '../../internal/ids.js';
 import { frozenJson, shareFrozen } from '../../internal/json.js';
 import type { ConditionContext, IntegrationEvent } from '../../schema/runtime.js';
 import type { ActionRunner, DispatchScope } from '../action-runner.js';
@@ -97,12 +98,14 @@ export function checkEvent(event: IntegrationEvent): void {
 /** Runs the rules of events and records their executions. */
 export class Dispatcher {
   private readonly o: DispatcherOptions;
-  private readonly idPrefix: string;
-  private idCounter = 0;
+  /**
+   * Dispatch ids, `ex_<ms>_<seq>_<node>`: in time order, and unique across processes
+   * writing one store (128 random bits per engine).
+   */
+  private readonly ids = new OrderedIds('ex_', '_');
 
   constructor(options: DispatcherOptions) {
     this.o = options;
-    this.idPrefix = `ex_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}_`;
   }
 
   /**
@@ -137,12 +140,13 @@ export class Dispatcher {
   }
 
   private begin(event: IntegrationEvent, rt: DispatchRuntime): DispatchRun {
-    const now = isoNow();
+    const ms = Date.now();
+    const now = isoAt(ms);
     // One frozen copy of the event serves every execution this dispatch records: storage
     // shares it instead of copying it once per rule.
     const triggerData = frozenJson(event, 'event');
     // Executions are numbered within the dispatch: `<dispatch id>.<n>`.
-    const ids: DispatchIds = { base: this.nextId(), n: 0 };
+    const ids: DispatchIds = { base: this.ids.next(ms), n: 0 };
     const scope: DispatchScope = { actions: new Map(), instances: new Map(), enabled: new Map() };
     this.o.nextEpoch();
     const record = new DispatchRecord(
@@ -324,11 +328,6 @@ export class Dispatcher {
     draft.error = `condition failed: ${errorMessage(e)}`;
     this.o.log.add(logs, 'error', 'condition', draft.error);
     return draft;
-  }
-
-  /** A unique, time-ordered id for this engine's next dispatch. */
-  private nextId(): string {
-    return this.idPrefix + (this.idCounter++).toString(36).padStart(8, '0');
   }
 
   /** The next execution number of the dispatch, announced with `execution:started`. */
