@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { clip, MAX_MESSAGE_LENGTH } from './internal/truncate.js';
 
 /** Every stable error code plugboard uses. */
 export type PlugboardErrorCode =
@@ -62,7 +63,11 @@ export class PlugboardError extends Error {
    * @param options - optional `cause`
    */
   constructor(code: PlugboardErrorCode, message: string, options?: PlugboardErrorOptions) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    // Messages quote ids and values given by callers: keep them to a readable size.
+    super(
+      clip(message, MAX_MESSAGE_LENGTH),
+      options?.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.code = code;
     this.name = 'PlugboardError';
     Object.defineProperty(this, PLUGBOARD_ERROR_MARK, { value: true });
@@ -72,6 +77,21 @@ export class PlugboardError extends Error {
   toJSON(): { name: string; code: PlugboardErrorCode; message: string } {
     return { name: this.name, code: this.code, message: this.message };
   }
+}
+
+/** Issue paths and messages longer than these are cut (they may quote caller input). */
+const MAX_ISSUE_PATH = 256;
+const MAX_ISSUE_MESSAGE = 1024;
+
+function clipIssue(issue: ValidationIssue): ValidationIssue {
+  if (issue.path.length <= MAX_ISSUE_PATH && issue.message.length <= MAX_ISSUE_MESSAGE) {
+    return issue;
+  }
+  return {
+    ...issue,
+    path: clip(issue.path, MAX_ISSUE_PATH),
+    message: clip(issue.message, MAX_ISSUE_MESSAGE),
+  };
 }
 
 function formatIssues(issues: readonly ValidationIssue[]): string {
@@ -94,10 +114,11 @@ export class ValidationError extends PlugboardError {
     context?: string,
     options?: PlugboardErrorOptions,
   ) {
-    const body = formatIssues(issues);
+    const clipped = issues.map(clipIssue);
+    const body = formatIssues(clipped);
     super('VALIDATION_FAILED', context ? `Invalid ${context}: ${body}` : body, options);
     this.name = 'ValidationError';
-    this.issues = Object.freeze(issues.map((i) => Object.freeze({ ...i })));
+    this.issues = Object.freeze(clipped.map((i) => Object.freeze({ ...i })));
   }
 
   override toJSON(): {
@@ -110,11 +131,14 @@ export class ValidationError extends PlugboardError {
   }
 }
 
-/** Something looked up by id does not exist; the message suggests close matches. */
+/**
+ * Something looked up by id does not exist; the message suggests close matches. The
+ * message quotes at most 128 characters of the id (and of each suggestion).
+ */
 export class NotFoundError extends PlugboardError {
   /** What kind of thing was looked up, e.g. `integration`, `document`, `instance`. */
   readonly resource: string;
-  /** The id that was not found. */
+  /** The id that was not found, as given. */
   readonly id: string;
   /** Close matches, best first (may be empty). */
   readonly suggestions: readonly string[];
@@ -127,10 +151,10 @@ export class NotFoundError extends PlugboardError {
     const suggestions = options?.suggestions ?? [];
     const hint =
       suggestions.length > 0
-        ? ` (did you mean ${suggestions.map((s) => `'${s}'`).join(' or ')}?)`
+        ? ` (did you mean ${suggestions.map((s) => `'${clip(s)}'`).join(' or ')}?)`
         : '';
     const detail = options?.detail ? `. ${options.detail}` : '';
-    super('NOT_FOUND', `${resource} '${id}' not found${hint}${detail}`, options);
+    super('NOT_FOUND', `${resource} '${clip(String(id))}' not found${hint}${detail}`, options);
     this.name = 'NotFoundError';
     this.resource = resource;
     this.id = id;

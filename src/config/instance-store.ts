@@ -14,6 +14,7 @@ import {
   type Reference,
   ValidationError,
 } from '../errors.js';
+import { assertIdLength } from '../internal/ids.js';
 import type { Collection, StorageAdapter } from '../storage/types.js';
 import type { AuditRecorder } from './audit-recorder.js';
 import {
@@ -190,13 +191,15 @@ export class InstanceStore {
 
   // ------------------------------------------------------------------- reads
 
-  /** The stored document, if any. */
-  find(instanceId: string): Promise<InstanceDocument | undefined> {
+  /** The stored document, if any. @throws ValidationError for an over-long id */
+  async find(instanceId: string): Promise<InstanceDocument | undefined> {
+    assertIdLength(instanceId, 'instanceId', 'instance id');
     return this.col.get(instanceId);
   }
 
-  /** The stored document. @throws NotFoundError */
+  /** The stored document. @throws NotFoundError; ValidationError for an over-long id */
   async require(instanceId: string): Promise<InstanceDocument> {
+    assertIdLength(instanceId, 'instanceId', 'instance id');
     const doc =
       typeof instanceId === 'string' && instanceId !== ''
         ? await this.col.get(instanceId)
