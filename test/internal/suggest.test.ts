@@ -49,9 +49,9 @@ describe('closest', () => {
 
   it('bounds its work over many long candidates (generous time bound)', () => {
     const candidates = Array.from({ length: 100_000 }, (_, i) =>
-      `${i}`.padEnd(MAX_SUGGEST_LENGTH, 'q'),
+      `${i}`.padEnd(128, 'q'),
     );
-    const wanted = 'x'.padEnd(MAX_SUGGEST_LENGTH, 'q');
+    const wanted = 'x'.padEnd(128, 'q');
     const start = performance.now();
     closest(wanted, candidates, 1, { prefixes: false });
     expect(performance.now() - start).toBeLessThan(1000);
