@@ -48,9 +48,7 @@ describe('closest', () => {
   });
 
   it('bounds its work over many long candidates (generous time bound)', () => {
-    const candidates = Array.from({ length: 100_000 }, (_, i) =>
-      `${i}`.padEnd(128, 'q'),
-    );
+    const candidates = Array.from({ length: 100_000 }, (_, i) => `${i}`.padEnd(128, 'q'));
     const wanted = 'x'.padEnd(128, 'q');
     const start = performance.now();
     closest(wanted, candidates, 1, { prefixes: false });
