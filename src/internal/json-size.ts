@@ -20,10 +20,16 @@ interface Frame {
   written: number;
 }
 
+/** A character that is not one byte in JSON: a control, `"`, `\\` or non-ASCII. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds
+const NOT_PLAIN = /[\u0000-\u001f"\\\u007f-\uffff]/;
+
 /** UTF-8 bytes of a string as JSON (quotes and escapes included), or more than `room`. */
 function stringBytes(s: string, room: number): number {
   // Every code unit takes at least one byte: a string longer than the room is over it.
   if (s.length + 2 > room) return s.length + 2;
+  // Most strings are plain ASCII: one byte per character, no escapes.
+  if (!NOT_PLAIN.test(s)) return s.length + 2;
   let n = 2;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
@@ -86,13 +92,56 @@ function advance(
   return undefined;
 }
 
+/** {@link fastBytes}' answer when the value nests deeper than it recurses. */
+const TOO_DEEP = -2;
+const MAX_FAST_DEPTH = 64;
+
+/**
+ * The recursive count of {@link jsonBytesUpTo} for values nested at most
+ * {@link MAX_FAST_DEPTH} deep (a cycle looks infinitely deep): no allocation per member.
+ */
+function fastBytes(v: unknown, depth: number, room: number): number {
+  if (v === null || typeof v !== 'object' || v instanceof Date) return scalarBytes(v, room);
+  if (depth >= MAX_FAST_DEPTH) return TOO_DEEP;
+  let n = 2;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length && n <= room; i++) {
+      if (i > 0) n++;
+      const b = fastBytes(v[i], depth + 1, room - n);
+      if (b === TOO_DEEP) return b;
+      n += b;
+    }
+    return n;
+  }
+  let first = true;
+  for (const key of Object.keys(v)) {
+    const x = (v as Record<string, unknown>)[key];
+    if (dropped(x)) continue;
+    n += (first ? 0 : 1) + stringBytes(key, room - n) + 1;
+    first = false;
+    if (n > room) return n;
+    const b = fastBytes(x, depth + 1, room - n);
+    if (b === TOO_DEEP) return b;
+    n += b;
+    if (n > room) return n;
+  }
+  return n;
+}
+
 /**
  * The UTF-8 length of `JSON.stringify(value)` when it is at most `limit`; a number over
  * `limit` as soon as the count passes it; {@link CYCLIC} when the value contains itself.
  * Objects are walked by their own enumerable keys (`toJSON` other than `Date`'s is not
- * called).
+ * called). Shallow values are counted recursively; deeper ones (or cyclic ones) by an
+ * explicit stack, so no nesting depth overflows the call stack.
  */
 export function jsonBytesUpTo(value: unknown, limit: number): number {
+  const fast = fastBytes(value, 0, limit);
+  return fast === TOO_DEEP ? walkBytes(value, limit) : fast;
+}
+
+/** {@link jsonBytesUpTo} by an explicit stack, with cycle detection. */
+function walkBytes(value: unknown, limit: number): number {
   let size = 0;
   const frames: Frame[] = [];
   const open = new Set<object>();
