@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { clip, MAX_MESSAGE_LENGTH } from './internal/truncate.js';
 
 /** Every stable error code plugboard uses. */
 export type PlugboardErrorCode =
@@ -57,7 +58,11 @@ export class PlugboardError extends Error {
    * @param options - optional `cause`
    */
   constructor(code: PlugboardErrorCode, message: string, options?: ErrorOptions) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    // Messages quote ids and values given by callers: keep them to a readable size.
+    super(
+      clip(message, MAX_MESSAGE_LENGTH),
+      options?.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.code = code;
     this.name = 'PlugboardError';
     Object.defineProperty(this, PLUGBOARD_ERROR_MARK, { value: true });
@@ -67,6 +72,21 @@ export class PlugboardError extends Error {
   toJSON(): { name: string; code: PlugboardErrorCode; message: string } {
     return { name: this.name, code: this.code, message: this.message };
   }
+}
+
+/** Issue paths and messages longer than these are cut (they may quote caller input). */
+const MAX_ISSUE_PATH = 256;
+const MAX_ISSUE_MESSAGE = 1024;
+
+function clipIssue(issue: ValidationIssue): ValidationIssue {
+  if (issue.path.length <= MAX_ISSUE_PATH && issue.message.length <= MAX_ISSUE_MESSAGE) {
+    return issue;
+  }
+  return {
+    ...issue,
+    path: clip(issue.path, MAX_ISSUE_PATH),
+    message: clip(issue.message, MAX_ISSUE_MESSAGE),
+  };
 }
 
 function formatIssues(issues: readonly ValidationIssue[]): string {
@@ -84,15 +104,12 @@ export class ValidationError extends PlugboardError {
    * @param issues - the problems found (at least one)
    * @param context - a short prefix saying what was being validated, e.g. `definition`
    */
-  constructor(
-    issues: readonly ValidationIssue[],
-    context?: string,
-    options?: ErrorOptions,
-  ) {
-    const body = formatIssues(issues);
+  constructor(issues: readonly ValidationIssue[], context?: string, options?: ErrorOptions) {
+    const clipped = issues.map(clipIssue);
+    const body = formatIssues(clipped);
     super('VALIDATION_FAILED', context ? `Invalid ${context}: ${body}` : body, options);
     this.name = 'ValidationError';
-    this.issues = Object.freeze(issues.map((i) => Object.freeze({ ...i })));
+    this.issues = Object.freeze(clipped.map((i) => Object.freeze({ ...i })));
   }
 
   override toJSON(): {
@@ -105,11 +122,14 @@ export class ValidationError extends PlugboardError {
   }
 }
 
-/** Something looked up by id does not exist; the message suggests close matches. */
+/**
+ * Something looked up by id does not exist; the message suggests close matches. The
+ * message quotes at most 128 characters of the id (and of each suggestion).
+ */
 export class NotFoundError extends PlugboardError {
   /** What kind of thing was looked up, e.g. `integration`, `document`, `instance`. */
   readonly resource: string;
-  /** The id that was not found. */
+  /** The id that was not found, as given. */
   readonly id: string;
   /** Close matches, best first (may be empty). */
   readonly suggestions: readonly string[];
@@ -122,10 +142,10 @@ export class NotFoundError extends PlugboardError {
     const suggestions = options?.suggestions ?? [];
     const hint =
       suggestions.length > 0
-        ? ` (did you mean ${suggestions.map((s) => `'${s}'`).join(' or ')}?)`
+        ? ` (did you mean ${suggestions.map((s) => `'${clip(s)}'`).join(' or ')}?)`
         : '';
     const detail = options?.detail ? `. ${options.detail}` : '';
-    super('NOT_FOUND', `${resource} '${id}' not found${hint}${detail}`, options);
+    super('NOT_FOUND', `${resource} '${clip(String(id))}' not found${hint}${detail}`, options);
     this.name = 'NotFoundError';
     this.resource = resource;
     this.id = id;
@@ -187,11 +207,7 @@ export class AmbiguousInstanceError extends PlugboardError {
   /** Ids of the candidate instances. */
   readonly candidates: readonly string[];
 
-  constructor(
-    integrationId: string,
-    candidates: readonly string[],
-    options?: ErrorOptions,
-  ) {
+  constructor(integrationId: string, candidates: readonly string[], options?: ErrorOptions) {
     super(
       'AMBIGUOUS_INSTANCE',
       `Several instances of '${integrationId}' match (${candidates.join(', ')}); mark one with isDefault or pass an instanceId`,
@@ -365,12 +381,7 @@ export class OAuth2Error extends PlugboardError {
   /** The OAuth2 `error` field, when the server sent one. */
   readonly oauthError: string | undefined;
 
-  constructor(
-    message: string,
-    kind: FailureKind,
-    oauthError?: string,
-    options?: ErrorOptions,
-  ) {
+  constructor(message: string, kind: FailureKind, oauthError?: string, options?: ErrorOptions) {
     super('OAUTH2_FAILED', message, options);
     this.name = 'OAuth2Error';
     this.kind = kind;

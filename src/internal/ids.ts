@@ -9,10 +9,13 @@
  * (given one clock); ids of different processes sort by time to the millisecond; and
  * ids never collide unless two generators drew the same 128-bit node.
  *
+ * Also the bound on ids given to lookups ({@link MAX_ID_LENGTH}).
+ *
  * @internal
  * @module
  */
 import { randomBytes } from 'node:crypto';
+import { ValidationError } from '../errors.js';
 
 // The one piece of process-wide state: the count of ids made, so that two generators
 // (two engines over one store) making ids in the same millisecond still order them.
@@ -56,5 +59,35 @@ export class OrderedIds {
     // 10 digits count 3.6e15 ids: over a century at a million ids a second.
     const count = (made++).toString(36).padStart(10, '0');
     return `${this.head}${count}${this.sep}${this.node}`;
+  }
+}
+
+/*
+ * The bound on ids given to lookups. No id plugboard stores is longer than 128 characters
+ * (rule, instance and action ids; integration ids are at most 64), so a longer one cannot
+ * name anything: it is refused before any search, suggestion or message repeats it.
+ */
+
+/** The longest id a lookup accepts, in UTF-16 code units. */
+export const MAX_ID_LENGTH = 256;
+
+/**
+ * Checks the length of an id given to a lookup (`getRule`, `getInstance`, `registry.get`…).
+ * Values that are not strings are left to the lookup, which does not find them.
+ *
+ * @param what - what the id names, for the message prefix, e.g. `rule id`, `version range`
+ * @throws ValidationError for a string longer than {@link MAX_ID_LENGTH}
+ */
+export function assertIdLength(id: unknown, path: string, what: string): void {
+  if (typeof id === 'string' && id.length > MAX_ID_LENGTH) {
+    throw new ValidationError(
+      [
+        {
+          path,
+          message: `must be at most ${MAX_ID_LENGTH} characters (got ${id.length})`,
+        },
+      ],
+      what,
+    );
   }
 }

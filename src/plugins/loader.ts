@@ -52,6 +52,12 @@ export interface PluginLoaderOptions {
   readonly publish?: boolean;
   /** How many plugins `loadAll` loads at once (default 8). */
   readonly concurrency?: number;
+  /**
+   * The most bytes of JSON one manifest package may hold: `manifest.json` and every
+   * schema file it references, together (default 8 MiB). A package over it fails to load
+   * with an issue naming the file.
+   */
+  readonly maxManifestBytes?: number;
 }
 
 /** Options of {@link PluginLoader.unload}. */
@@ -85,13 +91,15 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
   readonly #logger: PluginLogger;
   readonly #publish: boolean;
   readonly #concurrency: number;
+  readonly #maxManifestBytes: number | undefined;
   readonly #plugins = new LoadedPlugins();
   readonly #fileCache: JsonFileCache = new Map();
 
   /**
    * @param options - the registry, and optionally `fetch`, `initializeTimeoutMs`,
-   *   `logger`, `publish` and `concurrency`
-   * @throws {ValidationError} when `registry` is missing or the timeout is not positive
+   *   `logger`, `publish`, `concurrency` and `maxManifestBytes`
+   * @throws {ValidationError} when `registry` is missing, or the timeout or
+   *   `maxManifestBytes` is not positive
    */
   constructor(options: PluginLoaderOptions) {
     super();
@@ -108,6 +116,14 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
         'PluginLoader options',
       );
     }
+    const maxBytes = options.maxManifestBytes;
+    if (maxBytes !== undefined && (!Number.isSafeInteger(maxBytes) || maxBytes < 1)) {
+      throw new ValidationError(
+        [{ path: 'maxManifestBytes', message: 'must be a positive integer' }],
+        'PluginLoader options',
+      );
+    }
+    this.#maxManifestBytes = maxBytes;
     this.#registry = options.registry;
     this.#timeoutMs = timeout;
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
@@ -141,7 +157,10 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
   async loadManifest(dir: string, options: RegisterOptions = {}): Promise<LoadedPlugin> {
     const source = resolve(dir);
     return this.#reporting(source, async () => {
-      const read = await readManifestPackage(source, { cache: this.#fileCache });
+      const read = await readManifestPackage(source, {
+        cache: this.#fileCache,
+        ...(this.#maxManifestBytes === undefined ? {} : { maxBytes: this.#maxManifestBytes }),
+      });
       if (!read.ok) {
         const cause = new ValidationError(read.issues, `manifest package ${read.dir}`);
         throw new PluginLoadError(cause.message, read.id, { cause });

@@ -15,7 +15,7 @@ import type {
 } from '../schema/runtime.js';
 import { type LogWriter, scrubbedJson } from './execution-log.js';
 import type { LogEntry } from './history/index.js';
-import type { ConfigPort, RegistryPort } from './ports.js';
+import type { ConfigPort } from './ports.js';
 import type { CompiledAction, CompiledRule } from './rule-shape.js';
 
 /** What an {@link ActionCall} reads credentials through, and logs to. */

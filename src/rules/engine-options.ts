@@ -51,7 +51,16 @@ export interface RuleEngineOptions {
    * when many rules share a trigger type.
    */
   readonly recordUnmatched?: boolean;
+  /**
+   * The largest event `dispatch` and `evaluate` accept, in bytes of its UTF-8 JSON text.
+   * A larger one is refused with a `ValidationError` before any rule runs. Default
+   * 1 048 576 (1 MiB).
+   */
+  readonly maxEventBytes?: number;
 }
+
+/** The default of {@link RuleEngineOptions.maxEventBytes}: 1 MiB. */
+export const DEFAULT_MAX_EVENT_BYTES = 1_048_576;
 
 /** The options with their defaults filled in. */
 export interface ResolvedOptions {
@@ -62,6 +71,7 @@ export interface ResolvedOptions {
   readonly retry: Required<RetryPolicy>;
   readonly logLevel: LogLevel;
   readonly closeGraceMs: number;
+  readonly maxEventBytes: number;
 }
 
 /**
@@ -85,6 +95,7 @@ export function resolveOptions(options: RuleEngineOptions): ResolvedOptions {
     },
     logLevel: options.logLevel ?? 'info',
     closeGraceMs: options.closeGraceMs ?? 10_000,
+    maxEventBytes: options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES,
   };
 }
 
@@ -109,6 +120,7 @@ function checkOptions(options: RuleEngineOptions): void {
   positive(options.actionTimeoutMs, 'actionTimeoutMs');
   positive(options.pruneIntervalMs, 'pruneIntervalMs');
   if (options.retry !== undefined) checkRetry(options.retry, 'retry', issues);
+  positive(options.maxEventBytes, 'maxEventBytes');
   if (
     options.closeGraceMs !== undefined &&
     (!Number.isInteger(options.closeGraceMs) || options.closeGraceMs < 0)

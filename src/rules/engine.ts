@@ -11,11 +11,12 @@ import {
   ValidationError,
   type ValidationIssue,
 } from '../errors.js';
+import { assertIdLength } from '../internal/ids.js';
 import type { IntegrationEvent } from '../schema/runtime.js';
 import type { Collection } from '../storage/types.js';
 import { ActionRunner } from './action-runner.js';
 import { ExecutionRecorder } from './dispatch/dispatch-record.js';
-import { checkEvent, Dispatcher } from './dispatch/dispatcher.js';
+import { Dispatcher } from './dispatch/dispatcher.js';
 import { InFlightDispatches } from './dispatch/in-flight.js';
 import { RuntimeLookup } from './dispatch/runtime-lookup.js';
 import { type RuleEngineOptions, resolveOptions } from './engine-options.js';
@@ -103,8 +104,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
       inFlight: this.inFlight,
       log,
       nextEpoch: () => this.index.nextEpoch(),
-      validatePayloads: o.validatePayloads,
-      recordUnmatched: o.recordUnmatched,
+      ...o,
     });
     this.evaluator = new Evaluator(lookup, () => this.index.nextEpoch());
     this.unregisterChecker = registry.addReferenceChecker((ref) => this.index.referencesTo(ref));
@@ -217,10 +217,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
       const { rule: next, issues } = await this.validator.checkChanged(id, current, changes);
       if (issues.length > 0) throw new ValidationError(issues, 'rule');
       const { id: _id, revision: _rev, ...fields } = next;
-      const cleared = {
-        description: next.description,
-        metadata: next.metadata,
-      };
+      const cleared = { description: next.description, metadata: next.metadata };
       const stored = await this.rules.update(
         id,
         { ...cleared, ...fields },
@@ -258,8 +255,9 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     return this.updateRule(id, { enabled: false });
   }
 
-  /** One rule. @throws NotFoundError suggesting close ids */
+  /** One rule. @throws NotFoundError suggesting close ids; ValidationError (id too long) */
   async getRule(id: string): Promise<Rule> {
+    assertIdLength(id, 'id', 'rule id');
     await this.ready();
     const rule = await this.rules.get(id);
     if (!rule) throw new NotFoundError('rule', id, { suggestions: this.index.closeIds(id) });
@@ -327,12 +325,12 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
    * execution per rule whose trigger fired (conditions met or not) and resolves with
    * them once their actions finished. Nothing runs while the integration is disabled.
    *
-   * @throws ValidationError for a malformed event, or a payload that fails the trigger's
-   *   `payloadSchema` (with `validatePayloads` on)
+   * @throws ValidationError for a malformed event, one over `maxEventBytes`, or a payload
+   *   that fails the trigger's `payloadSchema` (with `validatePayloads` on)
    */
   async dispatch(event: IntegrationEvent): Promise<Execution[]> {
     this.assertOpen();
-    checkEvent(event);
+    this.dispatcher.checkEvent(event);
     if (!this.index.loaded) await this.ready();
     const bucket = this.index.bucket(event.integrationId, event.type);
     if (!bucket || bucket.length === 0) return [];
@@ -348,11 +346,11 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   /**
    * A dry run: explains, per enabled rule of the event's trigger type, whether its
    * trigger fires and how each condition evaluates, with `{ result, actual, expected }`
-   * on every leaf. Runs no action and records nothing.
+   * on every leaf. Runs no action, records nothing; checks the event as `dispatch` does.
    */
   async evaluate(event: IntegrationEvent): Promise<RuleEvaluation[]> {
     this.assertOpen();
-    checkEvent(event);
+    this.dispatcher.checkEvent(event);
     if (!this.index.loaded) await this.ready();
     const bucket = this.index.bucket(event.integrationId, event.type);
     if (!bucket || bucket.length === 0) return [];

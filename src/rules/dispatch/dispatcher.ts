@@ -9,8 +9,9 @@
 import { ValidationError, type ValidationIssue } from '../../errors.js';
 import { isoAt, isoNow } from '../../internal/clock.js';
 import { errorMessage } from '../../internal/error-message.js';
-import { OrderedIds } from '../../internal/ids.js';
+import { MAX_ID_LENGTH, OrderedIds } from '../../internal/ids.js';
 import { frozenJson, shareFrozen } from '../../internal/json.js';
+import { CYCLIC, jsonBytesUpTo } from '../../internal/json-size.js';
 import type { ConditionContext, IntegrationEvent } from '../../schema/runtime.js';
 import type { ActionRunner, DispatchScope } from '../action-runner.js';
 import { type CompiledMatch, whyMatch } from '../compile.js';
@@ -51,6 +52,8 @@ export interface DispatcherOptions {
   readonly validatePayloads: boolean;
   /** Record executions whose conditions were not met. */
   readonly recordUnmatched: boolean;
+  /** The largest event accepted, in bytes of UTF-8 JSON (`RuleEngineOptions.maxEventBytes`). */
+  readonly maxEventBytes: number;
 }
 
 /** Ids of one dispatch's executions: `<base>.<n>`, n counting up. */
@@ -77,22 +80,44 @@ interface Thrown {
 }
 
 /**
- * Checks the shape of an event given to `dispatch` or `evaluate`.
+ * Checks an event given to `dispatch` or `evaluate`: its shape, the length of its ids,
+ * and its size against `maxEventBytes`.
  *
- * @throws ValidationError for an event without a non-empty `integrationId` and `type`
+ * @throws ValidationError for an event without a non-empty `integrationId` and `type` (of
+ *   at most 256 characters), or one over `maxEventBytes` as UTF-8 JSON, or cyclic
  */
-export function checkEvent(event: IntegrationEvent): void {
+export function checkEvent(event: IntegrationEvent, maxEventBytes: number): void {
   const issues: ValidationIssue[] = [];
   if (event === null || typeof event !== 'object') {
     throw new ValidationError([{ path: '', message: 'an event must be an object' }], 'event');
   }
-  if (typeof event.integrationId !== 'string' || event.integrationId.length === 0) {
-    issues.push({ path: 'integrationId', message: 'must be a non-empty string' });
-  }
-  if (typeof event.type !== 'string' || event.type.length === 0) {
-    issues.push({ path: 'type', message: 'must be a non-empty string' });
+  for (const field of ['integrationId', 'type'] as const) {
+    const v: unknown = event[field];
+    if (typeof v !== 'string' || v.length === 0) {
+      issues.push({ path: field, message: 'must be a non-empty string' });
+    } else if (v.length > MAX_ID_LENGTH) {
+      issues.push({ path: field, message: `must be at most ${MAX_ID_LENGTH} characters` });
+    }
   }
   if (issues.length > 0) throw new ValidationError(issues, 'event');
+  const bytes = jsonBytesUpTo(event, maxEventBytes);
+  if (bytes === CYCLIC) {
+    throw new ValidationError(
+      [{ path: '', message: 'must be JSON, but contains itself' }],
+      'event',
+    );
+  }
+  if (bytes > maxEventBytes) {
+    throw new ValidationError(
+      [
+        {
+          path: '',
+          message: `is larger than maxEventBytes (${maxEventBytes}) as UTF-8 JSON; send a smaller payload or raise the RuleEngine option maxEventBytes`,
+        },
+      ],
+      'event',
+    );
+  }
 }
 
 /** Runs the rules of events and records their executions. */
@@ -106,6 +131,11 @@ export class Dispatcher {
 
   constructor(options: DispatcherOptions) {
     this.o = options;
+  }
+
+  /** {@link checkEvent} with this engine's `maxEventBytes`. @throws ValidationError */
+  checkEvent(event: IntegrationEvent): void {
+    checkEvent(event, this.o.maxEventBytes);
   }
 
   /**
