@@ -7,22 +7,12 @@
  */
 import { errorField } from '../internal/error-message.js';
 import type { StoredDocument } from '../storage/types.js';
-import type {
-  ConnectionTestResult,
-  InstanceContext,
-  InstanceStatus,
-  InstanceView,
-} from './types.js';
+import type { ConnectionTestResult, InstanceStatus, InstanceView } from './types.js';
 
-/** An instance as the `instances` collection holds it. */
-export interface InstanceDocument extends StoredDocument {
-  readonly integrationId: string;
-  readonly version: string;
-  readonly name: string;
-  readonly description?: string;
-  readonly context: InstanceContext;
-  readonly isDefault?: boolean;
-  readonly config: Readonly<Record<string, unknown>>;
+/** An instance as the `instances` collection holds it: its view's fields, the credentials sealed. */
+export interface InstanceDocument
+  extends StoredDocument,
+    Omit<InstanceView, 'instanceId' | 'credentials' | 'revision'> {
   /** `pb1:<keyId>:<data>`, sealed with the instance id as context. */
   readonly sealedCredentials: string;
   /** Key id of `sealedCredentials`, for queries and progress. */
@@ -37,10 +27,6 @@ export interface InstanceDocument extends StoredDocument {
    * documents written by 0.1.0, whose view hid only fields with secret-looking names.
    */
   readonly viewFormat?: number;
-  readonly status: InstanceStatus;
-  readonly createdAt: string;
-  readonly updatedAt: string;
-  readonly lastUsedAt?: string;
 }
 
 /** Changes of one instance write; `undefined` removes an optional field. */

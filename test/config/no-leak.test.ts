@@ -62,6 +62,25 @@ function findLeaks(dump: string, secrets: readonly string[]): string[] {
   return secrets.filter((s) => dump.includes(s)).map((s) => `${s.slice(0, 8)}…`);
 }
 
+/** Everything a sweep saw (values and errors by label), and the calls that record it. */
+function sweepRecorder() {
+  const seen: unknown[] = [];
+  const record = (label: string, value: unknown): void => {
+    seen.push({ label, value });
+  };
+  const attempt = async (label: string, fn: () => Promise<unknown>): Promise<unknown> => {
+    try {
+      const v = await fn();
+      record(label, v);
+      return v;
+    } catch (error) {
+      record(`${label} (error)`, error);
+      return undefined;
+    }
+  };
+  return { seen, record, attempt };
+}
+
 for (const adapter of adapters()) {
   describe(`no secret leaks with ${adapter.name}`, () => {
     afterAll(() => adapter.cleanup());
@@ -80,20 +99,7 @@ for (const adapter of adapters()) {
         KEY_B,
       ];
 
-      const seen: unknown[] = [];
-      const record = (label: string, value: unknown): void => {
-        seen.push({ label, value });
-      };
-      const attempt = async (label: string, fn: () => Promise<unknown>): Promise<unknown> => {
-        try {
-          const v = await fn();
-          record(label, v);
-          return v;
-        } catch (error) {
-          record(`${label} (error)`, error);
-          return undefined;
-        }
-      };
+      const { seen, record, attempt } = sweepRecorder();
       const logs: unknown[] = [];
 
       const storage = await adapter.create();
@@ -326,20 +332,7 @@ for (const adapter of adapters()) {
         Buffer.from(`${user}:${pin}`).toString('base64'),
       );
 
-      const seen: unknown[] = [];
-      const record = (label: string, value: unknown): void => {
-        seen.push({ label, value });
-      };
-      const attempt = async (label: string, fn: () => Promise<unknown>): Promise<unknown> => {
-        try {
-          const v = await fn();
-          record(label, v);
-          return v;
-        } catch (error) {
-          record(`${label} (error)`, error);
-          return undefined;
-        }
-      };
+      const { seen, record, attempt } = sweepRecorder();
       const logs: unknown[] = [];
 
       const storage = await adapter.create();
