@@ -49,6 +49,7 @@ export {
   ConflictError,
   ConnectionTestError,
   DecryptionError,
+  ForbiddenError,
   isPlugboardError,
   NotFoundError,
   OAuth2Error,

@@ -18,6 +18,7 @@ import { ExecutionRecorder } from './dispatch/dispatch-record.js';
 import { checkEvent, Dispatcher } from './dispatch/dispatcher.js';
 import { InFlightDispatches } from './dispatch/in-flight.js';
 import { RuntimeLookup } from './dispatch/runtime-lookup.js';
+import { RuleAccess } from './engine-access.js';
 import { type RuleEngineOptions, resolveOptions } from './engine-options.js';
 import { Evaluator } from './evaluate.js';
 import type { RuleEngineEvents } from './events.js';
@@ -70,6 +71,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   private readonly pruneTimer: ReturnType<typeof setInterval> | undefined;
   private closed = false;
   private closing: Promise<void> | undefined;
+  private readonly access: RuleAccess;
 
   /**
    * @throws ValidationError for invalid options
@@ -79,6 +81,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     const o = resolveOptions(options);
     const { storage, registry, config } = options;
     this.closeGraceMs = o.closeGraceMs;
+    this.access = new RuleAccess(options.authorize, config);
     this.rules = storage.collection<Rule>('rules', {
       indexes: ['integrationId', 'triggerType', 'enabled'],
     });
@@ -111,7 +114,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     this.unregisterInstanceChecker = config.addReferenceChecker((id) => this.index.rulesNaming(id));
     if (options.retention?.maxAgeMs !== undefined) {
       this.pruneTimer = setInterval(() => {
-        this.prune().catch(() => undefined);
+        this.pruneNow().catch(() => undefined);
       }, options.pruneIntervalMs ?? 60_000);
       this.pruneTimer.unref?.();
     }
@@ -175,8 +178,9 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
    * @throws ValidationError with paths such as `actions[1].config.channel`
    * @throws ConflictError when the id exists
    */
-  async createRule(input: RuleInput): Promise<Rule> {
+  async createRule(input: RuleInput, opts: { readonly actor?: string } = {}): Promise<Rule> {
     this.assertOpen();
+    await this.access.create(input, opts.actor);
     await this.ready();
     const id = input?.id ?? `rule_${globalThis.crypto.randomUUID()}`;
     const { rule: draft, issues } = await this.validator.checkNew(input, id);
@@ -198,9 +202,10 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   async updateRule(
     id: string,
     changes: RuleChanges,
-    opts: { expectedRevision?: number } = {},
+    opts: { expectedRevision?: number; readonly actor?: string } = {},
   ): Promise<Rule> {
     this.assertOpen();
+    await this.access.rule('rule.update', id, opts.actor);
     await this.ready();
     if (changes === null || typeof changes !== 'object' || 'id' in changes) {
       throw new ValidationError(
@@ -217,10 +222,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
       const { rule: next, issues } = await this.validator.checkChanged(id, current, changes);
       if (issues.length > 0) throw new ValidationError(issues, 'rule');
       const { id: _id, revision: _rev, ...fields } = next;
-      const cleared = {
-        description: next.description,
-        metadata: next.metadata,
-      };
+      const cleared = { description: next.description, metadata: next.metadata };
       const stored = await this.rules.update(
         id,
         { ...cleared, ...fields },
@@ -233,8 +235,9 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   }
 
   /** Deletes a rule with its executions and logs. @throws NotFoundError */
-  async deleteRule(id: string): Promise<void> {
+  async deleteRule(id: string, opts: { readonly actor?: string } = {}): Promise<void> {
     this.assertOpen();
+    await this.access.rule('rule.delete', id, opts.actor);
     await this.ready();
     await this.index.withLock(id, async () => {
       const current = await this.getRule(id);
@@ -249,13 +252,13 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   }
 
   /** Enables a rule (validated again against the registry). */
-  async enableRule(id: string): Promise<Rule> {
-    return this.updateRule(id, { enabled: true });
+  async enableRule(id: string, opts: { readonly actor?: string } = {}): Promise<Rule> {
+    return this.updateRule(id, { enabled: true }, opts);
   }
 
   /** Disables a rule; it stays stored but never fires. */
-  async disableRule(id: string): Promise<Rule> {
-    return this.updateRule(id, { enabled: false });
+  async disableRule(id: string, opts: { readonly actor?: string } = {}): Promise<Rule> {
+    return this.updateRule(id, { enabled: false }, opts);
   }
 
   /** One rule. @throws NotFoundError suggesting close ids */
@@ -315,7 +318,12 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   }
 
   /** Applies retention now (age limits also run on a timer when `maxAgeMs` is set). */
-  async prune(): Promise<number> {
+  async prune(opts: { readonly actor?: string } = {}): Promise<number> {
+    await this.access.prune(opts.actor);
+    return this.pruneNow();
+  }
+
+  private async pruneNow(): Promise<number> {
     await this.ready();
     return this.store.prune(this.index.ids());
   }
@@ -333,6 +341,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   async dispatch(event: IntegrationEvent): Promise<Execution[]> {
     this.assertOpen();
     checkEvent(event);
+    await this.access.dispatch(event);
     if (!this.index.loaded) await this.ready();
     const bucket = this.index.bucket(event.integrationId, event.type);
     if (!bucket || bucket.length === 0) return [];
@@ -376,19 +385,10 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     this.unregisterChecker();
     this.unregisterInstanceChecker();
-    const all = this.inFlight.settled();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timedOut = await Promise.race([
-      all.then(() => false),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(true), grace);
-      }),
-    ]);
-    clearTimeout(timer);
-    if (timedOut) {
+    if (await this.inFlight.settledWithin(grace)) {
       const reason = new StorageClosedError('RuleEngine closed while the action was running');
       this.actions.shutdown.abort(reason);
-      await all;
+      await this.inFlight.settled();
     }
   }
 
