@@ -49,7 +49,6 @@ export {
   ConflictError,
   ConnectionTestError,
   DecryptionError,
-  ForbiddenError,
   isPlugboardError,
   NotFoundError,
   OAuth2Error,

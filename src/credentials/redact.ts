@@ -4,9 +4,9 @@
  *
  * @module
  */
-import { isObject } from '../internal/json.js';
 
 import { errorMessage, isError } from '../internal/error-message.js';
+import { isObject } from '../internal/json.js';
 
 /** The placeholder shown instead of a secret value. */
 export const REDACTED = '[redacted]';
