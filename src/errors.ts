@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { clip, MAX_MESSAGE_LENGTH } from './internal/truncate.js';
 
 /** Every stable error code plugboard uses. */
 export type PlugboardErrorCode =
@@ -40,12 +41,6 @@ export interface ValidationIssue {
   readonly pointer?: string;
 }
 
-/** Options accepted by every {@link PlugboardError} constructor. */
-export interface PlugboardErrorOptions {
-  /** The underlying error, kept as the standard `cause` property. */
-  readonly cause?: unknown;
-}
-
 const PLUGBOARD_ERROR_MARK = Symbol.for('plugboard.error');
 
 /**
@@ -63,8 +58,12 @@ export class PlugboardError extends Error {
    * @param message - a message that says what to fix
    * @param options - optional `cause`
    */
-  constructor(code: PlugboardErrorCode, message: string, options?: PlugboardErrorOptions) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+  constructor(code: PlugboardErrorCode, message: string, options?: ErrorOptions) {
+    // Messages quote ids and values given by callers: keep them to a readable size.
+    super(
+      clip(message, MAX_MESSAGE_LENGTH),
+      options?.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.code = code;
     this.name = 'PlugboardError';
     Object.defineProperty(this, PLUGBOARD_ERROR_MARK, { value: true });
@@ -74,6 +73,21 @@ export class PlugboardError extends Error {
   toJSON(): { name: string; code: PlugboardErrorCode; message: string } {
     return { name: this.name, code: this.code, message: this.message };
   }
+}
+
+/** Issue paths and messages longer than these are cut (they may quote caller input). */
+const MAX_ISSUE_PATH = 256;
+const MAX_ISSUE_MESSAGE = 1024;
+
+function clipIssue(issue: ValidationIssue): ValidationIssue {
+  if (issue.path.length <= MAX_ISSUE_PATH && issue.message.length <= MAX_ISSUE_MESSAGE) {
+    return issue;
+  }
+  return {
+    ...issue,
+    path: clip(issue.path, MAX_ISSUE_PATH),
+    message: clip(issue.message, MAX_ISSUE_MESSAGE),
+  };
 }
 
 function formatIssues(issues: readonly ValidationIssue[]): string {
@@ -91,15 +105,12 @@ export class ValidationError extends PlugboardError {
    * @param issues - the problems found (at least one)
    * @param context - a short prefix saying what was being validated, e.g. `definition`
    */
-  constructor(
-    issues: readonly ValidationIssue[],
-    context?: string,
-    options?: PlugboardErrorOptions,
-  ) {
-    const body = formatIssues(issues);
+  constructor(issues: readonly ValidationIssue[], context?: string, options?: ErrorOptions) {
+    const clipped = issues.map(clipIssue);
+    const body = formatIssues(clipped);
     super('VALIDATION_FAILED', context ? `Invalid ${context}: ${body}` : body, options);
     this.name = 'ValidationError';
-    this.issues = Object.freeze(issues.map((i) => Object.freeze({ ...i })));
+    this.issues = Object.freeze(clipped.map((i) => Object.freeze({ ...i })));
   }
 
   override toJSON(): {
@@ -112,11 +123,14 @@ export class ValidationError extends PlugboardError {
   }
 }
 
-/** Something looked up by id does not exist; the message suggests close matches. */
+/**
+ * Something looked up by id does not exist; the message suggests close matches. The
+ * message quotes at most 128 characters of the id (and of each suggestion).
+ */
 export class NotFoundError extends PlugboardError {
   /** What kind of thing was looked up, e.g. `integration`, `document`, `instance`. */
   readonly resource: string;
-  /** The id that was not found. */
+  /** The id that was not found, as given. */
   readonly id: string;
   /** Close matches, best first (may be empty). */
   readonly suggestions: readonly string[];
@@ -124,15 +138,15 @@ export class NotFoundError extends PlugboardError {
   constructor(
     resource: string,
     id: string,
-    options?: PlugboardErrorOptions & { suggestions?: readonly string[]; detail?: string },
+    options?: ErrorOptions & { suggestions?: readonly string[]; detail?: string },
   ) {
     const suggestions = options?.suggestions ?? [];
     const hint =
       suggestions.length > 0
-        ? ` (did you mean ${suggestions.map((s) => `'${s}'`).join(' or ')}?)`
+        ? ` (did you mean ${suggestions.map((s) => `'${clip(s)}'`).join(' or ')}?)`
         : '';
     const detail = options?.detail ? `. ${options.detail}` : '';
-    super('NOT_FOUND', `${resource} '${id}' not found${hint}${detail}`, options);
+    super('NOT_FOUND', `${resource} '${clip(String(id))}' not found${hint}${detail}`, options);
     this.name = 'NotFoundError';
     this.resource = resource;
     this.id = id;
@@ -142,7 +156,7 @@ export class NotFoundError extends PlugboardError {
 
 /** A write collided with existing state: duplicate id, or a stale `expectedRevision`. */
 export class ConflictError extends PlugboardError {
-  constructor(message: string, options?: PlugboardErrorOptions) {
+  constructor(message: string, options?: ErrorOptions) {
     super('CONFLICT', message, options);
     this.name = 'ConflictError';
   }
@@ -153,7 +167,7 @@ export class CompatibilityError extends PlugboardError {
   /** Each breaking change, e.g. `configSchema.required: added 'tenantId'`. */
   readonly changes: readonly string[];
 
-  constructor(message: string, changes: readonly string[], options?: PlugboardErrorOptions) {
+  constructor(message: string, changes: readonly string[], options?: ErrorOptions) {
     super('INCOMPATIBLE_VERSION', `${message}: ${changes.join('; ')}`, options);
     this.name = 'CompatibilityError';
     this.changes = Object.freeze([...changes]);
@@ -173,7 +187,7 @@ export class ReferencedError extends PlugboardError {
   /** What still references the target. */
   readonly references: readonly Reference[];
 
-  constructor(target: string, references: readonly Reference[], options?: PlugboardErrorOptions) {
+  constructor(target: string, references: readonly Reference[], options?: ErrorOptions) {
     const list = references
       .slice(0, 20)
       .map((r) => `${r.kind} '${r.id}'`)
@@ -194,11 +208,7 @@ export class AmbiguousInstanceError extends PlugboardError {
   /** Ids of the candidate instances. */
   readonly candidates: readonly string[];
 
-  constructor(
-    integrationId: string,
-    candidates: readonly string[],
-    options?: PlugboardErrorOptions,
-  ) {
+  constructor(integrationId: string, candidates: readonly string[], options?: ErrorOptions) {
     super(
       'AMBIGUOUS_INSTANCE',
       `Several instances of '${integrationId}' match (${candidates.join(', ')}); mark one with isDefault or pass an instanceId`,
@@ -214,7 +224,7 @@ export class PluginLoadError extends PlugboardError {
   /** The plugin id, when it could be read. */
   readonly pluginId: string | undefined;
 
-  constructor(message: string, pluginId?: string, options?: PlugboardErrorOptions) {
+  constructor(message: string, pluginId?: string, options?: ErrorOptions) {
     super('PLUGIN_LOAD_FAILED', pluginId ? `Plugin '${pluginId}': ${message}` : message, options);
     this.name = 'PluginLoadError';
     this.pluginId = pluginId;
@@ -229,10 +239,58 @@ export class ConnectionTestError extends PlugboardError {
   /** `auth` when the user must act, `transient` when a retry may succeed. */
   readonly kind: FailureKind;
 
-  constructor(message: string, kind: FailureKind = 'transient', options?: PlugboardErrorOptions) {
+  constructor(message: string, kind: FailureKind = 'transient', options?: ErrorOptions) {
     super('CONNECTION_TEST_FAILED', message, options);
     this.name = 'ConnectionTestError';
     this.kind = kind;
+  }
+}
+
+/**
+ * Thrown by an action handler to tell the rule engine what kind of failure it hit, and
+ * so whether another attempt can help:
+ *
+ * - `auth`: the service refused the instance's credentials (like HTTP 401/403). Not
+ *   retried; the instance's status becomes `error` with reason `auth` until a
+ *   connection test passes.
+ * - `retryable`: a later attempt may succeed (like HTTP 429, 5xx or a network error).
+ *   Retried under the action's retry policy, not before `retryAfterMs`.
+ * - `fatal`: the request itself is wrong (like HTTP 400 or 422). Not retried.
+ *
+ * Handlers that throw other errors are classified by the engine (see "Timeouts and
+ * retries" in the rules guide).
+ *
+ * @example
+ * ```ts
+ * const res = await fetch(url, { signal: ctx.signal });
+ * if (res.status === 429) {
+ *   throw new ActionError('rate limited', 'retryable', { retryAfterMs: 2_000 });
+ * }
+ * ```
+ */
+export class ActionError extends PlugboardError {
+  /** How the engine treats the failure: `auth`, `retryable` or `fatal`. */
+  readonly kind: 'auth' | 'retryable' | 'fatal';
+  /** The earliest time to try again, in ms from now (only for `retryable`). */
+  readonly retryAfterMs: number | undefined;
+
+  /**
+   * @param message - what failed, without secrets (it is recorded on the execution)
+   * @param kind - `auth`, `retryable` or `fatal`
+   * @param options - optional `cause`, and `retryAfterMs` (a finite number ≥ 0; other
+   *   values are ignored)
+   */
+  constructor(
+    message: string,
+    kind: 'auth' | 'retryable' | 'fatal',
+    options?: ErrorOptions & { readonly retryAfterMs?: number },
+  ) {
+    super('ACTION_FAILED', message, options);
+    this.name = 'ActionError';
+    this.kind = kind;
+    const after = options?.retryAfterMs;
+    this.retryAfterMs =
+      typeof after === 'number' && Number.isFinite(after) && after >= 0 ? after : undefined;
   }
 }
 
@@ -241,7 +299,7 @@ export class StorageLockedError extends PlugboardError {
   /** Description of the lock holder, e.g. `pid 1234 on host-a`. */
   readonly holder: string;
 
-  constructor(path: string, holder: string, options?: PlugboardErrorOptions) {
+  constructor(path: string, holder: string, options?: ErrorOptions) {
     super(
       'STORAGE_LOCKED',
       `Storage at ${path} is locked by ${holder}; close the other storage first`,
@@ -259,7 +317,7 @@ export class StorageCorruptError extends PlugboardError {
   /** Where in the file, e.g. `line 3, column 14` or `byte 1024`, when known. */
   readonly position: string | undefined;
 
-  constructor(file: string, detail: string, position?: string, options?: PlugboardErrorOptions) {
+  constructor(file: string, detail: string, position?: string, options?: ErrorOptions) {
     super(
       'STORAGE_CORRUPT',
       `Corrupt storage file ${file}${position ? ` at ${position}` : ''}: ${detail}. The file was left untouched; restore it from a backup or fix it by hand`,
@@ -273,7 +331,7 @@ export class StorageCorruptError extends PlugboardError {
 
 /** A storage adapter was used after `close()`. */
 export class StorageClosedError extends PlugboardError {
-  constructor(message = 'Storage is closed', options?: PlugboardErrorOptions) {
+  constructor(message = 'Storage is closed', options?: ErrorOptions) {
     super('STORAGE_CLOSED', message, options);
     this.name = 'StorageClosedError';
   }
@@ -287,7 +345,7 @@ export class StorageClosedError extends PlugboardError {
  * error as `cause`) is fixed.
  */
 export class StorageUnavailableError extends PlugboardError {
-  constructor(message: string, options?: PlugboardErrorOptions) {
+  constructor(message: string, options?: ErrorOptions) {
     super('STORAGE_UNAVAILABLE', message, options);
     this.name = 'StorageUnavailableError';
   }
@@ -298,7 +356,7 @@ export class TimeoutError extends PlugboardError {
   /** The limit that was exceeded, in milliseconds. */
   readonly timeoutMs: number;
 
-  constructor(what: string, timeoutMs: number, options?: PlugboardErrorOptions) {
+  constructor(what: string, timeoutMs: number, options?: ErrorOptions) {
     super('TIMEOUT', `${what} timed out after ${timeoutMs} ms`, options);
     this.name = 'TimeoutError';
     this.timeoutMs = timeoutMs;
@@ -310,7 +368,7 @@ export class DecryptionError extends PlugboardError {
   /** The key id recorded in the ciphertext, when it could be read. */
   readonly keyId: string | undefined;
 
-  constructor(message: string, keyId?: string, options?: PlugboardErrorOptions) {
+  constructor(message: string, keyId?: string, options?: ErrorOptions) {
     super('DECRYPTION_FAILED', message, options);
     this.name = 'DecryptionError';
     this.keyId = keyId;
@@ -324,12 +382,7 @@ export class OAuth2Error extends PlugboardError {
   /** The OAuth2 `error` field, when the server sent one. */
   readonly oauthError: string | undefined;
 
-  constructor(
-    message: string,
-    kind: FailureKind,
-    oauthError?: string,
-    options?: PlugboardErrorOptions,
-  ) {
+  constructor(message: string, kind: FailureKind, oauthError?: string, options?: ErrorOptions) {
     super('OAUTH2_FAILED', message, options);
     this.name = 'OAuth2Error';
     this.kind = kind;
@@ -351,7 +404,7 @@ export class ForbiddenError extends PlugboardError {
     message: string,
     operation: string,
     actor: string | undefined,
-    options?: PlugboardErrorOptions,
+    options?: ErrorOptions,
   ) {
     super('FORBIDDEN', message, options);
     this.name = 'ForbiddenError';

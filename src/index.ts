@@ -39,11 +39,11 @@ export type { OAuth2Tokens } from './credentials/oauth2.js';
 export type {
   FailureKind,
   PlugboardErrorCode,
-  PlugboardErrorOptions,
   Reference,
   ValidationIssue,
 } from './errors.js';
 export {
+  ActionError,
   AmbiguousInstanceError,
   CompatibilityError,
   ConflictError,

@@ -19,6 +19,7 @@ export type {
   ManifestPackage,
   ManifestRuntime,
   ManifestRuntimeExport,
+  ReadManifestOptions,
   ReadManifestResult,
 } from './plugins/manifest.js';
 export { defineManifestRuntime, readManifestPackage } from './plugins/manifest.js';

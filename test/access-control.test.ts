@@ -332,6 +332,13 @@ const rows: readonly Row[] = [
   },
   {
     part: 'config',
+    method: 'reportAuthFailure',
+    operation: 'instance.report-auth-failure',
+    call: (s) => s.pb.config.reportAuthFailure(s.instanceId, 'key revoked', { actor }),
+    target: acme,
+  },
+  {
+    part: 'config',
     method: 'checkHealth',
     operation: 'instance.check-health',
     call: (s) => s.pb.config.checkHealth({ integrationId: 'chat', actor }),
@@ -501,7 +508,6 @@ const unguarded: Readonly<Record<Part, Readonly<Record<string, string>>>> = {
     close: 'shutdown is the host’s own decision',
     assertOpen: 'private',
     shutdown: 'private',
-    pruneNow: 'private',
   },
 };
 

@@ -6,9 +6,9 @@
  * @internal
  * @module
  */
-import { randomBytes } from 'node:crypto';
 import { ValidationError, type ValidationIssue } from '../errors.js';
 import { isoAt } from '../internal/clock.js';
+import { OrderedIds, timePart } from '../internal/ids.js';
 import { isObject } from '../internal/json.js';
 import type { Collection, StorageAdapter, StoredDocument } from '../storage/types.js';
 import type { AuditEntry, AuditInput, AuditQuery, AuditRetention } from './types.js';
@@ -55,14 +55,16 @@ export function checkAuditInput(input: unknown): asserts input is AuditInput {
 /** Fewest appends between automatic prunes. */
 const MIN_PRUNE_INTERVAL = 100;
 
+/** `maxEntries` when the options set none: about 45 MB of entries in memory. */
+export const DEFAULT_AUDIT_MAX_ENTRIES = 100_000;
+
 /** Appends, queries and prunes audit entries. */
 export class AuditLog {
   private readonly col: Collection<AuditDocument>;
-  private lastMs = 0;
-  private seq = 0;
-  /** `<lastMs>-` in base 36, rebuilt only when the millisecond changes. */
-  private prefix = '';
-  private readonly node = randomBytes(3).toString('hex');
+  /** `<ms>-<seq>-<node>`: sorting ids sorts entries by time of writing, in every process. */
+  private readonly ids = new OrderedIds('', '-');
+  /** The policy applied: the options' fields, `maxEntries` defaulted. */
+  private readonly retention: Required<Pick<AuditRetention, 'maxEntries'>> & AuditRetention;
   private sincePrune = 0;
   /**
    * Appends between automatic prunes: a tenth of `maxEntries` (at least 100), so each
@@ -72,53 +74,52 @@ export class AuditLog {
   private readonly pruneInterval: number;
   private pruning: Promise<number> | undefined;
 
+  /**
+   * @param retention - the options' policy; `maxEntries` defaults to
+   *   {@link DEFAULT_AUDIT_MAX_ENTRIES}, `Infinity` keeps every entry
+   * @throws ValidationError for a malformed policy
+   */
   constructor(
     storage: StorageAdapter,
-    private readonly retention: AuditRetention | undefined,
+    retention: AuditRetention | undefined,
     private readonly now: () => number,
   ) {
     this.col = storage.collection<AuditDocument>('audit_log', {
       // Only what getAuditLog filters on: every index costs time on each append.
       indexes: ['instanceId', 'action'],
     });
+    const maxEntries = retention?.maxEntries ?? DEFAULT_AUDIT_MAX_ENTRIES;
     if (
-      retention?.maxEntries !== undefined &&
-      (!Number.isInteger(retention.maxEntries) || retention.maxEntries < 1)
+      maxEntries !== Number.POSITIVE_INFINITY &&
+      !(Number.isInteger(maxEntries) && maxEntries >= 1)
     ) {
       throw new ValidationError(
-        [{ path: 'auditRetention.maxEntries', message: 'must be a positive integer' }],
+        [{ path: 'auditRetention.maxEntries', message: 'must be a positive integer or Infinity' }],
         'ConfigManager options',
       );
     }
-    this.pruneInterval = Math.max(
-      MIN_PRUNE_INTERVAL,
-      Math.floor((retention?.maxEntries ?? 0) / 10),
-    );
     if (retention?.maxAgeMs !== undefined && !(retention.maxAgeMs > 0)) {
       throw new ValidationError(
         [{ path: 'auditRetention.maxAgeMs', message: 'must be a positive number' }],
         'ConfigManager options',
       );
     }
+    this.retention = { ...retention, maxEntries };
+    this.pruneInterval = Number.isFinite(maxEntries)
+      ? Math.max(MIN_PRUNE_INTERVAL, Math.floor(maxEntries / 10))
+      : MIN_PRUNE_INTERVAL;
   }
 
-  /** A time-ordered, unique id: sorting ids sorts entries by time of writing. */
-  private nextId(ms: number): string {
-    if (ms > this.lastMs) {
-      this.lastMs = ms;
-      this.seq = 0;
-      this.prefix = `${ms.toString(36).padStart(9, '0')}-`;
-    } else {
-      this.seq++;
-    }
-    return `${this.prefix}${this.seq.toString(36).padStart(4, '0')}-${this.node}`;
+  /** Whether the policy removes anything: `maxEntries: Infinity` without `maxAgeMs` does not. */
+  private get bounded(): boolean {
+    return Number.isFinite(this.retention.maxEntries) || this.retention.maxAgeMs !== undefined;
   }
 
   /** Appends an entry. */
   async append(input: AuditInput): Promise<void> {
     const ms = this.now();
     const doc: Record<string, unknown> = {
-      id: this.nextId(ms),
+      id: this.ids.next(ms),
       timestamp: isoAt(ms),
       actor: input.actor,
       action: input.action,
@@ -128,7 +129,7 @@ export class AuditLog {
     if (input.integrationId !== undefined) doc['integrationId'] = input.integrationId;
     if (input.detail !== undefined) doc['detail'] = input.detail.slice(0, 1000);
     await this.col.insert(doc as unknown as Omit<AuditDocument, 'revision'>);
-    if (this.retention && ++this.sincePrune >= this.pruneInterval) {
+    if (++this.sincePrune >= this.pruneInterval && this.bounded) {
       this.sincePrune = 0;
       await this.prune();
     }
@@ -151,7 +152,7 @@ export class AuditLog {
 
   /** Applies the retention policy now; resolves the number of entries removed. */
   prune(): Promise<number> {
-    if (!this.retention) return Promise.resolve(0);
+    if (!this.bounded) return Promise.resolve(0);
     this.pruning ??= this.runPrune().finally(() => {
       this.pruning = undefined;
     });
@@ -159,11 +160,11 @@ export class AuditLog {
   }
 
   private async runPrune(): Promise<number> {
-    const { maxEntries, maxAgeMs } = this.retention ?? {};
+    const { maxEntries, maxAgeMs } = this.retention;
     let removed = 0;
     if (maxAgeMs !== undefined) {
       // Ids sort by time, so the oldest entries come first in id order.
-      const cutoff = (this.now() - maxAgeMs).toString(36).padStart(9, '0');
+      const cutoff = timePart(this.now() - maxAgeMs);
       for (;;) {
         const { items } = await this.col.find({ limit: 500 });
         const old = items.filter((d) => d.id.slice(0, 9) < cutoff);
@@ -171,7 +172,7 @@ export class AuditLog {
         if (old.length < items.length || items.length === 0) break;
       }
     }
-    if (maxEntries !== undefined) {
+    if (Number.isFinite(maxEntries)) {
       const excess = (await this.col.count()) - maxEntries;
       if (excess > 0) {
         const { items } = await this.col.find({ limit: excess });

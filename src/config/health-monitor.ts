@@ -85,6 +85,36 @@ export class HealthMonitor {
     return { instanceId, state, ...result, checkedAt, durationMs: now() - started };
   }
 
+  /**
+   * See `ConfigManager.reportAuthFailure`. An instance already marked with the same
+   * failure is not written again, so a run of refused actions costs one write.
+   *
+   * @throws ValidationError when `instanceId` or `message` is not a string
+   */
+  async recordAuthFailure(instanceId: string, message: string): Promise<void> {
+    throwIfIssues('reportAuthFailure arguments', [
+      typeof instanceId === 'string'
+        ? undefined
+        : { path: 'instanceId', message: 'must be a string' },
+      typeof message === 'string' ? undefined : { path: 'message', message: 'must be a string' },
+    ]);
+    const error = message.length > 1000 ? `${message.slice(0, 999)}…` : message;
+    const doc = await this.o.store.find(instanceId);
+    const { status } = doc ?? {};
+    if (
+      !status ||
+      (status.reason === 'auth' && status.state !== 'active' && status.error === error)
+    )
+      return;
+    const checkedAt = isoAt(this.o.now());
+    await this.o.store.recordStatus(instanceId, (current) =>
+      statusOf(current.status.state === 'inactive' ? 'inactive' : 'error', checkedAt, {
+        error,
+        reason: 'auth',
+      }),
+    );
+  }
+
   /** See `ConfigManager.checkHealth`. */
   async checkHealth(opts: CheckHealthOptions = {}): Promise<HealthReport> {
     const concurrency = opts.concurrency ?? 4;

@@ -8,6 +8,7 @@
  */
 import { safeErrorMessage } from '../credentials/redact.js';
 import { ConflictError, isPlugboardError, NotFoundError, type Reference } from '../errors.js';
+import { assertIdLength } from '../internal/ids.js';
 import { ReferenceCheckers } from '../registry/references.js';
 import type { Collection, StorageAdapter } from '../storage/types.js';
 import type { AuditRecorder } from './audit-recorder.js';
@@ -193,13 +194,15 @@ export class InstanceStore {
 
   // ------------------------------------------------------------------- reads
 
-  /** The stored document, if any. */
+  /** The stored document, if any. @throws ValidationError for an over-long id */
   find(instanceId: string): Promise<InstanceDocument | undefined> {
+    assertIdLength(instanceId, 'instanceId', 'instance id');
     return this.ready().then((col) => col.get(instanceId));
   }
 
-  /** The stored document. @throws NotFoundError */
+  /** The stored document. @throws NotFoundError; ValidationError for an over-long id */
   async require(instanceId: string): Promise<InstanceDocument> {
+    assertIdLength(instanceId, 'instanceId', 'instance id');
     const doc =
       typeof instanceId === 'string' && instanceId !== '' ? await this.find(instanceId) : undefined;
     if (!doc) throw new NotFoundError('instance', String(instanceId));

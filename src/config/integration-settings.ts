@@ -12,6 +12,7 @@ import {
   type ValidationIssue,
 } from '../errors.js';
 import { isoAt } from '../internal/clock.js';
+import { assertIdLength } from '../internal/ids.js';
 import { isObject } from '../internal/json.js';
 import type { Collection, StorageAdapter, StoredDocument } from '../storage/types.js';
 import { MAX_MUTATE_ATTEMPTS } from './instance-document.js';
@@ -46,6 +47,7 @@ export class IntegrationSettings {
 
   /** See `ConfigManager.getConfig`. */
   async get(integrationId: string): Promise<IntegrationConfig> {
+    assertIdLength(integrationId, 'integrationId', 'integration id');
     const cached = this.cache.get(integrationId);
     if (cached) return cached;
     const doc = await this.configs.get(integrationId);
@@ -66,6 +68,7 @@ export class IntegrationSettings {
     integrationId: string,
     changes: IntegrationConfigChanges,
   ): Promise<IntegrationConfig> {
+    assertIdLength(integrationId, 'integrationId', 'integration id');
     checkChanges(changes);
     const versions = await this.registry.listVersions(integrationId).catch(() => []);
     if (versions.length === 0) throw new NotFoundError('integration', integrationId);

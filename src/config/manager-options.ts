@@ -24,7 +24,7 @@ export interface ConfigManagerOptions {
   readonly fetch?: typeof fetch;
   /** OAuth2 refresh and retry settings. */
   readonly oauth2?: ConfigOAuth2Options;
-  /** Audit log retention; default keep everything. */
+  /** Audit log retention; default `{ maxEntries: 100_000 }` (`Infinity` keeps all). */
   readonly auditRetention?: AuditRetention;
   /** Actor recorded when a call passes none; default `system`. */
   readonly defaultActor?: string;

@@ -277,6 +277,23 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     return this.health.testConnection(instanceId, opts);
   }
 
+  /**
+   * Marks an instance whose credentials a service refused (the RuleEngine calls it on an
+   * action's `auth` failure): status `error`, reason `auth`, `error` = `message` (keep it
+   * free of secrets); an inactive instance stays inactive, a missing one is ignored. A
+   * passing connection test makes it active again.
+   *
+   * @throws ValidationError when an argument is not a string
+   */
+  async reportAuthFailure(
+    instanceId: string,
+    message: string,
+    opts: { readonly actor?: string } = {},
+  ): Promise<void> {
+    await this.access.instance('instance.report-auth-failure', instanceId, opts.actor);
+    await this.health.recordAuthFailure(instanceId, message);
+  }
+
   /** Tests every instance (or those of one integration), at most `concurrency` at a time. */
   async checkHealth(opts: CheckHealthOptions = {}): Promise<HealthReport> {
     await this.access.check(
@@ -396,7 +413,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     return this.recorder.query(q);
   }
 
-  /** Applies the audit retention policy now (it also runs every 100 entries); resolves how many entries were removed. */
+  /** Applies the audit retention policy now (it also runs every tenth of `maxEntries` appends); resolves how many entries were removed. */
   async pruneAuditLog(opts: { readonly actor?: string } = {}): Promise<number> {
     await this.access.check('audit.prune', {}, opts.actor);
     return this.recorder.prune();

@@ -7,6 +7,7 @@
  * @module
  */
 import { AmbiguousInstanceError, NotFoundError } from '../errors.js';
+import { assertIdLength } from '../internal/ids.js';
 import type { InstanceView, ResolveContext } from './types.js';
 
 interface Scopes {
@@ -109,6 +110,7 @@ export class ScopeIndex {
     integrationId: string,
     ctx: ResolveContext | undefined,
   ): InstanceView | Promise<InstanceView> {
+    assertIdLength(integrationId, 'integrationId', 'integration id');
     const scopes = this.entries.get(integrationId)?.scopes;
     if (scopes) return this.resolveIn(scopes, integrationId, ctx);
     return this.scopes(integrationId).then((s) => this.resolveIn(s, integrationId, ctx));

@@ -161,9 +161,13 @@ export interface AuditQuery {
 
 /** How much audit history to keep. */
 export interface AuditRetention {
-  /** Keep at most this many entries (oldest removed first). */
+  /**
+   * Keep at most this many entries (oldest removed first). Default 100,000, also when
+   * only `maxAgeMs` is given; `Infinity` keeps every entry (the log then grows without
+   * bound, in memory too on `MemoryStorage`).
+   */
   readonly maxEntries?: number;
-  /** Remove entries older than this. */
+  /** Remove entries older than this, in ms. Default: no age limit. */
   readonly maxAgeMs?: number;
 }
 

@@ -23,6 +23,7 @@ export type AccessOperation =
   | 'instance.delete'
   | 'instance.test'
   | 'instance.check-health'
+  | 'instance.report-auth-failure'
   | 'credentials.read'
   | 'credentials.access-token'
   | 'credentials.authorization-url'

@@ -64,6 +64,12 @@ export interface PluginLoaderOptions {
    * `initialize()`) and before `unload`. See docs/access-control.md.
    */
   readonly authorize?: Authorize;
+  /**
+   * The most bytes of JSON one manifest package may hold: `manifest.json` and every
+   * schema file it references, together (default 8 MiB). A package over it fails to load
+   * with an issue naming the file.
+   */
+  readonly maxManifestBytes?: number;
 }
 
 /** Options of {@link PluginLoader.unload}. */
@@ -99,14 +105,16 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
   readonly #logger: PluginLogger;
   readonly #publish: boolean;
   readonly #concurrency: number;
+  readonly #maxManifestBytes: number | undefined;
   readonly #plugins = new LoadedPlugins();
   readonly #fileCache: JsonFileCache = new Map();
   readonly #guard: AccessGuard;
 
   /**
    * @param options - the registry, and optionally `fetch`, `initializeTimeoutMs`,
-   *   `logger`, `publish` and `concurrency`
-   * @throws {ValidationError} when `registry` is missing or the timeout is not positive
+   *   `logger`, `publish`, `concurrency` and `maxManifestBytes`
+   * @throws {ValidationError} when `registry` is missing, or the timeout or
+   *   `maxManifestBytes` is not positive
    */
   constructor(options: PluginLoaderOptions) {
     super();
@@ -123,6 +131,14 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
         'PluginLoader options',
       );
     }
+    const maxBytes = options.maxManifestBytes;
+    if (maxBytes !== undefined && (!Number.isSafeInteger(maxBytes) || maxBytes < 1)) {
+      throw new ValidationError(
+        [{ path: 'maxManifestBytes', message: 'must be a positive integer' }],
+        'PluginLoader options',
+      );
+    }
+    this.#maxManifestBytes = maxBytes;
     this.#guard = new AccessGuard(options.authorize);
     this.#registry = options.registry;
     this.#timeoutMs = timeout;
@@ -157,7 +173,10 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
   async loadManifest(dir: string, options: RegisterOptions = {}): Promise<LoadedPlugin> {
     const source = resolve(dir);
     return this.#reporting(source, async () => {
-      const read = await readManifestPackage(source, { cache: this.#fileCache });
+      const read = await readManifestPackage(source, {
+        cache: this.#fileCache,
+        ...(this.#maxManifestBytes === undefined ? {} : { maxBytes: this.#maxManifestBytes }),
+      });
       if (!read.ok) {
         const cause = new ValidationError(read.issues, `manifest package ${read.dir}`);
         throw new PluginLoadError(cause.message, read.id, { cause });

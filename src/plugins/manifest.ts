@@ -18,7 +18,12 @@ import type {
 } from '../schema/definition.js';
 import type { ActionRuntime, ConditionRuntime, TriggerRuntime } from '../schema/runtime.js';
 import { PluginManifest } from './manifest-schema.js';
-import { type JsonFileCache, PackageReader } from './package-files.js';
+import {
+  ByteBudget,
+  DEFAULT_MAX_MANIFEST_BYTES,
+  type JsonFileCache,
+  PackageReader,
+} from './package-files.js';
 import type { IntegrationPlugin, PluginContext } from './types.js';
 
 type Json = Record<string, unknown>;
@@ -74,6 +79,18 @@ export interface ManifestPackage {
   readonly definition: IntegrationDefinitionData;
   /** Real path of the `main` module, when the manifest names one. */
   readonly mainPath?: string;
+}
+
+/** Options of {@link readManifestPackage}. */
+export interface ReadManifestOptions {
+  /** Parsed files kept between reads, reused while a file's size and mtime are unchanged. */
+  readonly cache?: JsonFileCache;
+  /**
+   * The most bytes the package's JSON files (`manifest.json` and every schema file it
+   * references) may hold together; a file that does not fit is an issue naming it.
+   * Default 8 MiB.
+   */
+  readonly maxBytes?: number;
 }
 
 /** Result of {@link readManifestPackage}: the package, or every problem found. */
@@ -173,8 +190,9 @@ async function locatePackage(
 async function readManifestJson(
   dir: string,
   cache: JsonFileCache | undefined,
+  budget: ByteBudget,
 ): Promise<{ readonly ok: true; readonly path: string; readonly raw: unknown } | Failure> {
-  const reader = new PackageReader(dir, cache);
+  const reader = new PackageReader(dir, cache, {}, budget);
   const path = await reader.resolveInside('manifest.json', dir, '');
   if (path === undefined) return failure(dir, reader.issues);
   const read = await reader.readJson(path, '');
@@ -191,12 +209,19 @@ async function readManifestJson(
  */
 export async function readManifestPackage(
   dirOrManifest: string,
-  options: { readonly cache?: JsonFileCache } = {},
+  options: ReadManifestOptions = {},
 ): Promise<ReadManifestResult> {
+  const max = options.maxBytes ?? DEFAULT_MAX_MANIFEST_BYTES;
+  if (!Number.isSafeInteger(max) || max < 1) {
+    return failure(resolve(dirOrManifest), [
+      { path: 'maxBytes', message: 'must be a positive integer' },
+    ]);
+  }
+  const budget = new ByteBudget(max);
   const located = await locatePackage(resolve(dirOrManifest));
   if (!located.ok) return located;
   const { dir } = located;
-  const file = await readManifestJson(dir, options.cache);
+  const file = await readManifestJson(dir, options.cache, budget);
   if (!file.ok) return file;
   const raw = file.raw;
   const id =
@@ -210,10 +235,15 @@ export async function readManifestPackage(
     return failure(dir, schemaIssues, id);
   }
   const manifest = raw as PluginManifest;
-  const reader = new PackageReader(dir, options.cache, {
-    definitions: Object.keys(manifest.definitions ?? {}),
-    $defs: Object.keys(manifest.$defs ?? {}),
-  });
+  const reader = new PackageReader(
+    dir,
+    options.cache,
+    {
+      definitions: Object.keys(manifest.definitions ?? {}),
+      $defs: Object.keys(manifest.$defs ?? {}),
+    },
+    budget,
+  );
   reader.issues.push(...duplicateComponents(manifest));
   const schemas = await readInlineSchemas(reader, manifest, file.path);
   const components = await readComponents(reader, manifest);

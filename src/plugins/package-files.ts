@@ -34,6 +34,26 @@ export interface JsonFileCache {
   ): void;
 }
 
+/** The default of {@link ByteBudget}: 8 MiB of JSON per package. */
+export const DEFAULT_MAX_MANIFEST_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The bytes of JSON one package may still have read: `manifest.json` and every schema
+ * file together. Shared by the readers of one package.
+ */
+export class ByteBudget {
+  #used = 0;
+  /** @param max - the most bytes the package's JSON files may hold together */
+  constructor(readonly max: number = DEFAULT_MAX_MANIFEST_BYTES) {}
+
+  /** Takes `bytes` from the budget; false (and nothing taken) when they do not fit. */
+  take(bytes: number): boolean {
+    if (this.#used + bytes > this.max) return false;
+    this.#used += bytes;
+    return true;
+  }
+}
+
 /** Keys whose values are data, not schemas: a `$ref` inside them is not a reference. */
 const DATA_KEYWORDS = new Set(['enum', 'const', 'examples', 'default', 'example']);
 
@@ -57,20 +77,24 @@ export class PackageReader {
   readonly bundledDefs: Json = {};
   readonly #root: string;
   readonly #cache: JsonFileCache | undefined;
+  readonly #budget: ByteBudget;
   readonly #keys = new Map<string, string>();
   readonly #usedKeys: { readonly definitions: Set<string>; readonly $defs: Set<string> };
 
   /**
    * @param root - the real path of the package directory
    * @param reserved - names already used in the manifest's `definitions` and `$defs`
+   * @param budget - the bytes the package's JSON files may still hold
    */
   constructor(
     root: string,
     cache?: JsonFileCache,
     reserved: { readonly definitions?: Iterable<string>; readonly $defs?: Iterable<string> } = {},
+    budget: ByteBudget = new ByteBudget(),
   ) {
     this.#root = root;
     this.#cache = cache;
+    this.#budget = budget;
     this.#usedKeys = {
       definitions: new Set(reserved.definitions),
       $defs: new Set(reserved.$defs),
@@ -146,11 +170,17 @@ export class PackageReader {
         this.issues.push({ path: field, message: `'${name}' is not a file` });
         return { ok: false };
       }
+      if (!this.#budget.take(info.size)) return this.#tooLarge(name, info.size, field);
       const cached = this.#cache?.get(abs);
       if (cached && cached.mtimeMs === info.mtimeMs && cached.size === info.size) {
         return { ok: true, value: structuredClone(cached.value) };
       }
-      const parsed = parseJson(await (await fsPromises()).readFile(abs, 'utf8'));
+      const bytes = await (await fsPromises()).readFile(abs);
+      // The file may have grown since it was measured.
+      if (bytes.length > info.size && !this.#budget.take(bytes.length - info.size)) {
+        return this.#tooLarge(name, bytes.length, field);
+      }
+      const parsed = parseJson(bytes.toString('utf8'));
       if (!parsed.ok) {
         const p = parsed.problem;
         this.issues.push({
@@ -168,6 +198,14 @@ export class PackageReader {
       });
       return { ok: false };
     }
+  }
+
+  #tooLarge(name: string, size: number, field: string): { ok: false } {
+    this.issues.push({
+      path: field,
+      message: `'${name}' (${size} bytes) does not fit: a package's JSON files may hold ${this.#budget.max} bytes together (option maxManifestBytes)`,
+    });
+    return { ok: false };
   }
 
   /**

@@ -10,6 +10,7 @@ import semver from 'semver';
 import { ConflictError, type Reference, ValidationError } from '../errors.js';
 import { AccessGuard } from '../internal/access.js';
 import { KeyedMutex } from '../internal/async.js';
+import { assertIdLength } from '../internal/ids.js';
 import { closest } from '../internal/suggest.js';
 import type { DefinitionStatus, Deprecation, IntegrationDefinition } from '../schema/definition.js';
 import type {
@@ -56,10 +57,13 @@ function assertString(value: unknown, path: string, what: string): string {
   if (typeof value !== 'string' || value.length === 0) {
     throw new ValidationError([{ path, message: 'must be a non-empty string' }], what);
   }
+  assertIdLength(value, path, what);
   return value;
 }
 
 function assertRange(range: string | undefined): void {
+  // semver's parser slows down on long input: refuse what cannot be a real range first.
+  assertIdLength(range, 'versionRange', 'version range');
   if (range !== undefined && (typeof range !== 'string' || semver.validRange(range) === null)) {
     throw new ValidationError(
       [

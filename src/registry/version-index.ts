@@ -7,6 +7,7 @@
  */
 import semver from 'semver';
 import { NotFoundError } from '../errors.js';
+import { assertIdLength } from '../internal/ids.js';
 import { deepFreeze } from '../internal/json.js';
 import { closest } from '../internal/suggest.js';
 import type { IntegrationDefinition } from '../schema/definition.js';
@@ -81,8 +82,10 @@ export class VersionIndex {
     return versions.length > 0 ? `Existing versions: ${versions.join(', ')}` : 'It has no versions';
   }
 
-  /** One exact version. @throws NotFoundError */
+  /** One exact version. @throws NotFoundError; ValidationError for an over-long id or version */
   entry(id: string, version: string): VersionEntry {
+    assertIdLength(id, 'id', 'integration id');
+    assertIdLength(version, 'version', 'version');
     const versions = this.byId.get(id);
     if (!versions) throw this.notFound(id);
     const e = versions.get(version);
@@ -96,9 +99,11 @@ export class VersionIndex {
 
   /**
    * The highest non-archived version matching `range`, or without a range the highest
-   * published one. @throws NotFoundError
+   * published one. @throws NotFoundError; ValidationError for an over-long id or range
    */
   resolve(id: string, range: string | undefined): VersionEntry {
+    assertIdLength(id, 'id', 'integration id');
+    assertIdLength(range, 'versionRange', 'version range');
     const key = range === undefined ? id : `${id}\u0000${range}`;
     const hit = this.resolved.get(key);
     if (hit) return hit;
@@ -125,8 +130,9 @@ export class VersionIndex {
     return best;
   }
 
-  /** Every version of an id, lowest first. @throws NotFoundError */
+  /** Every version of an id, lowest first. @throws NotFoundError; ValidationError (over-long id) */
   versionsOf(id: string): string[] {
+    assertIdLength(id, 'id', 'integration id');
     const versions = this.byId.get(id);
     if (!versions) throw this.notFound(id);
     return [...versions.values()]

@@ -1,26 +1,23 @@
 /**
  * Running the actions of an execution: the handler and its checked input, the instance
- * (explicit or resolved by scope), credentials read on demand, attempts bounded by a
- * semaphore and a timeout, retries with backoff, the audit entry of every invocation,
- * and outputs, logs and errors scrubbed of the secrets the handler read.
+ * (explicit or resolved by scope), credentials read on demand, handlers bounded by a
+ * semaphore and attempts by a timeout, retries of retryable failures with jittered
+ * backoff and `Retry-After`, the instance's `auth` status when its credentials are
+ * refused, the audit entry of every invocation, and outputs, logs and errors scrubbed of
+ * the secrets the handler read.
  *
  * @internal
  * @module
  */
 import { setMaxListeners } from 'node:events';
 import type { InstanceView } from '../config/types.js';
-import { scrub, secretStrings } from '../credentials/redact.js';
-import { isPlugboardError } from '../errors.js';
+import { scrub } from '../credentials/redact.js';
 import { Semaphore, Shutdown, sleep, withTimeout } from '../internal/async.js';
 import { isoNow } from '../internal/clock.js';
 import { errorMessage } from '../internal/error-message.js';
-import type {
-  ActionContext,
-  ExecutionLogger,
-  IntegrationEvent,
-  LogLevel,
-  RegisteredAction,
-} from '../schema/runtime.js';
+import type { IntegrationEvent, RegisteredAction } from '../schema/runtime.js';
+import { ActionCall, RunContext } from './action-call.js';
+import { type AttemptFailure, backoffDelay, classifyFailure } from './action-failure.js';
 import { type ExecutionDraft, type Finished, seal } from './dispatch/execution-draft.js';
 import { type LogWriter, scrubbedJson, toJson } from './execution-log.js';
 import type { LogEntry } from './history/index.js';
@@ -50,24 +47,23 @@ type Writable<T> = { -readonly [K in keyof T]: T[K] };
 
 type Handler = NonNullable<RegisteredAction['handler']>;
 
-/** Both lists of secrets, longest first (so a secret containing another is replaced whole). */
-function mergeSecrets(
-  known: readonly string[] | undefined,
-  more: readonly string[],
-): readonly string[] {
-  if (!known) return more;
-  return [...new Set([...known, ...more])].sort((a, b) => b.length - a.length);
-}
-
 /** What an {@link ActionRunner} works with. */
 export interface ActionRunnerOptions {
   readonly registry: Pick<RegistryPort, 'get' | 'getAvailableActions' | 'getValidator'>;
   readonly config: Pick<
     ConfigPort,
-    'isEnabled' | 'getInstance' | 'resolveInstance' | 'getCredentials' | 'recordAudit'
+    | 'isEnabled'
+    | 'getInstance'
+    | 'resolveInstance'
+    | 'getCredentials'
+    | 'recordAudit'
+    | 'reportAuthFailure'
   >;
   readonly log: LogWriter;
-  /** At most this many attempts run at once, over all dispatches. */
+  /**
+   * At most this many handlers run at once, over all dispatches. A handler keeps its
+   * slot until it settles, even after its attempt timed out.
+   */
   readonly maxConcurrentActions: number;
   /** Time limit of one attempt, unless the action sets `timeoutMs`. */
   readonly actionTimeoutMs: number;
@@ -234,7 +230,10 @@ export class ActionRunner {
         );
   }
 
-  /** Calls the handler until an attempt succeeds, the policy's attempts run out, or the engine closes. */
+  /**
+   * Calls the handler until an attempt succeeds, a failure is not worth retrying, the
+   * policy's attempts run out, or the engine closes.
+   */
   private async attempts(
     call: ActionCall,
     handler: Handler,
@@ -246,38 +245,65 @@ export class ActionRunner {
     const timeoutMs = action.timeoutMs ?? this.options.actionTimeoutMs;
     let attempts = 0;
     let lastError = '';
+    let failure: AttemptFailure = { kind: 'retryable' };
     while (attempts < policy.attempts) {
       attempts++;
-      let release: (() => void) | undefined;
       try {
-        release =
-          this.semaphore.tryAcquire() ?? (await this.semaphore.acquire(this.shutdown.signal));
-        const output = await withTimeout(call.what, timeoutMs, this.shutdown, (signal) => {
-          const ctx = new RunContext(
-            call.event,
-            call.instance,
-            call.logger,
-            signal,
-            call.credentials,
-          );
-          return handler.call(undefined, input, ctx);
-        });
-        release();
-        release = undefined;
+        const output = await this.attempt(call, handler, input, timeoutMs);
         return await this.succeeded(call, output, attempts);
       } catch (e) {
-        release?.();
         lastError = call.secrets ? scrub(errorMessage(e), call.secrets) : errorMessage(e);
-        if (!(await this.retryAfter(call, policy, attempts, e, lastError))) break;
+        failure = classifyFailure(e, Date.now());
+        if (!(await this.retryAfter(call, policy, attempts, failure, lastError))) break;
       }
     }
+    if (failure.kind === 'auth') await this.authFailed(call, lastError);
     await this.audit(
       call,
       'failure',
       `${action.type} (execution ${call.executionId}): ${lastError}`,
     );
     const error = `failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${lastError}`;
-    return this.failed(call.ca, call.logs, call.started, error, attempts, call.instance.instanceId);
+    const { ca, logs, started, instance } = call;
+    return this.failed(ca, logs, started, error, attempts, instance.instanceId, failure.kind);
+  }
+
+  /**
+   * One attempt: waits for a slot and runs the handler under the time limit. The slot is
+   * held until the handler settles, so a handler that ignores its aborted signal still
+   * counts against `maxConcurrentActions` after its attempt timed out.
+   */
+  private async attempt(
+    call: ActionCall,
+    handler: Handler,
+    input: unknown,
+    timeoutMs: number,
+  ): Promise<unknown> {
+    const release =
+      this.semaphore.tryAcquire() ?? (await this.semaphore.acquire(this.shutdown.signal));
+    let started = false;
+    try {
+      return await withTimeout(call.what, timeoutMs, this.shutdown, (signal) => {
+        const ctx = new RunContext(
+          call.event,
+          call.instance,
+          call.logger,
+          signal,
+          call.credentials,
+        );
+        let running: Promise<unknown>;
+        try {
+          running = Promise.resolve(handler.call(undefined, input, ctx));
+        } catch (e) {
+          running = Promise.reject(e);
+        }
+        started = true;
+        running.then(release, release);
+        return running;
+      });
+    } finally {
+      if (!started) release();
+    }
   }
 
   /** After a failed attempt: waits out the backoff and says whether another attempt is due. */
@@ -285,30 +311,42 @@ export class ActionRunner {
     call: ActionCall,
     policy: Required<RetryPolicy>,
     attempts: number,
-    e: unknown,
+    failure: AttemptFailure,
     lastError: string,
   ): Promise<boolean> {
     const closing = this.shutdown.signal.aborted;
-    const permanent = isPlugboardError(e, 'VALIDATION_FAILED') || closing;
-    if (attempts >= policy.attempts || permanent) return false;
-    const delay = Math.min(
-      policy.maxDelayMs,
-      policy.initialDelayMs * policy.factor ** (attempts - 1),
-    );
-    this.options.log.add(
-      call.logs,
-      'warn',
-      'action',
-      `attempt ${attempts} failed: ${lastError}; retrying in ${delay} ms`,
-      undefined,
-      call.ca.action.id,
-    );
+    if (attempts >= policy.attempts || failure.kind !== 'retryable' || closing) return false;
+    const asked = failure.retryAfterMs;
+    const failed = `attempt ${attempts} failed: ${lastError}`;
+    const warn = (message: string): void =>
+      this.options.log.add(call.logs, 'warn', 'action', message, undefined, call.ca.action.id);
+    if (asked !== undefined && asked > policy.maxDelayMs) {
+      const wait = `the service asks to wait ${Math.ceil(asked)} ms`;
+      warn(`${failed}; not retried: ${wait}, more than retry.maxDelayMs (${policy.maxDelayMs} ms)`);
+      return false;
+    }
+    const delay = Math.round(Math.max(backoffDelay(policy, attempts, Math.random), asked ?? 0));
+    warn(`${failed}; retrying in ${delay} ms${asked !== undefined ? ' (Retry-After)' : ''}`);
     try {
       await sleep(delay, this.shutdown.signal);
     } catch {
       return false;
     }
     return true;
+  }
+
+  /** The handler's credentials were refused: the instance's status says so until it is tested again. */
+  private async authFailed(call: ActionCall, lastError: string): Promise<void> {
+    const { instanceId } = call.instance;
+    const warn = (message: string): void =>
+      this.options.log.add(call.logs, 'warn', 'action', message, undefined, call.ca.action.id);
+    try {
+      const actor = { actor: call.actor };
+      await this.options.config.reportAuthFailure(instanceId, `${call.what}: ${lastError}`, actor);
+      warn(`credentials refused: instance '${instanceId}' is now in error (auth); not retried`);
+    } catch (e) {
+      warn(`could not record the status of instance '${instanceId}': ${errorMessage(e)}`);
+    }
   }
 
   private async succeeded(
@@ -345,6 +383,7 @@ export class ActionRunner {
     error: string,
     attempts: number,
     instanceId?: string,
+    failureKind?: ActionResult['failureKind'],
   ): ActionResult {
     const { action } = ca;
     this.options.log.add(logs, 'error', 'action', error, undefined, action.id);
@@ -358,6 +397,7 @@ export class ActionRunner {
       error,
     };
     if (instanceId !== undefined) r.instanceId = instanceId;
+    if (failureKind !== undefined) r.failureKind = failureKind;
     return Object.freeze(r);
   }
 
@@ -380,105 +420,5 @@ export class ActionRunner {
       const message = `could not write the audit entry: ${errorMessage(e)}`;
       this.options.log.add(call.logs, 'warn', 'action', message, undefined, call.ca.action.id);
     }
-  }
-}
-
-/** One action of one execution across its attempts: the credentials its handler read, its logger. */
-class ActionCall {
-  /** Who the audit log names: the rule. */
-  readonly actor: string;
-  /** How a timeout names the action. */
-  readonly what: string;
-  /**
-   * The secret values of the credentials the handler read, once it read them: its log
-   * entries, errors and output are scrubbed of them before anything is recorded.
-   */
-  secrets: readonly string[] | undefined;
-  #logger: ExecutionLogger | undefined;
-
-  constructor(
-    private readonly options: ActionRunnerOptions,
-    cr: CompiledRule,
-    readonly ca: CompiledAction,
-    readonly event: IntegrationEvent,
-    readonly executionId: string,
-    readonly logs: LogEntry[],
-    readonly instance: InstanceView,
-    readonly started: number,
-  ) {
-    this.actor = `rule:${cr.rule.id}`;
-    this.what = `action '${ca.action.id}' (${ca.integrationId}.${ca.action.type})`;
-  }
-
-  /** `ctx.getCredentials()`: decrypts through the config (audited) and notes the secrets. */
-  readonly credentials = async (): Promise<Record<string, unknown>> => {
-    const { instance } = this;
-    const plain = await this.options.config.getCredentials(instance.instanceId, {
-      actor: this.actor,
-    });
-    // Everything the instance's view does not show is secret.
-    this.secrets = mergeSecrets(this.secrets, secretStrings(plain, instance.credentials));
-    return plain;
-  };
-
-  /** `ctx.log`, built on first use: entries scrubbed of the secrets the handler has read. */
-  readonly logger = (): ExecutionLogger => {
-    this.#logger ??= {
-      debug: this.at('debug'),
-      info: this.at('info'),
-      warn: this.at('warn'),
-      error: this.at('error'),
-    };
-    return this.#logger;
-  };
-
-  private at(level: LogLevel): (message: string, data?: unknown) => void {
-    const { log } = this.options;
-    const actionId = this.ca.action.id;
-    return (message, data) => {
-      const secrets = this.secrets;
-      if (!secrets) {
-        log.add(this.logs, level, 'action', String(message), data, actionId);
-        return;
-      }
-      const clean = data === undefined ? undefined : scrubbedJson(data, secrets);
-      log.add(this.logs, level, 'action', scrub(String(message), secrets), clean, actionId);
-    };
-  }
-}
-
-/** What an action handler receives; the signal is created on first access. */
-class RunContext implements ActionContext {
-  readonly config: Record<string, unknown>;
-  readonly #log: () => ExecutionLogger;
-  readonly #signal: () => AbortSignal;
-  readonly #credentials: () => Promise<Record<string, unknown>>;
-
-  constructor(
-    readonly event: IntegrationEvent,
-    readonly instance: InstanceView,
-    log: () => ExecutionLogger,
-    signal: () => AbortSignal,
-    credentials: () => Promise<Record<string, unknown>>,
-  ) {
-    this.config = instance.config as Record<string, unknown>;
-    this.#log = log;
-    this.#signal = signal;
-    this.#credentials = credentials;
-  }
-
-  /** Logger bound to this execution and action. */
-  get log(): ExecutionLogger {
-    return this.#log();
-  }
-
-  /** Aborted when the attempt times out or the engine closes. */
-  get signal(): AbortSignal {
-    return this.#signal();
-  }
-
-  /** Decrypts the instance's credentials through ConfigManager (audited). */
-  getCredentials(): Promise<Record<string, unknown>> {
-    return this.#credentials();
   }
 }

@@ -12,6 +12,7 @@ import type { LogLevel } from '../schema/runtime.js';
 import type { StorageAdapter } from '../storage/types.js';
 import { LEVELS } from './execution-log.js';
 import type { RetentionOptions } from './history/index.js';
+import { checkRetry } from './rule-shape.js';
 import type { RetryPolicy } from './types.js';
 
 /** Options of {@link RuleEngine}. */
@@ -24,11 +25,18 @@ export interface RuleEngineOptions {
   readonly config: ConfigManager;
   /** Validate event payloads against the trigger's `payloadSchema`. Default true. */
   readonly validatePayloads?: boolean;
-  /** At most this many action attempts run at once, over all dispatches. Default 16. */
+  /**
+   * At most this many action handlers run at once, over all dispatches. Default 16. A
+   * handler that ignores its `signal` keeps its slot after its attempt timed out, until
+   * it settles.
+   */
   readonly maxConcurrentActions?: number;
   /** Time limit of one action attempt, in ms, unless the action sets `timeoutMs`. Default 30 000. */
   readonly actionTimeoutMs?: number;
-  /** Retry policy of actions that set none. Default: 1 attempt (no retry). */
+  /**
+   * Retry policy of actions that set none (an action's own `retry` overrides it field by
+   * field). Default: 1 attempt (no retry).
+   */
   readonly retry?: RetryPolicy;
   /** Retention of execution history. */
   readonly retention?: RetentionOptions;
@@ -50,7 +58,16 @@ export interface RuleEngineOptions {
    * docs/access-control.md.
    */
   readonly authorize?: Authorize;
+  /**
+   * The largest event `dispatch` and `evaluate` accept, in bytes of its UTF-8 JSON text.
+   * A larger one is refused with a `ValidationError` before any rule runs. Default
+   * 1 048 576 (1 MiB).
+   */
+  readonly maxEventBytes?: number;
 }
+
+/** The default of {@link RuleEngineOptions.maxEventBytes}: 1 MiB. */
+export const DEFAULT_MAX_EVENT_BYTES = 1_048_576;
 
 /** The options with their defaults filled in. */
 export interface ResolvedOptions {
@@ -61,6 +78,7 @@ export interface ResolvedOptions {
   readonly retry: Required<RetryPolicy>;
   readonly logLevel: LogLevel;
   readonly closeGraceMs: number;
+  readonly maxEventBytes: number;
 }
 
 /**
@@ -80,9 +98,11 @@ export function resolveOptions(options: RuleEngineOptions): ResolvedOptions {
       initialDelayMs: options.retry?.initialDelayMs ?? 200,
       factor: options.retry?.factor ?? 2,
       maxDelayMs: options.retry?.maxDelayMs ?? 30_000,
+      jitter: options.retry?.jitter ?? 0.2,
     },
     logLevel: options.logLevel ?? 'info',
     closeGraceMs: options.closeGraceMs ?? 10_000,
+    maxEventBytes: options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES,
   };
 }
 
@@ -106,6 +126,8 @@ function checkOptions(options: RuleEngineOptions): void {
   positive(options.maxConcurrentActions, 'maxConcurrentActions');
   positive(options.actionTimeoutMs, 'actionTimeoutMs');
   positive(options.pruneIntervalMs, 'pruneIntervalMs');
+  if (options.retry !== undefined) checkRetry(options.retry, 'retry', issues);
+  positive(options.maxEventBytes, 'maxEventBytes');
   if (
     options.closeGraceMs !== undefined &&
     (!Number.isInteger(options.closeGraceMs) || options.closeGraceMs < 0)

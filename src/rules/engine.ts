@@ -11,11 +11,12 @@ import {
   ValidationError,
   type ValidationIssue,
 } from '../errors.js';
+import { assertIdLength } from '../internal/ids.js';
 import type { IntegrationEvent } from '../schema/runtime.js';
 import type { Collection } from '../storage/types.js';
 import { ActionRunner } from './action-runner.js';
 import { ExecutionRecorder } from './dispatch/dispatch-record.js';
-import { checkEvent, Dispatcher } from './dispatch/dispatcher.js';
+import { Dispatcher } from './dispatch/dispatcher.js';
 import { InFlightDispatches } from './dispatch/in-flight.js';
 import { RuntimeLookup } from './dispatch/runtime-lookup.js';
 import { RuleAccess } from './engine-access.js';
@@ -106,15 +107,17 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
       inFlight: this.inFlight,
       log,
       nextEpoch: () => this.index.nextEpoch(),
-      validatePayloads: o.validatePayloads,
-      recordUnmatched: o.recordUnmatched,
+      ...o,
     });
     this.evaluator = new Evaluator(lookup, () => this.index.nextEpoch());
     this.unregisterChecker = registry.addReferenceChecker((ref) => this.index.referencesTo(ref));
     this.unregisterInstanceChecker = config.addReferenceChecker((id) => this.index.rulesNaming(id));
     if (options.retention?.maxAgeMs !== undefined) {
       this.pruneTimer = setInterval(() => {
-        this.pruneNow().catch(() => undefined);
+        // The timer is the engine's own retention, not a caller's: the hook is not asked.
+        this.ready()
+          .then(() => this.store.prune(this.index.ids()))
+          .catch(() => undefined);
       }, options.pruneIntervalMs ?? 60_000);
       this.pruneTimer.unref?.();
     }
@@ -261,8 +264,9 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     return this.updateRule(id, { enabled: false }, opts);
   }
 
-  /** One rule. @throws NotFoundError suggesting close ids */
+  /** One rule. @throws NotFoundError suggesting close ids; ValidationError (id too long) */
   async getRule(id: string): Promise<Rule> {
+    assertIdLength(id, 'id', 'rule id');
     await this.ready();
     const rule = await this.rules.get(id);
     if (!rule) throw new NotFoundError('rule', id, { suggestions: this.index.closeIds(id) });
@@ -320,10 +324,6 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   /** Applies retention now (age limits also run on a timer when `maxAgeMs` is set). */
   async prune(opts: { readonly actor?: string } = {}): Promise<number> {
     await this.access.prune(opts.actor);
-    return this.pruneNow();
-  }
-
-  private async pruneNow(): Promise<number> {
     await this.ready();
     return this.store.prune(this.index.ids());
   }
@@ -335,12 +335,12 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
    * execution per rule whose trigger fired (conditions met or not) and resolves with
    * them once their actions finished. Nothing runs while the integration is disabled.
    *
-   * @throws ValidationError for a malformed event, or a payload that fails the trigger's
-   *   `payloadSchema` (with `validatePayloads` on)
+   * @throws ValidationError for a malformed event, one over `maxEventBytes`, or a payload
+   *   that fails the trigger's `payloadSchema` (with `validatePayloads` on)
    */
   async dispatch(event: IntegrationEvent): Promise<Execution[]> {
     this.assertOpen();
-    checkEvent(event);
+    this.dispatcher.checkEvent(event);
     await this.access.dispatch(event);
     if (!this.index.loaded) await this.ready();
     const bucket = this.index.bucket(event.integrationId, event.type);
@@ -357,11 +357,11 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   /**
    * A dry run: explains, per enabled rule of the event's trigger type, whether its
    * trigger fires and how each condition evaluates, with `{ result, actual, expected }`
-   * on every leaf. Runs no action and records nothing.
+   * on every leaf. Runs no action, records nothing; checks the event as `dispatch` does.
    */
   async evaluate(event: IntegrationEvent): Promise<RuleEvaluation[]> {
     this.assertOpen();
-    checkEvent(event);
+    this.dispatcher.checkEvent(event);
     if (!this.index.loaded) await this.ready();
     const bucket = this.index.bucket(event.integrationId, event.type);
     if (!bucket || bucket.length === 0) return [];

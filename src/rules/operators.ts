@@ -6,7 +6,9 @@
  * @module
  */
 import { Ajv, type ValidateFunction } from 'ajv';
+import { RE2JS } from 're2js';
 import { ConflictError, ValidationError } from '../errors.js';
+import { errorMessage } from '../internal/error-message.js';
 import { isObject } from '../internal/json.js';
 import type { JsonSchemaObject } from '../schema/definition.js';
 
@@ -115,7 +117,44 @@ function dated(cmp: (a: number, b: number) => boolean): OperatorSpec {
   };
 }
 
-function regexOf(v: unknown): RegExp | string {
+/** The longest `matches` pattern, in characters. */
+const MAX_PATTERN_LENGTH = 1000;
+/**
+ * The most instructions a `matches` pattern may compile to. The linear-time engine's
+ * worst case is proportional to this times the input length, so it bounds the constant.
+ */
+const MAX_PATTERN_PROGRAM = 500;
+
+const FLAG_BITS: Readonly<Record<string, number>> = {
+  i: RE2JS.CASE_INSENSITIVE,
+  m: RE2JS.MULTILINE,
+  s: RE2JS.DOTALL,
+  // Matching is by code point already, as with JavaScript's `u` flag.
+  u: 0,
+};
+
+/** What RE2 cannot do in linear time, by the start of its parse error. */
+function unsupported(reason: string): string {
+  if (/`\(\?[=!]/.test(reason)) return 'lookahead ((?= and (?!) is not supported';
+  if (/escape sequence: `\\[1-9]/.test(reason)) return 'backreferences are not supported';
+  return reason.replace(/^error parsing regexp: /, '');
+}
+
+/** Whether the pattern has a `\k` escape: a named backreference in JavaScript. */
+function hasNamedBackreference(pattern: string): boolean {
+  for (let i = 0; i < pattern.length; i++) {
+    if (pattern[i] !== '\\') continue;
+    if (pattern[i + 1] === 'k') return true;
+    i++;
+  }
+  return false;
+}
+
+/**
+ * A `matches` value compiled for the linear-time engine (RE2), or why it cannot be. The
+ * pattern must also be valid JavaScript, so it means what its author expects.
+ */
+function regexOf(v: unknown): RE2JS | string {
   let pattern: unknown = v;
   let flags = '';
   if (isObject(v)) {
@@ -127,12 +166,29 @@ function regexOf(v: unknown): RegExp | string {
     flags = (f as string | undefined) ?? '';
   }
   if (typeof pattern !== 'string') return 'must be a regex source string or { pattern, flags }';
-  if (pattern.length > 1000) return 'pattern must be at most 1000 characters';
+  if (pattern.length > MAX_PATTERN_LENGTH) {
+    return `pattern must be at most ${MAX_PATTERN_LENGTH} characters`;
+  }
   try {
-    return new RegExp(pattern, flags);
+    new RegExp(pattern, flags);
   } catch (e) {
     return `is not a valid regular expression (${(e as Error).message})`;
   }
+  if (hasNamedBackreference(pattern)) {
+    return 'uses a backreference (\\k<name>): backreferences are not supported';
+  }
+  let re: RE2JS;
+  try {
+    let bits = RE2JS.LOOKBEHINDS;
+    for (const f of flags) bits |= FLAG_BITS[f] ?? 0;
+    re = RE2JS.compile(RE2JS.translateRegExp(pattern), bits);
+  } catch (e) {
+    return `cannot run in linear time: ${unsupported(errorMessage(e))}`;
+  }
+  if (re.programSize() > MAX_PATTERN_PROGRAM) {
+    return `is too complex (${re.programSize()} instructions, at most ${MAX_PATTERN_PROGRAM}); use smaller repetition counts`;
+  }
+  return re;
 }
 
 const stringArg = (v: unknown): string | undefined =>
@@ -198,7 +254,7 @@ export const BUILTIN_OPERATORS: Readonly<Record<string, OperatorSpec>> = Object.
       return typeof r === 'string' ? r : undefined;
     },
     compile: (v) => {
-      const re = regexOf(v) as RegExp;
+      const re = regexOf(v) as RE2JS;
       return (a) => typeof a === 'string' && re.test(a);
     },
   },

@@ -29,6 +29,7 @@ export type ConfigPort = Pick<
   | 'resolveInstance'
   | 'getCredentials'
   | 'recordAudit'
+  | 'reportAuthFailure'
   | 'addReferenceChecker'
 >;
 

@@ -39,7 +39,7 @@ const ACTION_KEYS = new Set([
   'retry',
   'continueOnError',
 ]);
-const RETRY_KEYS = new Set(['attempts', 'initialDelayMs', 'factor', 'maxDelayMs']);
+const RETRY_KEYS = new Set(['attempts', 'initialDelayMs', 'factor', 'maxDelayMs', 'jitter']);
 
 function unknownKeys(
   obj: Record<string, unknown>,
@@ -193,8 +193,8 @@ function checkAction(a: Record<string, unknown>, at: string, issues: ValidationI
   if (a['retry'] !== undefined) checkRetry(a['retry'], `${at}.retry`, issues);
 }
 
-/** Checks an action's `retry` options. */
-function checkRetry(retry: unknown, at: string, issues: ValidationIssue[]): void {
+/** Checks a retry policy: an action's `retry`, or the engine's `retry` option. */
+export function checkRetry(retry: unknown, at: string, issues: ValidationIssue[]): void {
   if (!isObject(retry)) {
     issues.push({ path: at, message: 'must be an object' });
     return;
@@ -206,6 +206,10 @@ function checkRetry(retry: unknown, at: string, issues: ValidationIssue[]): void
   const f = retry['factor'];
   if (f !== undefined && (typeof f !== 'number' || !(f >= 1 && f <= 10))) {
     issues.push({ path: `${at}.factor`, message: 'must be a number from 1 to 10' });
+  }
+  const j = retry['jitter'];
+  if (j !== undefined && (typeof j !== 'number' || !(j >= 0 && j <= 1))) {
+    issues.push({ path: `${at}.jitter`, message: 'must be a number from 0 to 1' });
   }
 }
 

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { ActionError } from '../errors.js';
 import type { LogLevel } from '../schema/runtime.js';
 
 /** A leaf of a `match` tree: compares the value at `path` with `value` using `operator`. */
@@ -47,16 +48,28 @@ export interface RuleCondition {
   readonly config: unknown;
 }
 
-/** Retry policy of an action: exponential backoff between attempts. */
+/**
+ * Retry policy of an action: exponential backoff between attempts, with jitter. Only
+ * failures that a later attempt may fix are retried (see "Timeouts and retries" in the
+ * rules guide).
+ */
 export interface RetryPolicy {
   /** Total attempts including the first (≥ 1). Default 1 (no retry). */
   readonly attempts?: number;
-  /** Delay before the second attempt, in ms. Default 200. */
+  /** Delay before the second attempt, in ms, before jitter. Default 200. */
   readonly initialDelayMs?: number;
   /** Each further delay is multiplied by this. Default 2. */
   readonly factor?: number;
-  /** Upper bound of a delay, in ms. Default 30 000. */
+  /**
+   * Upper bound of a delay, in ms. Default 30 000. A failure whose `Retry-After` asks
+   * for a longer wait is not retried.
+   */
   readonly maxDelayMs?: number;
+  /**
+   * Each delay is shortened by a random fraction of itself, up to this one (0–1), so that
+   * actions failing together do not retry together. Default 0.2; 0 turns jitter off.
+   */
+  readonly jitter?: number;
 }
 
 /** One action of a rule; actions of a rule run in order. */
@@ -155,6 +168,12 @@ export interface ActionResult {
   readonly output?: unknown;
   /** Why it failed. */
   readonly error?: string;
+  /**
+   * How the handler's last failure was classified: `auth` (credentials refused, not
+   * retried), `retryable` (attempts ran out) or `fatal` (not retried). Absent when the
+   * handler never ran.
+   */
+  readonly failureKind?: ActionError['kind'];
   /** True when it did not run because an earlier action failed. */
   readonly skipped?: boolean;
 }

@@ -426,6 +426,48 @@ describe('loadManifest', () => {
   });
 });
 
+describe('the size of a package', () => {
+  it('refuses JSON files over maxManifestBytes together, naming the file and the option', async () => {
+    const big = { type: 'object', description: 'x'.repeat(3000) };
+    const dir = await writePackage('oversize', {
+      ...validPackage('oversize'),
+      'schemas/ship.json': big,
+    });
+    const registry = new IntegrationRegistry({ storage: new MemoryStorage() });
+    const loader = new PluginLoader({ registry, maxManifestBytes: 2000 });
+    const error = await loader.loadManifest(dir).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PluginLoadError);
+    expect(issues(error as PluginLoadError)).toEqual([
+      {
+        path: 'actions[0].inputSchemaPath',
+        message: expect.stringMatching(
+          /^'schemas\/ship\.json' \(\d+ bytes\) does not fit: .* 2000 bytes together \(option maxManifestBytes\)$/,
+        ),
+      },
+    ]);
+    // The same package fits the default (8 MiB).
+    await expect(setup().loader.loadManifest(dir)).resolves.toMatchObject({ id: 'oversize' });
+  });
+
+  it('refuses a manifest.json over the limit before parsing it', async () => {
+    const dir = await writePackage('oversize-manifest', {
+      ...validPackage('oversize-manifest'),
+      'manifest.json': `${JSON.stringify(manifest('oversize-manifest'))}${' '.repeat(4096)}`,
+    });
+    const read = await readManifestPackage(dir, { maxBytes: 4096 });
+    expect(read.ok).toBe(false);
+    expect(read.ok ? [] : read.issues).toEqual([
+      { path: '', message: expect.stringMatching(/^'manifest\.json' \(\d+ bytes\) does not fit/) },
+    ]);
+    await expect(readManifestPackage(dir, { maxBytes: 0 })).resolves.toMatchObject({
+      ok: false,
+      issues: [{ path: 'maxBytes', message: 'must be a positive integer' }],
+    });
+    const registry = new IntegrationRegistry({ storage: new MemoryStorage() });
+    expect(() => new PluginLoader({ registry, maxManifestBytes: -1 })).toThrow(/maxManifestBytes/);
+  });
+});
+
 describe('readManifestPackage', () => {
   it('returns the definition without registering anything', async () => {
     const dir = await writePackage('readonly', validPackage('readonly', { tags: ['x'] }));

@@ -429,7 +429,7 @@ describe.each(ADAPTERS)('RuleEngine with %s storage', (kind) => {
               id: 'notify',
               type: 'send_message',
               integrationId: 'chat',
-              retry: { attempts: 5, initialDelayMs: 20, factor: 2 },
+              retry: { attempts: 5, initialDelayMs: 20, factor: 2, jitter: 0 },
               config: { channel: 'c', text: 't' },
             },
           ],

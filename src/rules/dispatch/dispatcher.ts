@@ -7,9 +7,11 @@
  * @module
  */
 import { ValidationError, type ValidationIssue } from '../../errors.js';
-import { isoNow } from '../../internal/clock.js';
+import { isoAt, isoNow } from '../../internal/clock.js';
 import { errorMessage } from '../../internal/error-message.js';
+import { MAX_ID_LENGTH, OrderedIds } from '../../internal/ids.js';
 import { frozenJson, shareFrozen } from '../../internal/json.js';
+import { CYCLIC, jsonBytesUpTo } from '../../internal/json-size.js';
 import type { ConditionContext, IntegrationEvent } from '../../schema/runtime.js';
 import type { ActionRunner, DispatchScope } from '../action-runner.js';
 import { type CompiledMatch, whyMatch } from '../compile.js';
@@ -50,6 +52,8 @@ export interface DispatcherOptions {
   readonly validatePayloads: boolean;
   /** Record executions whose conditions were not met. */
   readonly recordUnmatched: boolean;
+  /** The largest event accepted, in bytes of UTF-8 JSON (`RuleEngineOptions.maxEventBytes`). */
+  readonly maxEventBytes: number;
 }
 
 /** Ids of one dispatch's executions: `<base>.<n>`, n counting up. */
@@ -76,33 +80,62 @@ interface Thrown {
 }
 
 /**
- * Checks the shape of an event given to `dispatch` or `evaluate`.
+ * Checks an event given to `dispatch` or `evaluate`: its shape, the length of its ids,
+ * and its size against `maxEventBytes`.
  *
- * @throws ValidationError for an event without a non-empty `integrationId` and `type`
+ * @throws ValidationError for an event without a non-empty `integrationId` and `type` (of
+ *   at most 256 characters), or one over `maxEventBytes` as UTF-8 JSON, or cyclic
  */
-export function checkEvent(event: IntegrationEvent): void {
+export function checkEvent(event: IntegrationEvent, maxEventBytes: number): void {
   const issues: ValidationIssue[] = [];
   if (event === null || typeof event !== 'object') {
     throw new ValidationError([{ path: '', message: 'an event must be an object' }], 'event');
   }
-  if (typeof event.integrationId !== 'string' || event.integrationId.length === 0) {
-    issues.push({ path: 'integrationId', message: 'must be a non-empty string' });
-  }
-  if (typeof event.type !== 'string' || event.type.length === 0) {
-    issues.push({ path: 'type', message: 'must be a non-empty string' });
+  for (const field of ['integrationId', 'type'] as const) {
+    const v: unknown = event[field];
+    if (typeof v !== 'string' || v.length === 0) {
+      issues.push({ path: field, message: 'must be a non-empty string' });
+    } else if (v.length > MAX_ID_LENGTH) {
+      issues.push({ path: field, message: `must be at most ${MAX_ID_LENGTH} characters` });
+    }
   }
   if (issues.length > 0) throw new ValidationError(issues, 'event');
+  const bytes = jsonBytesUpTo(event, maxEventBytes);
+  if (bytes === CYCLIC) {
+    throw new ValidationError(
+      [{ path: '', message: 'must be JSON, but contains itself' }],
+      'event',
+    );
+  }
+  if (bytes > maxEventBytes) {
+    throw new ValidationError(
+      [
+        {
+          path: '',
+          message: `is larger than maxEventBytes (${maxEventBytes}) as UTF-8 JSON; send a smaller payload or raise the RuleEngine option maxEventBytes`,
+        },
+      ],
+      'event',
+    );
+  }
 }
 
 /** Runs the rules of events and records their executions. */
 export class Dispatcher {
   private readonly o: DispatcherOptions;
-  private readonly idPrefix: string;
-  private idCounter = 0;
+  /**
+   * Dispatch ids, `ex_<ms>_<seq>_<node>`: in time order, and unique across processes
+   * writing one store (128 random bits per engine).
+   */
+  private readonly ids = new OrderedIds('ex_', '_');
 
   constructor(options: DispatcherOptions) {
     this.o = options;
-    this.idPrefix = `ex_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}_`;
+  }
+
+  /** {@link checkEvent} with this engine's `maxEventBytes`. @throws ValidationError */
+  checkEvent(event: IntegrationEvent): void {
+    checkEvent(event, this.o.maxEventBytes);
   }
 
   /**
@@ -137,12 +170,13 @@ export class Dispatcher {
   }
 
   private begin(event: IntegrationEvent, rt: DispatchRuntime): DispatchRun {
-    const now = isoNow();
+    const ms = Date.now();
+    const now = isoAt(ms);
     // One frozen copy of the event serves every execution this dispatch records: storage
     // shares it instead of copying it once per rule.
     const triggerData = frozenJson(event, 'event');
     // Executions are numbered within the dispatch: `<dispatch id>.<n>`.
-    const ids: DispatchIds = { base: this.nextId(), n: 0 };
+    const ids: DispatchIds = { base: this.ids.next(ms), n: 0 };
     const scope: DispatchScope = { actions: new Map(), instances: new Map(), enabled: new Map() };
     this.o.nextEpoch();
     const record = new DispatchRecord(
@@ -324,11 +358,6 @@ export class Dispatcher {
     draft.error = `condition failed: ${errorMessage(e)}`;
     this.o.log.add(logs, 'error', 'condition', draft.error);
     return draft;
-  }
-
-  /** A unique, time-ordered id for this engine's next dispatch. */
-  private nextId(): string {
-    return this.idPrefix + (this.idCounter++).toString(36).padStart(8, '0');
   }
 
   /** The next execution number of the dispatch, announced with `execution:started`. */

@@ -7,6 +7,7 @@
  * @module
  */
 import { NotFoundError } from '../../errors.js';
+import { assertIdLength } from '../../internal/ids.js';
 import type { StorageAdapter } from '../../storage/types.js';
 import type { Execution, ExecutionLog, ExecutionQuery } from '../types.js';
 import {
@@ -216,6 +217,7 @@ export class ExecutionStore {
     ruleId: string,
     query: ExecutionQuery = {},
   ): Promise<{ items: Execution[]; nextCursor?: string }> {
+    assertIdLength(ruleId, 'ruleId', 'rule id');
     // History beyond the limits (e.g. a limit lowered since it was written) is not shown.
     const live = this.retention.liveRecords((await this.retention.trim(ruleId)).q);
     const limit = query.limit ?? 50;
@@ -240,6 +242,7 @@ export class ExecutionStore {
 
   /** One execution. @throws NotFoundError */
   async get(executionId: string): Promise<Execution> {
+    assertIdLength(executionId, 'executionId', 'execution id');
     await this.migrate();
     const found = await this.records.locate(executionId);
     if (!found) throw new NotFoundError('execution', executionId);
@@ -252,6 +255,7 @@ export class ExecutionStore {
 
   /** Log entries of an execution, oldest first. @throws NotFoundError for an unknown execution */
   async logsOf(executionId: string): Promise<ExecutionLog[]> {
+    assertIdLength(executionId, 'executionId', 'execution id');
     const doc = await this.records.logs.get(executionId);
     if (!doc) {
       await this.get(executionId);
