@@ -26,7 +26,8 @@ export type PlugboardErrorCode =
   | 'TIMEOUT'
   | 'DECRYPTION_FAILED'
   | 'OAUTH2_FAILED'
-  | 'ACTION_FAILED';
+  | 'ACTION_FAILED'
+  | 'FORBIDDEN';
 
 /** One problem found while validating input: where it is and what is wrong. */
 export interface ValidationIssue {
@@ -386,6 +387,29 @@ export class OAuth2Error extends PlugboardError {
     this.name = 'OAuth2Error';
     this.kind = kind;
     this.oauthError = oauthError;
+  }
+}
+
+/**
+ * The `authorize` hook refused an operation (it returned `false`, or threw: a hook that
+ * fails refuses, and its error is the `cause`). Nothing was changed.
+ */
+export class ForbiddenError extends PlugboardError {
+  /** The refused operation, e.g. `instance.delete`. */
+  readonly operation: string;
+  /** The actor the hook was asked about, when the call named one. */
+  readonly actor: string | undefined;
+
+  constructor(
+    message: string,
+    operation: string,
+    actor: string | undefined,
+    options?: ErrorOptions,
+  ) {
+    super('FORBIDDEN', message, options);
+    this.name = 'ForbiddenError';
+    this.operation = operation;
+    this.actor = actor;
   }
 }
 

@@ -3,9 +3,11 @@
  *
  * @module
  */
+import { auditRefusals } from './config/access.js';
 import { ConfigManager, type ConfigManagerOptions } from './config/manager.js';
 import type { Keyring } from './credentials/keyring.js';
 import { ValidationError } from './errors.js';
+import { type Authorize, decide, type RefusalSink } from './internal/access.js';
 import { PluginLoader, type PluginLoaderOptions } from './plugins/loader.js';
 import { IntegrationRegistry, type IntegrationRegistryOptions } from './registry/index.js';
 import { RuleEngine, type RuleEngineOptions } from './rules/engine.js';
@@ -29,6 +31,13 @@ export interface CreatePlugboardOptions {
   readonly rules?: Omit<RuleEngineOptions, 'storage' | 'registry' | 'config'>;
   /** Whether `close()` also closes `storage`. Default `true`. */
   readonly closeStorage?: boolean;
+  /**
+   * Access control: asked before every mutating method and every credential read of
+   * the four parts (it replaces an `authorize` given in their own options). A refusal
+   * throws `ForbiddenError` before anything changes and is recorded in the config
+   * manager's audit log (`action: 'access.denied'`). See docs/access-control.md.
+   */
+  readonly authorize?: Authorize;
 }
 
 /** The four parts of plugboard, wired together. */
@@ -81,17 +90,24 @@ export async function createPlugboard(options: CreatePlugboardOptions): Promise<
   }
   const { storage, keyring } = options;
   const fetchOption = options.fetch ? { fetch: options.fetch } : {};
-  const registry = new IntegrationRegistry({ ...options.registry, storage });
-  const plugins = new PluginLoader({ ...fetchOption, ...options.plugins, registry });
+  const hook = options.authorize === undefined ? {} : { authorize: options.authorize };
+  // The registry and the loader cannot reach the config manager (it is built on them), so
+  // their refusals are audited here, through the manager created below.
+  const defaultActor = options.config?.defaultActor ?? 'system';
+  const sink = auditRefusals((e) => config.recordAudit(e), defaultActor);
+  const audited = auditedHook(options.authorize, sink);
+  const registry = new IntegrationRegistry({ ...options.registry, ...audited, storage });
+  const plugins = new PluginLoader({ ...fetchOption, ...options.plugins, ...audited, registry });
   const config = new ConfigManager({
     ...fetchOption,
     ...options.config,
+    ...hook,
     storage,
     registry,
     keyring,
     plugins,
   });
-  const rules = new RuleEngine({ ...options.rules, storage, registry, config });
+  const rules = new RuleEngine({ ...options.rules, ...hook, storage, registry, config });
   await registry.list({ limit: 1 });
   await rules.ready();
   let closing: Promise<void> | undefined;
@@ -99,12 +115,23 @@ export async function createPlugboard(options: CreatePlugboardOptions): Promise<
     closing ??= (async () => {
       await rules.close();
       await config.close();
-      for (const p of plugins.list()) {
-        await plugins.unload(p.id, { version: p.version, force: true });
-      }
+      await plugins.close();
       if (options.closeStorage !== false) await storage.close();
     })();
     return closing;
   };
   return { registry, plugins, config, rules, close, [Symbol.asyncDispose]: close };
+}
+
+/** `hook`, recording each refusal through `sink` before it is thrown. */
+function auditedHook(hook: Authorize | undefined, sink: RefusalSink): { authorize?: Authorize } {
+  if (hook === undefined) return {};
+  return {
+    authorize: async (request) => {
+      const refusal = await decide(hook, request);
+      if (refusal === undefined) return true;
+      await sink(request, refusal).catch(() => undefined);
+      throw refusal;
+    },
+  };
 }

@@ -10,7 +10,8 @@ import { inspect } from 'node:util';
 import { EventEmitter } from 'eventemitter3';
 import type { Keyring } from '../credentials/keyring.js';
 import { integerIssue, missingOptions, throwIfIssues } from '../internal/options.js';
-import type { Collection, StorageAdapter } from '../storage/types.js';
+import type { Collection } from '../storage/types.js';
+import { auditRefusals, ConfigAccess } from './access.js';
 import { AuditLog } from './audit.js';
 import { AuditRecorder } from './audit-recorder.js';
 import { migrateCredentialViews } from './credential-migration.js';
@@ -21,17 +22,12 @@ import type { InstanceDocument } from './instance-document.js';
 import { InstanceStore } from './instance-store.js';
 import { InstanceWriter } from './instance-writer.js';
 import { IntegrationSettings } from './integration-settings.js';
-import type { ConfigLogger, ConfigPluginSource, ConfigRegistry } from './ports.js';
-import {
-  type ConfigOAuth2Options,
-  type ExchangeCodeParams,
-  TokenService,
-} from './token-service.js';
+import type { ConfigManagerOptions } from './manager-options.js';
+import { type ExchangeCodeParams, TokenService } from './token-service.js';
 import type {
   AuditEntry,
   AuditInput,
   AuditQuery,
-  AuditRetention,
   AuthorizationRequest,
   CheckHealthOptions,
   ConnectionTestResult,
@@ -52,42 +48,9 @@ import type {
   UpdateInstanceChanges,
 } from './types.js';
 
+export type { ConfigManagerOptions } from './manager-options.js';
 export type { ConfigLogger, ConfigPlugin, ConfigPluginSource, ConfigRegistry } from './ports.js';
 export type { ConfigOAuth2Options, ExchangeCodeParams } from './token-service.js';
-
-/** Options of {@link ConfigManager}. */
-export interface ConfigManagerOptions {
-  /** Where instances, integration configs and the audit log live. */
-  readonly storage: StorageAdapter;
-  /** Definitions, schemas and secret fields. */
-  readonly registry: ConfigRegistry;
-  /** Encryption keys. */
-  readonly keyring: Keyring;
-  /** Plugins providing `testConnection` / `refreshAccessToken`. */
-  readonly plugins?: ConfigPluginSource;
-  /** `fetch` used for OAuth2 token requests; default `globalThis.fetch`. */
-  readonly fetch?: typeof fetch;
-  /** OAuth2 refresh and retry settings. */
-  readonly oauth2?: ConfigOAuth2Options;
-  /** Audit log retention; default `{ maxEntries: 100_000 }` (`Infinity` keeps all). */
-  readonly auditRetention?: AuditRetention;
-  /** Actor recorded when a call passes none; default `system`. */
-  readonly defaultActor?: string;
-  /** Limit of one plugin `testConnection` call; default 30 000 ms. */
-  readonly testTimeoutMs?: number;
-  /** `lastUsedAt` is written at most this often per instance; default 60 000 ms. */
-  readonly lastUsedThrottleMs?: number;
-  /** Logger for background failures. */
-  readonly logger?: ConfigLogger;
-  /**
-   * How many instances' decrypted credentials are kept in memory (least recently used
-   * first out), so repeated reads skip the AES-GCM setup; default 1,000, `0` disables.
-   * An entry is only used while the stored ciphertext is exactly the one it came from.
-   */
-  readonly credentialCacheSize?: number;
-  /** Clock, for tests; default `Date.now`. */
-  readonly now?: () => number;
-}
 
 /**
  * Manages configured instances of integrations: scoped, pinned to a definition version,
@@ -116,6 +79,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
   private readonly tokens: TokenService;
   private readonly health: HealthMonitor;
   private readonly settings: IntegrationSettings;
+  private readonly access: ConfigAccess;
 
   /** @throws ValidationError for malformed options. */
   constructor(options: ConfigManagerOptions) {
@@ -142,6 +106,8 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     const health = new HealthMonitor({ ...shared, plugins, store, vault, tokens, testTimeoutMs });
     this.writer = new InstanceWriter({ ...shared, store, vault, tester: health });
     this.settings = new IntegrationSettings(storage, registry, this, now);
+    const sink = auditRefusals((e) => recorder.record(e), recorder.defaultActor);
+    this.access = new ConfigAccess(options.authorize, sink, (id) => store.find(id));
     this.keyring = keyring;
     this.recorder = recorder;
     this.store = store;
@@ -164,6 +130,11 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     input: CreateInstanceInput,
     opts: CreateInstanceOptions = {},
   ): Promise<InstanceView> {
+    await this.access.check(
+      'instance.create',
+      { integrationId: input?.integrationId, context: input?.context },
+      opts.actor,
+    );
     return this.writer.create(input, opts);
   }
 
@@ -186,6 +157,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     changes: UpdateInstanceChanges,
     opts: InstanceWriteOptions = {},
   ): Promise<InstanceView> {
+    await this.access.instance('instance.update', instanceId, opts.actor, changes?.context);
     return this.writer.update(instanceId, changes, opts);
   }
 
@@ -202,6 +174,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     toVersion: string,
     opts: InstanceWriteOptions & { readonly config?: Readonly<Record<string, unknown>> } = {},
   ): Promise<InstanceView> {
+    await this.access.instance('instance.upgrade', instanceId, opts.actor);
     return this.writer.upgrade(instanceId, toVersion, opts);
   }
 
@@ -212,6 +185,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
    *   stale; ReferencedError listing the references
    */
   async deleteInstance(instanceId: string, opts: DeleteInstanceOptions = {}): Promise<void> {
+    await this.access.instance('instance.delete', instanceId, opts.actor);
     return this.writer.remove(instanceId, opts);
   }
 
@@ -264,6 +238,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     instanceId: string,
     opts: { readonly actor?: string } = {},
   ): Promise<Record<string, unknown>> {
+    await this.access.instance('credentials.read', instanceId, opts.actor);
     return this.vault.read(instanceId, opts.actor ?? this.recorder.defaultActor);
   }
 
@@ -280,6 +255,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
    * ```
    */
   async reencryptAll(opts: ReencryptOptions = {}): Promise<ReencryptReport> {
+    await this.access.check('credentials.reencrypt', {}, opts.actor);
     return this.vault.reencryptAll(opts);
   }
 
@@ -297,6 +273,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     instanceId: string,
     opts: { readonly actor?: string } = {},
   ): Promise<ConnectionTestResult> {
+    await this.access.instance('instance.test', instanceId, opts.actor);
     return this.health.testConnection(instanceId, opts);
   }
 
@@ -308,12 +285,22 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
    *
    * @throws ValidationError when an argument is not a string
    */
-  async reportAuthFailure(instanceId: string, message: string): Promise<void> {
+  async reportAuthFailure(
+    instanceId: string,
+    message: string,
+    opts: { readonly actor?: string } = {},
+  ): Promise<void> {
+    await this.access.instance('instance.report-auth-failure', instanceId, opts.actor);
     await this.health.recordAuthFailure(instanceId, message);
   }
 
   /** Tests every instance (or those of one integration), at most `concurrency` at a time. */
   async checkHealth(opts: CheckHealthOptions = {}): Promise<HealthReport> {
+    await this.access.check(
+      'instance.check-health',
+      { integrationId: opts.integrationId },
+      opts.actor,
+    );
     return this.health.checkHealth(opts);
   }
 
@@ -340,8 +327,13 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
    */
   async buildAuthorizationUrl(
     instanceId: string,
-    params: { readonly redirectUri: string; readonly scopes?: readonly string[] },
+    params: {
+      readonly redirectUri: string;
+      readonly scopes?: readonly string[];
+      readonly actor?: string;
+    },
   ): Promise<AuthorizationRequest> {
+    await this.access.instance('credentials.authorization-url', instanceId, params?.actor);
     return this.tokens.authorizationUrl(instanceId, params);
   }
 
@@ -356,6 +348,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
    * refused code, `transient` for server trouble)
    */
   async exchangeCode(instanceId: string, params: ExchangeCodeParams): Promise<TokenInfo> {
+    await this.access.instance('credentials.exchange-code', instanceId, params?.actor);
     return this.tokens.exchangeCode(instanceId, params);
   }
 
@@ -374,6 +367,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     instanceId: string,
     opts: { readonly actor?: string } = {},
   ): Promise<string> {
+    await this.access.instance('credentials.access-token', instanceId, opts.actor);
     return this.tokens.getAccessToken(instanceId, opts.actor ?? this.recorder.defaultActor);
   }
 
@@ -393,7 +387,9 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
   async updateConfig(
     integrationId: string,
     changes: { readonly enabled?: boolean; readonly settings?: Readonly<Record<string, unknown>> },
+    opts: { readonly actor?: string } = {},
   ): Promise<IntegrationConfig> {
+    await this.access.check('integration-config.update', { integrationId }, opts.actor);
     return this.settings.update(integrationId, changes);
   }
 
@@ -418,7 +414,8 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
   }
 
   /** Applies the audit retention policy now (it also runs every tenth of `maxEntries` appends); resolves how many entries were removed. */
-  pruneAuditLog(): Promise<number> {
+  async pruneAuditLog(opts: { readonly actor?: string } = {}): Promise<number> {
+    await this.access.check('audit.prune', {}, opts.actor);
     return this.recorder.prune();
   }
 

@@ -199,6 +199,8 @@ export interface CheckHealthOptions {
   readonly integrationId?: string;
   /** Skip instances in state `inactive` (default `true`). */
   readonly skipInactive?: boolean;
+  /** Who is acting, for the `authorize` hook. */
+  readonly actor?: string;
 }
 
 /** Summary of one `checkHealth` run. */

@@ -7,7 +7,14 @@
 
 import { basename, extname, join, resolve } from 'node:path';
 import { EventEmitter } from 'eventemitter3';
-import { isPlugboardError, PluginLoadError, ReferencedError, ValidationError } from '../errors.js';
+import {
+  isPlugboardError,
+  type PlugboardError,
+  PluginLoadError,
+  ReferencedError,
+  ValidationError,
+} from '../errors.js';
+import { AccessGuard, type Authorize } from '../internal/access.js';
 import { errorMessage } from '../internal/error-message.js';
 import { fsPromises } from '../internal/fs.js';
 import type { IntegrationRegistry, RegisterOptions } from '../registry/index.js';
@@ -53,6 +60,11 @@ export interface PluginLoaderOptions {
   /** How many plugins `loadAll` loads at once (default 8). */
   readonly concurrency?: number;
   /**
+   * Asked before a plugin is loaded (once its id and version are read, before
+   * `initialize()`) and before `unload`. See docs/access-control.md.
+   */
+  readonly authorize?: Authorize;
+  /**
    * The most bytes of JSON one manifest package may hold: `manifest.json` and every
    * schema file it references, together (default 8 MiB). A package over it fails to load
    * with an issue naming the file.
@@ -66,6 +78,8 @@ export interface UnloadOptions {
   readonly version?: string;
   /** Unload even while instances or rules use the integration. */
   readonly force?: boolean;
+  /** Who is acting, passed to the `authorize` hook as `actor`. */
+  readonly actor?: string;
 }
 
 /**
@@ -94,6 +108,7 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
   readonly #maxManifestBytes: number | undefined;
   readonly #plugins = new LoadedPlugins();
   readonly #fileCache: JsonFileCache = new Map();
+  readonly #guard: AccessGuard;
 
   /**
    * @param options - the registry, and optionally `fetch`, `initializeTimeoutMs`,
@@ -124,6 +139,7 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
       );
     }
     this.#maxManifestBytes = maxBytes;
+    this.#guard = new AccessGuard(options.authorize);
     this.#registry = options.registry;
     this.#timeoutMs = timeout;
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
@@ -287,6 +303,11 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
    * @throws {ReferencedError} listing the instances and rules that still use it
    */
   async unload(id: string, options: UnloadOptions = {}): Promise<void> {
+    await this.#guard.check(
+      'plugin.unload',
+      { integrationId: id, version: options.version },
+      options.actor,
+    );
     const entries = this.#plugins.select(id, options.version);
     if (!options.force) {
       const refs = await this.#registry.findReferences(id, options.version);
@@ -297,19 +318,16 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
         );
       }
     }
-    for (const { loaded, controller } of entries) {
-      this.#plugins.remove(loaded);
-      this.#registry.detachRuntime(loaded.id, loaded.version);
-      controller.abort(new Error(`plugin '${loaded.id}@${loaded.version}' unloaded`));
-      try {
-        await loaded.plugin.dispose?.();
-      } catch (error) {
-        this.#logger.warn(
-          `plugin '${loaded.id}@${loaded.version}': dispose() failed: ${errorMessage(error)}`,
-        );
-      }
-      this.emit('plugin:unloaded', { id: loaded.id, version: loaded.version });
-    }
+    await this.#unloadEntries(entries);
+  }
+
+  /**
+   * Unloads every loaded plugin, even while instances or rules use it (their runtime
+   * parts go away), disposing each. The `authorize` hook is not asked: shutting down is
+   * the host's decision, not a caller's. `close()` of `createPlugboard` calls it.
+   */
+  async close(): Promise<void> {
+    for (const p of this.list()) await this.#unloadEntries(this.#plugins.select(p.id, p.version));
   }
 
   /** Loaded plugins, ordered by id and version. */
@@ -326,6 +344,22 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
   }
 
   // ------------------------------------------------------------------ internals
+
+  async #unloadEntries(entries: ReturnType<LoadedPlugins['select']>): Promise<void> {
+    for (const { loaded, controller } of entries) {
+      this.#plugins.remove(loaded);
+      this.#registry.detachRuntime(loaded.id, loaded.version);
+      controller.abort(new Error(`plugin '${loaded.id}@${loaded.version}' unloaded`));
+      try {
+        await loaded.plugin.dispose?.();
+      } catch (error) {
+        this.#logger.warn(
+          `plugin '${loaded.id}@${loaded.version}': dispose() failed: ${errorMessage(error)}`,
+        );
+      }
+      this.emit('plugin:unloaded', { id: loaded.id, version: loaded.version });
+    }
+  }
 
   async #loadPath(path: string): Promise<LoadedPlugin> {
     const abs = resolve(path);
@@ -352,7 +386,7 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
         source,
         error: err,
       });
-      throw err;
+      throw forbiddenIn(err) ?? err;
     }
   }
 
@@ -369,6 +403,7 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
     packageDir?: string,
   ): Promise<LoadedPlugin> {
     const { def, id, version } = readPluginDefinition(plugin);
+    await this.#guard.check('plugin.load', { integrationId: id, version, source }, options.actor);
     const key = `${id}@${version}`;
     this.#plugins.claim(key, id, source);
     const controller = new AbortController();
@@ -414,7 +449,15 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
       // A manifest plugin only knows its runtime parts after initialize().
       const current = plugin instanceof ManifestPlugin ? plugin.getDefinition() : def;
       const publish = options.publish ?? this.#publish;
-      return await registerPlugin(this.#registry, plugin, current, id, version, publish);
+      return await registerPlugin(
+        this.#registry,
+        plugin,
+        current,
+        id,
+        version,
+        publish,
+        options.actor,
+      );
     } catch (error) {
       if (!controller.signal.aborted) controller.abort(error);
       // Best effort and not awaited: a plugin that hung in initialize may hang here too.
@@ -428,4 +471,10 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
       throw error;
     }
   }
+}
+
+/** A refusal of the `authorize` hook inside a load failure, so it reaches the caller as it is. */
+function forbiddenIn(error: PluginLoadError): PlugboardError | undefined {
+  for (const e of [error, error.cause]) if (isPlugboardError(e, 'FORBIDDEN')) return e;
+  return undefined;
 }

@@ -91,6 +91,7 @@ export async function registerPlugin(
   id: string,
   version: string,
   publish: boolean,
+  actor?: string,
 ): Promise<IntegrationDefinition> {
   const runtime: DefinitionRuntime = {
     ...runtimeOf(def),
@@ -112,7 +113,7 @@ export async function registerPlugin(
       registry.attachRuntime(id, version, runtime);
       return stored;
     }
-    const definition = await registry.register(def, { publish });
+    const definition = await registry.register(def, { publish, ...(actor ? { actor } : {}) });
     if (runtime.validateEventPayload) registry.attachRuntime(id, version, runtime);
     return definition;
   } catch (error) {

@@ -8,6 +8,7 @@
 import { EventEmitter } from 'eventemitter3';
 import semver from 'semver';
 import { ConflictError, type Reference, ValidationError } from '../errors.js';
+import { AccessGuard } from '../internal/access.js';
 import { KeyedMutex } from '../internal/async.js';
 import { assertIdLength } from '../internal/ids.js';
 import { closest } from '../internal/suggest.js';
@@ -101,6 +102,7 @@ export class IntegrationRegistry extends EventEmitter<RegistryEvents> {
   private readonly runtimes = new RuntimeStore();
   private readonly checkers = new ReferenceCheckers();
   private readonly locks = new KeyedMutex();
+  private readonly guard: AccessGuard;
   private loading: Promise<void> | undefined;
   private loaded = false;
 
@@ -119,6 +121,7 @@ export class IntegrationRegistry extends EventEmitter<RegistryEvents> {
         'registry options',
       );
     }
+    this.guard = new AccessGuard(options.authorize);
     this.storage = options.storage;
     this.collection = this.storage.collection<DefinitionDocument>('definitions', {
       indexes: ['integrationId', 'status'],
@@ -183,6 +186,11 @@ export class IntegrationRegistry extends EventEmitter<RegistryEvents> {
     input: IntegrationDefinitionInput,
     opts: RegisterOptions = {},
   ): Promise<IntegrationDefinition> {
+    await this.guard.check(
+      'definition.register',
+      { integrationId: input?.id, version: input?.version },
+      opts.actor,
+    );
     const { data, runtime } = checkDefinitionInput(input, (json) => this.schemas.check(json));
     await this.ensureLoaded();
     return this.locks.run(data.id, async () => {
@@ -317,12 +325,22 @@ export class IntegrationRegistry extends EventEmitter<RegistryEvents> {
   }
 
   /** `draft → published`. @throws ValidationError naming the allowed transitions */
-  async publish(id: string, version: string): Promise<IntegrationDefinition> {
+  async publish(
+    id: string,
+    version: string,
+    opts: { readonly actor?: string } = {},
+  ): Promise<IntegrationDefinition> {
+    await this.guard.check('definition.publish', { integrationId: id, version }, opts.actor);
     return this.transition(id, version, 'published');
   }
 
   /** `published → deprecated`, keeping the reason and optional sunset date. */
-  async deprecate(id: string, version: string, opts: Deprecation): Promise<IntegrationDefinition> {
+  async deprecate(
+    id: string,
+    version: string,
+    opts: Deprecation & { readonly actor?: string },
+  ): Promise<IntegrationDefinition> {
+    await this.guard.check('definition.deprecate', { integrationId: id, version }, opts?.actor);
     return this.transition(id, version, 'deprecated', { deprecation: deprecationOf(opts) });
   }
 
@@ -330,12 +348,18 @@ export class IntegrationRegistry extends EventEmitter<RegistryEvents> {
    * `published|deprecated → archived`. Compiled validators of the version are dropped.
    * @throws ReferencedError when instances or rules still use it
    */
-  async archive(id: string, version: string): Promise<IntegrationDefinition> {
+  async archive(
+    id: string,
+    version: string,
+    opts: { readonly actor?: string } = {},
+  ): Promise<IntegrationDefinition> {
+    await this.guard.check('definition.archive', { integrationId: id, version }, opts.actor);
     return this.transition(id, version, 'archived');
   }
 
   /** Deletes a version. @throws ReferencedError when instances or rules still use it */
-  async delete(id: string, version: string): Promise<void> {
+  async delete(id: string, version: string, opts: { readonly actor?: string } = {}): Promise<void> {
+    await this.guard.check('definition.delete', { integrationId: id, version }, opts.actor);
     await this.ensureLoaded();
     await this.locks.run(id, async () => {
       this.index.entry(id, version);

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Reference, ValidationIssue } from '../errors.js';
+import type { Authorize } from '../internal/access.js';
 import type { AuthType, DefinitionStatus, IntegrationDefinition } from '../schema/definition.js';
 import type {
   ActionRuntime,
@@ -35,6 +36,11 @@ export interface IntegrationRegistryOptions {
    * `full` uses exact ones at about half the validation speed on format-heavy payloads.
    */
   readonly formats?: 'fast' | 'full';
+  /**
+   * Asked before `register`, `publish`, `deprecate`, `archive` and `delete`; a refusal
+   * throws `ForbiddenError` and changes nothing. See docs/access-control.md.
+   */
+  readonly authorize?: Authorize;
 }
 
 /**
@@ -42,6 +48,8 @@ export interface IntegrationRegistryOptions {
  * `loadManifest` and `loadModule`.
  */
 export interface RegisterOptions {
+  /** Who is acting, passed to the `authorize` hook as `actor`. */
+  readonly actor?: string;
   /**
    * Register as `published` instead of `draft` (for code-defined integrations). Default:
    * `false` for `register`, the loader's `publish` option for the loader.

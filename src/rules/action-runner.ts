@@ -341,7 +341,8 @@ export class ActionRunner {
     const warn = (message: string): void =>
       this.options.log.add(call.logs, 'warn', 'action', message, undefined, call.ca.action.id);
     try {
-      await this.options.config.reportAuthFailure(instanceId, `${call.what}: ${lastError}`);
+      const actor = { actor: call.actor };
+      await this.options.config.reportAuthFailure(instanceId, `${call.what}: ${lastError}`, actor);
       warn(`credentials refused: instance '${instanceId}' is now in error (auth); not retried`);
     } catch (e) {
       warn(`could not record the status of instance '${instanceId}': ${errorMessage(e)}`);

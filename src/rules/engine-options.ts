@@ -6,6 +6,7 @@
  */
 import type { ConfigManager } from '../config/manager.js';
 import { ValidationError, type ValidationIssue } from '../errors.js';
+import type { Authorize } from '../internal/access.js';
 import type { IntegrationRegistry } from '../registry/index.js';
 import type { LogLevel } from '../schema/runtime.js';
 import type { StorageAdapter } from '../storage/types.js';
@@ -51,6 +52,12 @@ export interface RuleEngineOptions {
    * when many rules share a trigger type.
    */
   readonly recordUnmatched?: boolean;
+  /**
+   * Asked before `createRule`, `updateRule` (and so `enableRule` / `disableRule`),
+   * `deleteRule`, `prune` and `dispatch`; refusals go to the config's audit log. See
+   * docs/access-control.md.
+   */
+  readonly authorize?: Authorize;
   /**
    * The largest event `dispatch` and `evaluate` accept, in bytes of its UTF-8 JSON text.
    * A larger one is refused with a `ValidationError` before any rule runs. Default

@@ -19,6 +19,7 @@ import { ExecutionRecorder } from './dispatch/dispatch-record.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { InFlightDispatches } from './dispatch/in-flight.js';
 import { RuntimeLookup } from './dispatch/runtime-lookup.js';
+import { RuleAccess } from './engine-access.js';
 import { type RuleEngineOptions, resolveOptions } from './engine-options.js';
 import { Evaluator } from './evaluate.js';
 import type { RuleEngineEvents } from './events.js';
@@ -71,6 +72,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   private readonly pruneTimer: ReturnType<typeof setInterval> | undefined;
   private closed = false;
   private closing: Promise<void> | undefined;
+  private readonly access: RuleAccess;
 
   /**
    * @throws ValidationError for invalid options
@@ -80,6 +82,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     const o = resolveOptions(options);
     const { storage, registry, config } = options;
     this.closeGraceMs = o.closeGraceMs;
+    this.access = new RuleAccess(options.authorize, config);
     this.rules = storage.collection<Rule>('rules', {
       indexes: ['integrationId', 'triggerType', 'enabled'],
     });
@@ -111,7 +114,10 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     this.unregisterInstanceChecker = config.addReferenceChecker((id) => this.index.rulesNaming(id));
     if (options.retention?.maxAgeMs !== undefined) {
       this.pruneTimer = setInterval(() => {
-        this.prune().catch(() => undefined);
+        // The timer is the engine's own retention, not a caller's: the hook is not asked.
+        this.ready()
+          .then(() => this.store.prune(this.index.ids()))
+          .catch(() => undefined);
       }, options.pruneIntervalMs ?? 60_000);
       this.pruneTimer.unref?.();
     }
@@ -175,8 +181,9 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
    * @throws ValidationError with paths such as `actions[1].config.channel`
    * @throws ConflictError when the id exists
    */
-  async createRule(input: RuleInput): Promise<Rule> {
+  async createRule(input: RuleInput, opts: { readonly actor?: string } = {}): Promise<Rule> {
     this.assertOpen();
+    await this.access.create(input, opts.actor);
     await this.ready();
     const id = input?.id ?? `rule_${globalThis.crypto.randomUUID()}`;
     const { rule: draft, issues } = await this.validator.checkNew(input, id);
@@ -198,9 +205,10 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   async updateRule(
     id: string,
     changes: RuleChanges,
-    opts: { expectedRevision?: number } = {},
+    opts: { expectedRevision?: number; readonly actor?: string } = {},
   ): Promise<Rule> {
     this.assertOpen();
+    await this.access.rule('rule.update', id, opts.actor);
     await this.ready();
     if (changes === null || typeof changes !== 'object' || 'id' in changes) {
       throw new ValidationError(
@@ -230,8 +238,9 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   }
 
   /** Deletes a rule with its executions and logs. @throws NotFoundError */
-  async deleteRule(id: string): Promise<void> {
+  async deleteRule(id: string, opts: { readonly actor?: string } = {}): Promise<void> {
     this.assertOpen();
+    await this.access.rule('rule.delete', id, opts.actor);
     await this.ready();
     await this.index.withLock(id, async () => {
       const current = await this.getRule(id);
@@ -246,13 +255,13 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   }
 
   /** Enables a rule (validated again against the registry). */
-  async enableRule(id: string): Promise<Rule> {
-    return this.updateRule(id, { enabled: true });
+  async enableRule(id: string, opts: { readonly actor?: string } = {}): Promise<Rule> {
+    return this.updateRule(id, { enabled: true }, opts);
   }
 
   /** Disables a rule; it stays stored but never fires. */
-  async disableRule(id: string): Promise<Rule> {
-    return this.updateRule(id, { enabled: false });
+  async disableRule(id: string, opts: { readonly actor?: string } = {}): Promise<Rule> {
+    return this.updateRule(id, { enabled: false }, opts);
   }
 
   /** One rule. @throws NotFoundError suggesting close ids; ValidationError (id too long) */
@@ -313,7 +322,8 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   }
 
   /** Applies retention now (age limits also run on a timer when `maxAgeMs` is set). */
-  async prune(): Promise<number> {
+  async prune(opts: { readonly actor?: string } = {}): Promise<number> {
+    await this.access.prune(opts.actor);
     await this.ready();
     return this.store.prune(this.index.ids());
   }
@@ -331,6 +341,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   async dispatch(event: IntegrationEvent): Promise<Execution[]> {
     this.assertOpen();
     this.dispatcher.checkEvent(event);
+    await this.access.dispatch(event);
     if (!this.index.loaded) await this.ready();
     const bucket = this.index.bucket(event.integrationId, event.type);
     if (!bucket || bucket.length === 0) return [];
@@ -374,19 +385,10 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     this.unregisterChecker();
     this.unregisterInstanceChecker();
-    const all = this.inFlight.settled();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timedOut = await Promise.race([
-      all.then(() => false),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(true), grace);
-      }),
-    ]);
-    clearTimeout(timer);
-    if (timedOut) {
+    if (await this.inFlight.settledWithin(grace)) {
       const reason = new StorageClosedError('RuleEngine closed while the action was running');
       this.actions.shutdown.abort(reason);
-      await all;
+      await this.inFlight.settled();
     }
   }
 

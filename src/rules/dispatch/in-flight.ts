@@ -35,6 +35,19 @@ export class InFlightDispatches {
     return Promise.allSettled([...this.running.keys()]);
   }
 
+  /** Waits for the running dispatches, at most `graceMs`; resolves whether time ran out. */
+  async settledWithin(graceMs: number): Promise<boolean> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = await Promise.race([
+      this.settled().then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), graceMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    return timedOut;
+  }
+
   /** Notes the deletion of rule `id`, when dispatches are running. */
   ruleDeleted(id: string): void {
     if (this.running.size > 0) this.markDeleted(id);
