@@ -15,9 +15,6 @@ import type {
   PluginLogger,
 } from './types.js';
 
-/** The schema type used when a schema is omitted: any JSON object. */
-export type TAnyObject = TRecord<TString, TUnknown>;
-
 /** Tools the loader provides to a plugin's own functions. */
 export interface PluginTools {
   /** The host's `fetch` (a mock in tests); `globalThis.fetch` outside a loader. */

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Static, TSchema, TUnknown } from '@sinclair/typebox';
+import type { Static, TRecord, TSchema, TString, TUnknown } from '@sinclair/typebox';
 import { ValidationError } from '../errors.js';
 import type {
   ActionContext,
@@ -20,7 +20,6 @@ import type {
   DefinedTypes,
   IntegrationSpec,
   PluginTools,
-  TAnyObject,
   TriggerSpec,
   TypedActionContext,
 } from './define-spec.js';
@@ -181,7 +180,7 @@ export class DefinedIntegration<
   trigger<
     K extends string,
     TPayload extends TSchema = TUnknown,
-    TTriggerConfig extends TSchema = TAnyObject,
+    TTriggerConfig extends TSchema = TRecord<TString, TUnknown>,
   >(
     type: K,
     spec: TriggerSpec<TPayload, TTriggerConfig>,
@@ -350,8 +349,8 @@ export class DefinedIntegration<
  * ```
  */
 export function defineIntegration<
-  TConfig extends TSchema = TAnyObject,
-  TCredentials extends TSchema = TAnyObject,
+  TConfig extends TSchema = TRecord<TString, TUnknown>,
+  TCredentials extends TSchema = TRecord<TString, TUnknown>,
 >(
   spec: IntegrationSpec<TConfig, TCredentials>,
 ): DefinedIntegration<
