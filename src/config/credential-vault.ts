@@ -18,7 +18,7 @@ import {
   ValidationError,
   type ValidationIssue,
 } from '../errors.js';
-import { integerIssue, throwIfIssues } from '../internal/options.js';
+import { integerIssue, optionsOf, throwIfIssues } from '../internal/options.js';
 import type { IntegrationDefinition } from '../schema/definition.js';
 import type { AuditRecorder } from './audit-recorder.js';
 import {
@@ -228,6 +228,7 @@ export class CredentialVault {
 
   /** Re-encrypts every instance under the primary key (see `ConfigManager.reencryptAll`). */
   async reencryptAll(opts: ReencryptOptions = {}): Promise<ReencryptReport> {
+    optionsOf(opts, 'reencryptAll options');
     const batchSize = opts.batchSize ?? 100;
     throwIfIssues('reencryptAll options', [integerIssue('batchSize', batchSize)]);
     const primary = this.o.keyring.primaryKeyId;

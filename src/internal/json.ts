@@ -7,7 +7,7 @@
  * @internal
  * @module
  */
-import { ValidationError } from '../errors.js';
+import { ValidationError, type ValidationIssue } from '../errors.js';
 
 const SNAPSHOTS = new WeakSet<object>();
 const UNUSUAL = Symbol('unusual');
@@ -109,6 +109,21 @@ export function freezeShallow<T extends object>(value: T): T {
 /** A plain (mutable) JSON copy; see {@link frozenJson} for the rules. */
 export function toJsonValue(value: unknown, path: string): unknown {
   return carefulCopy(value, path, new Set(), 0);
+}
+
+/**
+ * Why `value` is not JSON data (see {@link frozenJson} for the rules: no cycles, no
+ * BigInt, symbols, functions or Invalid Dates, at most {@link MAX_JSON_DEPTH} levels),
+ * naming the path; `undefined` when it is.
+ */
+export function jsonIssue(value: unknown, path: string): ValidationIssue | undefined {
+  try {
+    carefulCopy(value, path, new Set(), 0);
+    return undefined;
+  } catch (error) {
+    if (error instanceof ValidationError && error.issues[0]) return error.issues[0];
+    throw error;
+  }
 }
 
 function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void {

@@ -56,7 +56,7 @@ export function isPlainObject(value: unknown): value is Readonly<Record<string, 
 /** An issue when `value` is not a non-empty string. */
 export function stringIssue(path: string, value: unknown): ValidationIssue | undefined {
   if (typeof value === 'string' && value.length > 0) return undefined;
-  return { path, message: `must be a non-empty string (got ${kindOf(value)})` };
+  return { path, message: `must be a non-empty string (got ${typeNameOf(value)})` };
 }
 
 /** An issue when `value` is given (not `undefined`) and is not a non-empty string. */
@@ -71,7 +71,7 @@ export function objectIssue(
   optional = false,
 ): ValidationIssue | undefined {
   if ((optional && value === undefined) || isPlainObject(value)) return undefined;
-  return { path, message: `must be an object (got ${kindOf(value)})` };
+  return { path, message: `must be an object (got ${typeNameOf(value)})` };
 }
 
 /**
@@ -93,7 +93,7 @@ export function optionsOf<T extends object>(
  * What kind of value a caller passed, for messages: never the value itself, so no secret
  * and no unprintable value (a symbol, a cycle, a null-prototype object) reaches it.
  */
-export function kindOf(value: unknown): string {
+export function typeNameOf(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'array';
   if (value instanceof Date) return 'Date';

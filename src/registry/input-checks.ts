@@ -10,10 +10,10 @@ import { ValidationError } from '../errors.js';
 import { assertIdLength } from '../internal/ids.js';
 import {
   isPlainObject,
-  kindOf,
   optionalStringIssue,
   stringIssue,
   throwIfIssues,
+  typeNameOf,
 } from '../internal/options.js';
 
 /** Checks that `value` is a non-empty string and returns it. */
@@ -36,7 +36,7 @@ export function assertRange(range: unknown): void {
   // semver's parser slows down on long input: refuse what cannot be a real range first.
   assertIdLength(range, 'versionRange', 'version range');
   if (range !== undefined && (typeof range !== 'string' || semver.validRange(range) === null)) {
-    const shown = typeof range === 'string' ? `'${range}'` : `a ${kindOf(range)}`;
+    const shown = typeof range === 'string' ? `'${range}'` : `a ${typeNameOf(range)}`;
     throw new ValidationError(
       [{ path: 'versionRange', message: `${shown} is not a semver range (e.g. '^1.2.0')` }],
       'version range',

@@ -25,7 +25,7 @@ import { Evaluator } from './evaluate.js';
 import type { RuleEngineEvents } from './events.js';
 import { LogWriter } from './execution-log.js';
 import { ExecutionStore } from './history/index.js';
-import { assertRuleId, assertRuleUpdate, ruleFindQuery } from './input-checks.js';
+import { assertRuleId, assertRuleUpdate, executionQueryOf, ruleFindQuery } from './input-checks.js';
 import type { OperatorFn, OperatorOptions } from './operators.js';
 import { RuleIndex } from './rule-index.js';
 import { RuleValidator } from './rule-validation.js';
@@ -305,8 +305,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     ruleId: string,
     query: ExecutionQuery = {},
   ): Promise<{ items: Execution[]; nextCursor?: string }> {
-    assertRuleId(ruleId, 'ruleId');
-    return this.store.listForRule(ruleId, optionsOf(query, 'execution query', 'query'));
+    return this.store.listForRule(ruleId, executionQueryOf(ruleId, query));
   }
 
   /** Log entries of an execution, oldest first. @throws NotFoundError for an unknown execution */

@@ -8,6 +8,7 @@
 import { ValidationError } from '../errors.js';
 import { assertIdLength } from '../internal/ids.js';
 import {
+  integerIssue,
   isPlainObject,
   optionalStringIssue,
   optionsOf,
@@ -15,7 +16,7 @@ import {
   throwIfIssues,
 } from '../internal/options.js';
 import type { FindQuery } from '../storage/types.js';
-import type { Rule } from './types.js';
+import type { ExecutionQuery, Rule } from './types.js';
 
 /** The filters and paging of `RuleEngine.listRules`. */
 export interface ListRulesQuery {
@@ -42,6 +43,20 @@ export function assertRuleUpdate(id: unknown, changes: unknown, opts: unknown): 
     );
   }
   optionsOf(opts as object | undefined, 'update options');
+}
+
+/** Checks the arguments of `getRuleExecutions` and returns the query (`{}` when left out). */
+export function executionQueryOf(
+  ruleId: unknown,
+  query: ExecutionQuery | undefined,
+): ExecutionQuery {
+  assertRuleId(ruleId, 'ruleId');
+  const q = optionsOf(query, 'execution query', 'query');
+  throwIfIssues('execution query', [
+    q.limit === undefined ? undefined : integerIssue('limit', q.limit),
+    optionalStringIssue('cursor', q.cursor),
+  ]);
+  return q;
 }
 
 /** The storage query of `listRules`, after checking the caller's query. */

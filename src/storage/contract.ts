@@ -52,6 +52,17 @@ export function assertId(id: unknown, path = 'id'): string {
   return id;
 }
 
+/**
+ * Checks the id of a lookup (`get`, `update`, `delete`): a string. A string that could
+ * never be stored (empty, too long) is simply not found, as the contract says.
+ */
+export function assertLookupId(id: unknown): string {
+  if (typeof id !== 'string') {
+    throw new ValidationError([{ path: 'id', message: 'must be a string' }], 'document');
+  }
+  return id;
+}
+
 /** Checks that a document to insert is an object, and returns its checked id. */
 export function assertNewDocument(doc: unknown): string {
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
@@ -151,11 +162,23 @@ export function indexDeclarations(
 ): IndexDeclaration[] {
   const out: IndexDeclaration[] = [];
   const seen = new Map<string, boolean>();
+  if (options !== undefined && (options === null || typeof options !== 'object')) {
+    throw new ValidationError(
+      [{ path: 'options', message: 'must be an object' }],
+      'collection options',
+    );
+  }
   for (const [fields, multi, at] of [
     [options?.indexes ?? [], false, 'indexes'],
     [options?.arrayIndexes ?? [], true, 'arrayIndexes'],
   ] as const) {
-    for (const field of fields) {
+    if (!Array.isArray(fields)) {
+      throw new ValidationError(
+        [{ path: at, message: 'must be an array of field names' }],
+        'collection options',
+      );
+    }
+    for (const field of fields as readonly unknown[]) {
       if (typeof field !== 'string' || field.length === 0) {
         throw new ValidationError(
           [{ path: at, message: 'must be non-empty strings' }],
