@@ -12,7 +12,15 @@ import {
   PluginLoader,
   type StoredDocument,
 } from '../../src/index.js';
-import { bigOrderRule, createWorld, orderEvent, type World } from '../rules/fixtures.js';
+import {
+  type AdapterKind,
+  ALL_ADAPTERS,
+  bigOrderRule,
+  closePostgresWorlds,
+  createWorld,
+  orderEvent,
+  type World,
+} from '../rules/fixtures.js';
 
 // ---------------------------------------------------------------------------------------
 // Bad values
@@ -219,6 +227,8 @@ const EXCLUDED: Readonly<Record<Target, Readonly<Record<string, string>>>> = {
   storage: {
     close: 'ends the adapter; takes no input',
     shutdown: 'TypeScript-private helper (JsonFileStorage)',
+    assertOpen: 'TypeScript-private helper (PostgresStorage)',
+    track: 'TypeScript-private helper (PostgresStorage)',
   },
   collection: {
     declare: 'internal to the document store, not on the Collection interface',
@@ -335,7 +345,7 @@ function changedParts(before: Record<string, string>, after: Record<string, stri
   return Object.keys(after).filter((k) => before[k] !== after[k]);
 }
 
-async function buildSubjects(kind: 'memory' | 'json-file'): Promise<Subjects> {
+async function buildSubjects(kind: AdapterKind): Promise<Subjects> {
   const world = await createWorld(kind);
   const loader = new PluginLoader({ registry: world.registry });
   const collection = world.storage.collection<StoredDocument>('things', { indexes: ['kind'] });
@@ -410,7 +420,12 @@ async function runOne(
   return { changed: changed.length > 0 };
 }
 
-describe.each(['memory', 'json-file'] as const)('bad input on %s storage', (kind) => {
+/** Calls per adapter and run: at least 1,000 in all (PostgreSQL only with PLUGBOARD_TEST_PG_URL). */
+const RUNS: Readonly<Record<string, number>> = { memory: 1000, 'json-file': 300, postgres: 200 };
+
+afterAll(closePostgresWorlds);
+
+describe.each(ALL_ADAPTERS)('bad input on %s storage', (kind) => {
   const cleanups: (() => Promise<void>)[] = [];
   afterAll(async () => {
     for (const c of cleanups) await c();
@@ -430,6 +445,7 @@ describe.each(['memory', 'json-file'] as const)('bad input on %s storage', (kind
 
   it('answers every bad value with a PlugboardError and leaves state unchanged', async () => {
     let s = await buildSubjects(kind);
+    const numRuns = Number(process.env['BAD_INPUT_RUNS'] ?? RUNS[kind]);
     const failures: Failure[] = [];
     let calls = 0;
     await fc.assert(
@@ -442,9 +458,10 @@ describe.each(['memory', 'json-file'] as const)('bad input on %s storage', (kind
           s = await buildSubjects(kind);
         }
       }),
-      { numRuns: Number(process.env['BAD_INPUT_RUNS'] ?? (kind === 'memory' ? 1000 : 300)) },
+      { numRuns },
     );
     cleanups.push(() => s.world.cleanup());
+    expect(calls).toBe(numRuns);
     const unique = [...new Map(failures.map((f) => [`${f.call}`, f])).values()];
     if (unique.length > 0) {
       console.log(
