@@ -240,6 +240,9 @@ const EXCLUDED: Readonly<Record<Target, Readonly<Record<string, string>>>> = {
     persist: 'TypeScript-private helper',
     assertOpen: 'TypeScript-private helper',
     firstById: 'TypeScript-private helper',
+    run: 'TypeScript-private helper (PostgreSQL collection)',
+    exec: 'TypeScript-private helper (PostgreSQL collection)',
+    revisionOf: 'TypeScript-private helper (PostgreSQL collection)',
   },
 };
 
