@@ -7,7 +7,12 @@
  * @module
  */
 import { assertIdLength } from '../internal/ids.js';
-import { objectIssue, stringIssue, throwIfIssues } from '../internal/options.js';
+import {
+  objectIssue,
+  optionalStringIssue,
+  stringIssue,
+  throwIfIssues,
+} from '../internal/options.js';
 import { assertRevision } from '../storage/contract.js';
 import type { WriteOptions } from '../storage/types.js';
 
@@ -31,6 +36,22 @@ export function instanceCall<T extends object>(
   // Every write option object may carry `expectedRevision`: the storage's check.
   assertRevision(opts as WriteOptions | undefined);
   return opts ?? ({} as T);
+}
+
+/**
+ * The actor of a read (`getCredentials`, `getAccessToken`) after checking its arguments:
+ * `opts.actor`, else the manager's default actor.
+ *
+ * @throws ValidationError naming `instanceId`, `options` or `options.actor`
+ */
+export function actorOf(
+  instanceId: unknown,
+  opts: { readonly actor?: string } | undefined,
+  defaults: { readonly defaultActor: string },
+): string {
+  const { actor } = instanceCall('read', instanceId, opts);
+  throwIfIssues('read arguments', [optionalStringIssue('options.actor', actor)]);
+  return actor ?? defaults.defaultActor;
 }
 
 /** Checks an integration id argument. @throws ValidationError naming `integrationId` */

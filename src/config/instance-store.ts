@@ -204,7 +204,6 @@ export class InstanceStore {
   /** The stored document. @throws NotFoundError; ValidationError for an over-long id */
   async require(instanceId: string): Promise<InstanceDocument> {
     throwIfIssues('instance id', [stringIssue('instanceId', instanceId)]);
-    assertIdLength(instanceId, 'instanceId', 'instance id');
     const doc = await this.find(instanceId);
     if (!doc) throw new NotFoundError('instance', instanceId);
     return doc;

@@ -18,7 +18,7 @@ import { migrateCredentialViews } from './credential-migration.js';
 import { CredentialVault } from './credential-vault.js';
 import type { ConfigManagerEvents } from './events.js';
 import { HealthMonitor } from './health-monitor.js';
-import { instanceCall } from './input-checks.js';
+import { actorOf } from './input-checks.js';
 import type { InstanceDocument } from './instance-document.js';
 import { InstanceStore } from './instance-store.js';
 import { InstanceWriter } from './instance-writer.js';
@@ -239,9 +239,9 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     instanceId: string,
     opts: { readonly actor?: string } = {},
   ): Promise<Record<string, unknown>> {
-    const { actor } = instanceCall('getCredentials', instanceId, opts);
-    await this.access.instance('credentials.read', instanceId, actor);
-    return this.vault.read(instanceId, actor ?? this.recorder.defaultActor);
+    const actor = actorOf(instanceId, opts, this.recorder);
+    await this.access.instance('credentials.read', instanceId, opts?.actor);
+    return this.vault.read(instanceId, actor);
   }
 
   /**
@@ -369,9 +369,9 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     instanceId: string,
     opts: { readonly actor?: string } = {},
   ): Promise<string> {
-    const { actor } = instanceCall('getAccessToken', instanceId, opts);
-    await this.access.instance('credentials.access-token', instanceId, actor);
-    return this.tokens.getAccessToken(instanceId, actor ?? this.recorder.defaultActor);
+    const actor = actorOf(instanceId, opts, this.recorder);
+    await this.access.instance('credentials.access-token', instanceId, opts?.actor);
+    return this.tokens.getAccessToken(instanceId, actor);
   }
 
   // ------------------------------------------------------- integration config

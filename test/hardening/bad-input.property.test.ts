@@ -159,6 +159,8 @@ const VALID: Readonly<Record<Target, Readonly<Record<string, (s: Subjects) => un
     getCredentials: (s) => [s.world.shopInstanceId, { actor: 'tester' }],
     reencryptAll: () => [{ batchSize: 10 }],
     testConnection: () => ['nope', { actor: 'tester' }],
+    // A missing instance is ignored: the well-formed call changes nothing.
+    reportAuthFailure: () => ['nope', 'the service refused the key'],
     checkHealth: () => [{ integrationId: 'nope' }],
     startHealthChecks: () => [{ intervalMs: 60_000 }],
     buildAuthorizationUrl: (s) => [s.world.shopInstanceId, { redirectUri: 'https://x.test/cb' }],
