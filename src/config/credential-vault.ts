@@ -21,6 +21,7 @@ import {
 import { integerIssue, optionsOf, throwIfIssues } from '../internal/options.js';
 import type { IntegrationDefinition } from '../schema/definition.js';
 import type { AuditRecorder } from './audit-recorder.js';
+import { actorOf } from './input-checks.js';
 import {
   type Changes,
   type InstanceDocument,
@@ -187,6 +188,14 @@ export class CredentialVault {
   /** Drops every cached plaintext. */
   clear(): void {
     this.plainCache.clear();
+  }
+
+  /**
+   * The actor of a credential or token read, after checking the read's arguments.
+   * @throws ValidationError naming `instanceId`, `options` or `options.actor`
+   */
+  actorOf(instanceId: unknown, opts: { readonly actor?: string } | undefined): string {
+    return actorOf(instanceId, opts, this.o.recorder);
   }
 
   /** Decrypts an instance's credentials, recording the read (see `ConfigManager.getCredentials`). */

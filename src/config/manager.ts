@@ -18,7 +18,6 @@ import { migrateCredentialViews } from './credential-migration.js';
 import { CredentialVault } from './credential-vault.js';
 import type { ConfigManagerEvents } from './events.js';
 import { HealthMonitor } from './health-monitor.js';
-import { actorOf } from './input-checks.js';
 import type { InstanceDocument } from './instance-document.js';
 import { InstanceStore } from './instance-store.js';
 import { InstanceWriter } from './instance-writer.js';
@@ -239,7 +238,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     instanceId: string,
     opts: { readonly actor?: string } = {},
   ): Promise<Record<string, unknown>> {
-    const actor = actorOf(instanceId, opts, this.recorder);
+    const actor = this.vault.actorOf(instanceId, opts);
     await this.access.instance('credentials.read', instanceId, opts?.actor);
     return this.vault.read(instanceId, actor);
   }
@@ -369,7 +368,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     instanceId: string,
     opts: { readonly actor?: string } = {},
   ): Promise<string> {
-    const actor = actorOf(instanceId, opts, this.recorder);
+    const actor = this.vault.actorOf(instanceId, opts);
     await this.access.instance('credentials.access-token', instanceId, opts?.actor);
     return this.tokens.getAccessToken(instanceId, actor);
   }

@@ -74,7 +74,7 @@ export function assertNewDocument(doc: unknown): string {
 /** Checks write options and returns `expectedRevision` (a positive integer) if given. */
 export function assertRevision(opts: WriteOptions | undefined): number | undefined {
   const r = opts?.expectedRevision;
-  if (r !== undefined && (!Number.isInteger(r) || r < 1)) {
+  if (r !== undefined && (!Number.isSafeInteger(r) || r < 1)) {
     throw new ValidationError(
       [{ path: 'expectedRevision', message: 'must be a positive integer' }],
       'write options',
@@ -264,7 +264,7 @@ export function normaliseQuery(query: FindQuery | undefined): NormalisedQuery {
     );
   }
   const limit = query?.limit;
-  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
+  if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 1)) {
     throw new ValidationError([{ path: 'limit', message: 'must be a positive integer' }], 'query');
   }
   return { field, direction, limit };

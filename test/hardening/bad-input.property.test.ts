@@ -383,13 +383,20 @@ function callArb() {
     );
 }
 
-async function runOne(
-  s: Subjects,
-  c: { target: Target; method: string; slot: number; bad: string },
-): Promise<{ failure?: Failure; changed: boolean }> {
+/** One bad call: the valid call of `method` with `bad` put at `path` of its arguments. */
+interface BadCall {
+  readonly target: Target;
+  readonly method: string;
+  /** Picks the path among the argument slots, or gives it. */
+  readonly slot: number | readonly (string | number)[];
+  /** A name of {@link BAD}. */
+  readonly bad: string;
+}
+
+async function runOne(s: Subjects, c: BadCall): Promise<{ failure?: Failure; changed: boolean }> {
   const args = VALID[c.target][c.method]!(s);
   const slots = slotsOf(args);
-  const path = slots[c.slot % slots.length]!;
+  const path = typeof c.slot === 'number' ? slots[c.slot % slots.length]! : c.slot;
   const badArgs = withBad(args, path, BAD[c.bad]!());
   const label = `${c.target}.${c.method} with ${c.bad} at args[${path.join('][')}]`;
   const before = await snapshot(s);
@@ -446,6 +453,49 @@ describe.each(ALL_ADAPTERS)('bad input on %s storage', (kind) => {
       const gone = Object.keys(VALID[target]).filter((m) => !methods.includes(m));
       expect(gone, `${target} calls of methods that do not exist`).toEqual([]);
     }
+  });
+
+  // Calls that answered with a raw TypeError or RangeError (or wrote first) in 0.1.0.
+  it.each<BadCall>([
+    { target: 'registry', method: 'publish', slot: [0], bad: 'empty object' },
+    { target: 'registry', method: 'getValidator', slot: [2, 'kind'], bad: 'number' },
+    { target: 'registry', method: 'get', slot: [1], bad: 'array nested 10,000 deep' },
+    { target: 'engine', method: 'getRule', slot: [0], bad: 'null' },
+    { target: 'engine', method: 'getExecutionLogs', slot: [0], bad: 'symbol' },
+    { target: 'engine', method: 'listRules', slot: [0, 'limit'], bad: 'huge number' },
+    {
+      target: 'engine',
+      method: 'createRule',
+      slot: [0, 'actions', 0, 'config'],
+      bad: 'cyclic object',
+    },
+    {
+      target: 'engine',
+      method: 'dispatch',
+      slot: [0, 'payload'],
+      bad: 'object nested 10,000 deep',
+    },
+    { target: 'config', method: 'getCredentials', slot: [1], bad: 'null' },
+    { target: 'config', method: 'getInstance', slot: [0], bad: 'null-prototype object' },
+    {
+      target: 'config',
+      method: 'createInstance',
+      slot: [0, 'credentials', 'token'],
+      bad: 'BigInt',
+    },
+    { target: 'config', method: 'createInstance', slot: [0, 'credentials'], bad: 'cyclic object' },
+    { target: 'config', method: 'updateInstance', slot: [2, 'expectedRevision'], bad: 'Map' },
+    { target: 'config', method: 'upgradeInstance', slot: [1], bad: 'huge string' },
+    { target: 'loader', method: 'loadManifest', slot: [0], bad: 'number' },
+    { target: 'loader', method: 'unload', slot: [1], bad: 'null' },
+    { target: 'storage', method: 'collection', slot: [1, 'indexes'], bad: 'empty object' },
+    { target: 'collection', method: 'update', slot: [0], bad: 'symbol' },
+    { target: 'collection', method: 'insert', slot: [0, 'data'], bad: 'array nested 10,000 deep' },
+  ])('$target.$method with $bad at args$slot', async (c) => {
+    const s = await buildSubjects(kind);
+    cleanups.push(() => s.world.cleanup());
+    const { failure } = await runOne(s, c);
+    expect(failure).toBeUndefined();
   });
 
   it('answers every bad value with a PlugboardError and leaves state unchanged', async () => {
