@@ -318,7 +318,7 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
     await this.#guard.check(
       'plugin.unload',
       { integrationId: id, version: options.version },
-      options.actor,
+      options?.actor,
     );
     const entries = this.#plugins.select(id, options.version);
     if (!options.force) {
@@ -419,7 +419,7 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
     packageDir?: string,
   ): Promise<LoadedPlugin> {
     const { def, id, version } = readPluginDefinition(plugin);
-    await this.#guard.check('plugin.load', { integrationId: id, version, source }, options.actor);
+    await this.#guard.check('plugin.load', { integrationId: id, version, source }, options?.actor);
     const key = `${id}@${version}`;
     this.#plugins.claim(key, id, source);
     const controller = new AbortController();
@@ -472,7 +472,7 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
         id,
         version,
         publish,
-        options.actor,
+        options?.actor,
       );
     } catch (error) {
       if (!controller.signal.aborted) controller.abort(error);

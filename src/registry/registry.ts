@@ -172,7 +172,7 @@ export class IntegrationRegistry extends EventEmitter<RegistryEvents> {
     await this.guard.check(
       'definition.register',
       { integrationId: input?.id, version: input?.version },
-      opts.actor,
+      opts?.actor,
     );
     const { data, runtime } = checkDefinitionInput(input, (json) => this.schemas.check(json));
     await this.ensureLoaded();
@@ -328,7 +328,7 @@ export class IntegrationRegistry extends EventEmitter<RegistryEvents> {
     version: string,
     opts: { readonly actor?: string } = {},
   ): Promise<IntegrationDefinition> {
-    await this.guard.check('definition.publish', { integrationId: id, version }, opts.actor);
+    await this.guard.check('definition.publish', { integrationId: id, version }, opts?.actor);
     return this.transition(id, version, 'published');
   }
 
@@ -352,7 +352,7 @@ export class IntegrationRegistry extends EventEmitter<RegistryEvents> {
     version: string,
     opts: { readonly actor?: string } = {},
   ): Promise<IntegrationDefinition> {
-    await this.guard.check('definition.archive', { integrationId: id, version }, opts.actor);
+    await this.guard.check('definition.archive', { integrationId: id, version }, opts?.actor);
     return this.transition(id, version, 'archived');
   }
 
@@ -360,7 +360,7 @@ export class IntegrationRegistry extends EventEmitter<RegistryEvents> {
   async delete(id: string, version: string, opts: { readonly actor?: string } = {}): Promise<void> {
     assertIdVersion(id, version);
     optionsOf(opts, 'delete options');
-    await this.guard.check('definition.delete', { integrationId: id, version }, opts.actor);
+    await this.guard.check('definition.delete', { integrationId: id, version }, opts?.actor);
     await this.ensureLoaded();
     await this.locks.run(id, async () => {
       this.index.entry(id, version);

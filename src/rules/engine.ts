@@ -185,7 +185,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
    */
   async createRule(input: RuleInput, opts: { readonly actor?: string } = {}): Promise<Rule> {
     this.assertOpen();
-    await this.access.create(input, opts.actor);
+    await this.access.create(input, opts?.actor);
     await this.ready();
     const id = input?.id ?? `rule_${globalThis.crypto.randomUUID()}`;
     const { rule: draft, issues } = await this.validator.checkNew(input, id);
@@ -211,7 +211,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   ): Promise<Rule> {
     this.assertOpen();
     assertRuleUpdate(id, changes, opts);
-    await this.access.rule('rule.update', id, opts.actor);
+    await this.access.rule('rule.update', id, opts?.actor);
     await this.ready();
     return this.index.withLock(id, async () => {
       const current = await this.getRule(id);
@@ -239,7 +239,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     this.assertOpen();
     assertRuleId(id);
     optionsOf(opts, 'delete options');
-    await this.access.rule('rule.delete', id, opts.actor);
+    await this.access.rule('rule.delete', id, opts?.actor);
     await this.ready();
     await this.index.withLock(id, async () => {
       const current = await this.getRule(id);
@@ -316,7 +316,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
 
   /** Applies retention now (age limits also run on a timer when `maxAgeMs` is set). */
   async prune(opts: { readonly actor?: string } = {}): Promise<number> {
-    await this.access.prune(opts.actor);
+    await this.access.prune(opts?.actor);
     await this.ready();
     return this.store.prune(this.index.ids());
   }

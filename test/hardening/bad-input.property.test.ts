@@ -219,7 +219,7 @@ const EXCLUDED: Readonly<Record<Target, Readonly<Record<string, string>>>> = {
     ensureLoaded: 'TypeScript-private helper',
     transition: 'TypeScript-private helper',
   },
-  loader: {},
+  loader: { close: 'ends the loader (disposes every plugin); takes no input' },
   config: { close: 'ends the manager; takes no input' },
   engine: {
     assertOpen: 'TypeScript-private helper',
