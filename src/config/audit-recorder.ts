@@ -9,6 +9,7 @@
 
 import { safeErrorMessage } from '../credentials/redact.js';
 import { isPlugboardError } from '../errors.js';
+import { optionsOf } from '../internal/options.js';
 import type { AuditLog } from './audit.js';
 import { checkAuditInput } from './audit.js';
 import type { ConfigLogger } from './ports.js';
@@ -62,7 +63,7 @@ export class AuditRecorder {
 
   /** Audit entries, newest first. */
   query(q: AuditQuery): Promise<{ items: AuditEntry[]; nextCursor?: string }> {
-    return this.log.query(q);
+    return this.log.query(optionsOf(q, 'audit query', 'query'));
   }
 
   /** Applies the retention policy now; resolves how many entries were removed. */

@@ -18,9 +18,10 @@ import {
   ValidationError,
   type ValidationIssue,
 } from '../errors.js';
-import { integerIssue, throwIfIssues } from '../internal/options.js';
+import { integerIssue, optionsOf, throwIfIssues } from '../internal/options.js';
 import type { IntegrationDefinition } from '../schema/definition.js';
 import type { AuditRecorder } from './audit-recorder.js';
+import { actorOf } from './input-checks.js';
 import {
   type Changes,
   type InstanceDocument,
@@ -189,6 +190,14 @@ export class CredentialVault {
     this.plainCache.clear();
   }
 
+  /**
+   * The actor of a credential or token read, after checking the read's arguments.
+   * @throws ValidationError naming `instanceId`, `options` or `options.actor`
+   */
+  actorOf(instanceId: unknown, opts: { readonly actor?: string } | undefined): string {
+    return actorOf(instanceId, opts, this.o.recorder);
+  }
+
   /** Decrypts an instance's credentials, recording the read (see `ConfigManager.getCredentials`). */
   async read(instanceId: string, actor: string): Promise<Record<string, unknown>> {
     const doc = await this.o.instances.find(instanceId);
@@ -228,6 +237,7 @@ export class CredentialVault {
 
   /** Re-encrypts every instance under the primary key (see `ConfigManager.reencryptAll`). */
   async reencryptAll(opts: ReencryptOptions = {}): Promise<ReencryptReport> {
+    optionsOf(opts, 'reencryptAll options');
     const batchSize = opts.batchSize ?? 100;
     throwIfIssues('reencryptAll options', [integerIssue('batchSize', batchSize)]);
     const primary = this.o.keyring.primaryKeyId;

@@ -10,10 +10,16 @@ import { isPlugboardError, ValidationError } from '../errors.js';
 import { raceTimeout } from '../internal/async.js';
 import { isoAt } from '../internal/clock.js';
 import { isObject } from '../internal/json.js';
-import { integerIssue, positiveNumberIssue, throwIfIssues } from '../internal/options.js';
+import {
+  integerIssue,
+  optionsOf,
+  positiveNumberIssue,
+  throwIfIssues,
+} from '../internal/options.js';
 import type { IntegrationDefinition } from '../schema/definition.js';
 import type { AuditRecorder } from './audit-recorder.js';
 import type { CredentialVault } from './credential-vault.js';
+import { instanceCall } from './input-checks.js';
 import { kindOf, statusOf, type TestOutcome } from './instance-document.js';
 import type { InstanceStore } from './instance-store.js';
 import {
@@ -55,6 +61,7 @@ export class HealthMonitor {
     instanceId: string,
     opts: { readonly actor?: string } = {},
   ): Promise<ConnectionTestResult> {
+    instanceCall('testConnection', instanceId, opts);
     const { store, vault, now } = this.o;
     const doc = await store.require(instanceId);
     const started = now();
@@ -117,6 +124,7 @@ export class HealthMonitor {
 
   /** See `ConfigManager.checkHealth`. */
   async checkHealth(opts: CheckHealthOptions = {}): Promise<HealthReport> {
+    optionsOf(opts, 'checkHealth options');
     const concurrency = opts.concurrency ?? 4;
     throwIfIssues('checkHealth options', [integerIssue('concurrency', concurrency)]);
     const started = this.o.now();
@@ -156,7 +164,7 @@ export class HealthMonitor {
 
   /** See `ConfigManager.startHealthChecks`. */
   startHealthChecks(schedule: HealthCheckSchedule): () => Promise<void> {
-    const { intervalMs, jitter = 0.1 } = schedule;
+    const { intervalMs, jitter = 0.1 } = optionsOf(schedule, 'health check schedule', 'schedule');
     throwIfIssues('health check schedule', [positiveNumberIssue('intervalMs', intervalMs)]);
     if (!(jitter >= 0 && jitter <= 1)) {
       throw new ValidationError(

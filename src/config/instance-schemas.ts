@@ -11,6 +11,7 @@
 import { type TSchema, Type } from '@sinclair/typebox';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { ValidationError, type ValidationIssue } from '../errors.js';
+import { jsonIssue } from '../internal/json.js';
 import { createAjv } from '../schema/ajv.js';
 import type { CreateInstanceInput, InstanceContext, UpdateInstanceChanges } from './types.js';
 
@@ -160,11 +161,25 @@ function check(schema: TSchema, value: unknown, root: string, what: string): voi
 /** Checks the shape of `createInstance` input. @throws ValidationError */
 export function checkCreateInput(input: unknown): asserts input is CreateInstanceInput {
   check(CreateInput, input, '', 'instance');
+  checkJsonFields(input as CreateInstanceInput, '', 'instance');
 }
 
 /** Checks the shape of `updateInstance` changes. @throws ValidationError */
 export function checkUpdateChanges(changes: unknown): asserts changes is UpdateInstanceChanges {
   check(UpdateChanges, changes, 'changes', 'instance update');
+  checkJsonFields(changes as UpdateInstanceChanges, 'changes.', 'instance update');
+}
+
+/** `config` and `credentials` must be JSON data: they are validated, sealed and stored. */
+function checkJsonFields(
+  input: { readonly config?: unknown; readonly credentials?: unknown },
+  prefix: string,
+  what: string,
+): void {
+  const issues = (['config', 'credentials'] as const)
+    .map((k) => (input[k] === undefined ? undefined : jsonIssue(input[k], `${prefix}${k}`)))
+    .filter((i): i is ValidationIssue => i !== undefined);
+  if (issues.length > 0) throw new ValidationError(issues, what);
 }
 
 /** The stored form of a checked scope (default global), without other fields. */

@@ -9,6 +9,7 @@
 import { safeErrorMessage } from '../credentials/redact.js';
 import { ConflictError, isPlugboardError, NotFoundError, type Reference } from '../errors.js';
 import { assertIdLength } from '../internal/ids.js';
+import { optionsOf, stringIssue, throwIfIssues } from '../internal/options.js';
 import { ReferenceCheckers } from '../registry/references.js';
 import type { Collection, StorageAdapter } from '../storage/types.js';
 import type { AuditRecorder } from './audit-recorder.js';
@@ -202,10 +203,9 @@ export class InstanceStore {
 
   /** The stored document. @throws NotFoundError; ValidationError for an over-long id */
   async require(instanceId: string): Promise<InstanceDocument> {
-    assertIdLength(instanceId, 'instanceId', 'instance id');
-    const doc =
-      typeof instanceId === 'string' && instanceId !== '' ? await this.find(instanceId) : undefined;
-    if (!doc) throw new NotFoundError('instance', String(instanceId));
+    throwIfIssues('instance id', [stringIssue('instanceId', instanceId)]);
+    const doc = await this.find(instanceId);
+    if (!doc) throw new NotFoundError('instance', instanceId);
     return doc;
   }
 
@@ -249,6 +249,7 @@ export class InstanceStore {
 
   /** See `ConfigManager.listInstances`. */
   async list(q: ListInstancesQuery): Promise<{ items: InstanceView[]; nextCursor?: string }> {
+    optionsOf(q, 'instance list query', 'query');
     const where: Record<string, string> = {};
     if (q.integrationId !== undefined) where['integrationId'] = q.integrationId;
     if (q.context !== undefined) {

@@ -10,10 +10,13 @@ import { randomUUID } from 'node:crypto';
 import { REDACTED } from '../credentials/redact.js';
 import { ConnectionTestError, isPlugboardError, ReferencedError } from '../errors.js';
 import { isoAt } from '../internal/clock.js';
+import { objectIssue, throwIfIssues } from '../internal/options.js';
+import { assertRange, assertString } from '../registry/input-checks.js';
 import type { IntegrationDefinition } from '../schema/definition.js';
 import type { AuditRecorder } from './audit-recorder.js';
 import type { CredentialVault } from './credential-vault.js';
 import type { HealthMonitor } from './health-monitor.js';
+import { instanceCall } from './input-checks.js';
 import { type Changes, type InstanceDocument, statusOf, VIEW_FORMAT } from './instance-document.js';
 import { checkCreateInput, checkUpdateChanges, contextOf } from './instance-schemas.js';
 import type { InstanceStore } from './instance-store.js';
@@ -46,6 +49,7 @@ export class InstanceWriter {
 
   /** See `ConfigManager.createInstance`. */
   async create(input: CreateInstanceInput, opts: CreateInstanceOptions): Promise<InstanceView> {
+    throwIfIssues('createInstance arguments', [objectIssue('options', opts, true)]);
     checkCreateInput(input);
     const context = contextOf(input.context);
     const config = input.config ?? {};
@@ -93,6 +97,7 @@ export class InstanceWriter {
     changes: UpdateInstanceChanges,
     opts: InstanceWriteOptions,
   ): Promise<InstanceView> {
+    instanceCall('updateInstance', instanceId, opts);
     checkUpdateChanges(changes);
     const context = changes.context !== undefined ? contextOf(changes.context) : undefined;
     const actor = opts.actor ?? this.o.recorder.defaultActor;
@@ -128,6 +133,9 @@ export class InstanceWriter {
     toVersion: string,
     opts: InstanceWriteOptions & { readonly config?: Readonly<Record<string, unknown>> },
   ): Promise<InstanceView> {
+    instanceCall('upgradeInstance', instanceId, opts);
+    assertString(toVersion, 'toVersion', 'upgradeInstance arguments');
+    assertRange(toVersion);
     const actor = opts.actor ?? this.o.recorder.defaultActor;
     let result: { before: InstanceDocument; after: InstanceDocument };
     try {
@@ -166,6 +174,7 @@ export class InstanceWriter {
 
   /** See `ConfigManager.deleteInstance`. */
   async remove(instanceId: string, opts: DeleteInstanceOptions): Promise<void> {
+    instanceCall('deleteInstance', instanceId, opts);
     const doc = await this.o.store.requireAt(instanceId, opts.expectedRevision);
     const actor = opts.actor ?? this.o.recorder.defaultActor;
     if (opts.force !== true) {

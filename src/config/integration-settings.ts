@@ -12,9 +12,9 @@ import {
   type ValidationIssue,
 } from '../errors.js';
 import { isoAt } from '../internal/clock.js';
-import { assertIdLength } from '../internal/ids.js';
 import { isObject } from '../internal/json.js';
 import type { Collection, StorageAdapter, StoredDocument } from '../storage/types.js';
+import { assertIntegrationId } from './input-checks.js';
 import { MAX_MUTATE_ATTEMPTS } from './instance-document.js';
 import type { ConfigEmitter, SettingsRegistry } from './ports.js';
 import type { IntegrationConfig } from './types.js';
@@ -47,7 +47,7 @@ export class IntegrationSettings {
 
   /** See `ConfigManager.getConfig`. */
   async get(integrationId: string): Promise<IntegrationConfig> {
-    assertIdLength(integrationId, 'integrationId', 'integration id');
+    assertIntegrationId('getConfig', integrationId);
     const cached = this.cache.get(integrationId);
     if (cached) return cached;
     const doc = await this.configs.get(integrationId);
@@ -68,7 +68,7 @@ export class IntegrationSettings {
     integrationId: string,
     changes: IntegrationConfigChanges,
   ): Promise<IntegrationConfig> {
-    assertIdLength(integrationId, 'integrationId', 'integration id');
+    assertIntegrationId('updateConfig', integrationId);
     checkChanges(changes);
     const versions = await this.registry.listVersions(integrationId).catch(() => []);
     if (versions.length === 0) throw new NotFoundError('integration', integrationId);

@@ -133,7 +133,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     await this.access.check(
       'instance.create',
       { integrationId: input?.integrationId, context: input?.context },
-      opts.actor,
+      opts?.actor,
     );
     return this.writer.create(input, opts);
   }
@@ -157,7 +157,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     changes: UpdateInstanceChanges,
     opts: InstanceWriteOptions = {},
   ): Promise<InstanceView> {
-    await this.access.instance('instance.update', instanceId, opts.actor, changes?.context);
+    await this.access.instance('instance.update', instanceId, opts?.actor, changes?.context);
     return this.writer.update(instanceId, changes, opts);
   }
 
@@ -174,7 +174,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     toVersion: string,
     opts: InstanceWriteOptions & { readonly config?: Readonly<Record<string, unknown>> } = {},
   ): Promise<InstanceView> {
-    await this.access.instance('instance.upgrade', instanceId, opts.actor);
+    await this.access.instance('instance.upgrade', instanceId, opts?.actor);
     return this.writer.upgrade(instanceId, toVersion, opts);
   }
 
@@ -185,7 +185,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
    *   stale; ReferencedError listing the references
    */
   async deleteInstance(instanceId: string, opts: DeleteInstanceOptions = {}): Promise<void> {
-    await this.access.instance('instance.delete', instanceId, opts.actor);
+    await this.access.instance('instance.delete', instanceId, opts?.actor);
     return this.writer.remove(instanceId, opts);
   }
 
@@ -238,8 +238,9 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     instanceId: string,
     opts: { readonly actor?: string } = {},
   ): Promise<Record<string, unknown>> {
-    await this.access.instance('credentials.read', instanceId, opts.actor);
-    return this.vault.read(instanceId, opts.actor ?? this.recorder.defaultActor);
+    const actor = this.vault.actorOf(instanceId, opts);
+    await this.access.instance('credentials.read', instanceId, opts?.actor);
+    return this.vault.read(instanceId, actor);
   }
 
   /**
@@ -255,7 +256,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
    * ```
    */
   async reencryptAll(opts: ReencryptOptions = {}): Promise<ReencryptReport> {
-    await this.access.check('credentials.reencrypt', {}, opts.actor);
+    await this.access.check('credentials.reencrypt', {}, opts?.actor);
     return this.vault.reencryptAll(opts);
   }
 
@@ -273,7 +274,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     instanceId: string,
     opts: { readonly actor?: string } = {},
   ): Promise<ConnectionTestResult> {
-    await this.access.instance('instance.test', instanceId, opts.actor);
+    await this.access.instance('instance.test', instanceId, opts?.actor);
     return this.health.testConnection(instanceId, opts);
   }
 
@@ -290,7 +291,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     message: string,
     opts: { readonly actor?: string } = {},
   ): Promise<void> {
-    await this.access.instance('instance.report-auth-failure', instanceId, opts.actor);
+    await this.access.instance('instance.report-auth-failure', instanceId, opts?.actor);
     await this.health.recordAuthFailure(instanceId, message);
   }
 
@@ -299,7 +300,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     await this.access.check(
       'instance.check-health',
       { integrationId: opts.integrationId },
-      opts.actor,
+      opts?.actor,
     );
     return this.health.checkHealth(opts);
   }
@@ -367,8 +368,9 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     instanceId: string,
     opts: { readonly actor?: string } = {},
   ): Promise<string> {
-    await this.access.instance('credentials.access-token', instanceId, opts.actor);
-    return this.tokens.getAccessToken(instanceId, opts.actor ?? this.recorder.defaultActor);
+    const actor = this.vault.actorOf(instanceId, opts);
+    await this.access.instance('credentials.access-token', instanceId, opts?.actor);
+    return this.tokens.getAccessToken(instanceId, actor);
   }
 
   // ------------------------------------------------------- integration config
@@ -389,7 +391,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     changes: { readonly enabled?: boolean; readonly settings?: Readonly<Record<string, unknown>> },
     opts: { readonly actor?: string } = {},
   ): Promise<IntegrationConfig> {
-    await this.access.check('integration-config.update', { integrationId }, opts.actor);
+    await this.access.check('integration-config.update', { integrationId }, opts?.actor);
     return this.settings.update(integrationId, changes);
   }
 
@@ -415,7 +417,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
 
   /** Applies the audit retention policy now (it also runs every tenth of `maxEntries` appends); resolves how many entries were removed. */
   async pruneAuditLog(opts: { readonly actor?: string } = {}): Promise<number> {
-    await this.access.check('audit.prune', {}, opts.actor);
+    await this.access.check('audit.prune', {}, opts?.actor);
     return this.recorder.prune();
   }
 

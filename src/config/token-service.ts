@@ -32,6 +32,7 @@ import type { StorageAdapter } from '../storage/types.js';
 import type { AuditRecorder } from './audit-recorder.js';
 import { AuthorizationStates } from './authorization-states.js';
 import type { CredentialVault } from './credential-vault.js';
+import { instanceCall } from './input-checks.js';
 import { type InstanceDocument, kindOf, statusOf } from './instance-document.js';
 import type { InstanceStore } from './instance-store.js';
 import {
@@ -95,6 +96,7 @@ export class TokenService {
     instanceId: string,
     params: { readonly redirectUri: string; readonly scopes?: readonly string[] },
   ): Promise<AuthorizationRequest> {
+    instanceCall('buildAuthorizationUrl', instanceId, params, 'params');
     checkAuthorizationParams(params);
     const doc = await this.o.store.require(instanceId);
     const def = await this.o.registry.getVersion(doc.integrationId, doc.version);
@@ -114,6 +116,7 @@ export class TokenService {
 
   /** See `ConfigManager.exchangeCode`. */
   async exchangeCode(instanceId: string, params: ExchangeCodeParams): Promise<TokenInfo> {
+    instanceCall('exchangeCode', instanceId, params, 'params');
     const actor = params.actor ?? this.o.recorder.defaultActor;
     const doc = await this.o.store.require(instanceId);
     const def = await this.o.registry.getVersion(doc.integrationId, doc.version);

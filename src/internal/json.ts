@@ -7,11 +7,18 @@
  * @internal
  * @module
  */
-import { ValidationError } from '../errors.js';
+import { ValidationError, type ValidationIssue } from '../errors.js';
 
 const SNAPSHOTS = new WeakSet<object>();
 const UNUSUAL = Symbol('unusual');
 const MAX_FAST_DEPTH = 64;
+
+/**
+ * The deepest nesting of objects and arrays accepted in caller data. Deeper values are
+ * rejected with a `ValidationError` rather than overflowing the stack (a `RangeError`)
+ * in the copy, in schema validation or in `JSON.stringify`.
+ */
+export const MAX_JSON_DEPTH = 256;
 
 /** Whether a value is an object that is not an array (a JSON object, as far as shape goes). */
 export function isObject(v: unknown): v is Record<string, unknown> {
@@ -47,7 +54,7 @@ export function frozenJson(value: unknown, path: string): unknown {
   if (value !== null && typeof value === 'object' && SNAPSHOTS.has(value)) return value;
   const copy = fastCopy(value, 0);
   // The fast copy gives up on anything unusual; the careful walk then names the problem.
-  const out = copy === UNUSUAL ? deepFreeze(carefulCopy(value, path, new Set())) : copy;
+  const out = copy === UNUSUAL ? deepFreeze(carefulCopy(value, path, new Set(), 0)) : copy;
   // Only roots are remembered: a WeakSet entry per nested object would cost more than
   // the copies it saves.
   if (out !== null && typeof out === 'object') SNAPSHOTS.add(out);
@@ -78,7 +85,7 @@ export function frozenChild(value: unknown, path: string): unknown {
   if (value !== null && typeof value === 'object' && SNAPSHOTS.has(value)) return value;
   const copy = fastCopy(value, 0);
   if (copy !== UNUSUAL) return copy;
-  const careful = carefulCopy(value, path, new Set());
+  const careful = carefulCopy(value, path, new Set(), 0);
   if (careful !== null && typeof careful === 'object') freezeAll(careful);
   return careful;
 }
@@ -101,7 +108,22 @@ export function freezeShallow<T extends object>(value: T): T {
 
 /** A plain (mutable) JSON copy; see {@link frozenJson} for the rules. */
 export function toJsonValue(value: unknown, path: string): unknown {
-  return carefulCopy(value, path, new Set());
+  return carefulCopy(value, path, new Set(), 0);
+}
+
+/**
+ * Why `value` is not JSON data (see {@link frozenJson} for the rules: no cycles, no
+ * BigInt, symbols, functions or Invalid Dates, at most {@link MAX_JSON_DEPTH} levels),
+ * naming the path; `undefined` when it is.
+ */
+export function jsonIssue(value: unknown, path: string): ValidationIssue | undefined {
+  try {
+    carefulCopy(value, path, new Set(), 0);
+    return undefined;
+  } catch (error) {
+    if (error instanceof ValidationError && error.issues[0]) return error.issues[0];
+    throw error;
+  }
 }
 
 function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void {
@@ -145,7 +167,7 @@ function fastCopy(value: unknown, depth: number): unknown {
   return Object.freeze(out);
 }
 
-function carefulCopy(value: unknown, path: string, seen: Set<object>): unknown {
+function carefulCopy(value: unknown, path: string, seen: Set<object>, depth: number): unknown {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) {
@@ -167,10 +189,18 @@ function carefulCopy(value: unknown, path: string, seen: Set<object>): unknown {
     if (seen.has(value)) {
       throw new ValidationError([{ path, message: 'contains a circular reference' }], 'document');
     }
+    if (depth >= MAX_JSON_DEPTH) {
+      throw new ValidationError(
+        [{ path, message: `is nested deeper than ${MAX_JSON_DEPTH} levels` }],
+        'document',
+      );
+    }
     seen.add(value);
     let out: unknown;
     if (Array.isArray(value)) {
-      out = value.map((v, i) => carefulCopy(v === undefined ? null : v, `${path}[${i}]`, seen));
+      out = value.map((v, i) =>
+        carefulCopy(v === undefined ? null : v, `${path}[${i}]`, seen, depth + 1),
+      );
     } else {
       const proto = Object.getPrototypeOf(value);
       if (proto !== Object.prototype && proto !== null) {
@@ -182,7 +212,7 @@ function carefulCopy(value: unknown, path: string, seen: Set<object>): unknown {
       const obj: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(value)) {
         if (v === undefined) continue;
-        setOwn(obj, k, carefulCopy(v, path ? `${path}.${k}` : k, seen));
+        setOwn(obj, k, carefulCopy(v, path ? `${path}.${k}` : k, seen, depth + 1));
       }
       out = obj;
     }

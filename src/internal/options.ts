@@ -45,3 +45,59 @@ export function throwIfIssues(
   const found = issues.filter((issue): issue is ValidationIssue => issue !== undefined);
   if (found.length > 0) throw new ValidationError(found, what);
 }
+
+/** Whether a value is a plain object: `{…}` or `Object.create(null)`, not an array or class instance. */
+export function isPlainObject(value: unknown): value is Readonly<Record<string, unknown>> {
+  if (value === null || typeof value !== 'object') return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** An issue when `value` is not a non-empty string. */
+export function stringIssue(path: string, value: unknown): ValidationIssue | undefined {
+  if (typeof value === 'string' && value.length > 0) return undefined;
+  return { path, message: `must be a non-empty string (got ${typeNameOf(value)})` };
+}
+
+/** An issue when `value` is given (not `undefined`) and is not a non-empty string. */
+export function optionalStringIssue(path: string, value: unknown): ValidationIssue | undefined {
+  return value === undefined ? undefined : stringIssue(path, value);
+}
+
+/** An issue when `value` is not a plain object (`undefined` passes when `optional`). */
+export function objectIssue(
+  path: string,
+  value: unknown,
+  optional = false,
+): ValidationIssue | undefined {
+  if ((optional && value === undefined) || isPlainObject(value)) return undefined;
+  return { path, message: `must be an object (got ${typeNameOf(value)})` };
+}
+
+/**
+ * The options argument of a method: `{}` when left out, the object itself when it is a
+ * plain object, else a `ValidationError` about `what` (so `null` or a string never reaches
+ * a property read).
+ */
+export function optionsOf<T extends object>(
+  value: T | undefined,
+  what: string,
+  path = 'options',
+): T {
+  if (value === undefined) return {} as T;
+  throwIfIssues(what, [objectIssue(path, value)]);
+  return value;
+}
+
+/**
+ * What kind of value a caller passed, for messages: never the value itself, so no secret
+ * and no unprintable value (a symbol, a cycle, a null-prototype object) reaches it.
+ */
+export function typeNameOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  if (value instanceof Date) return 'Date';
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
+  if (typeof value === 'string' && value.length === 0) return 'empty string';
+  return typeof value;
+}

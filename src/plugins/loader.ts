@@ -17,6 +17,7 @@ import {
 import { AccessGuard, type Authorize } from '../internal/access.js';
 import { errorMessage } from '../internal/error-message.js';
 import { fsPromises } from '../internal/fs.js';
+import { optionalStringIssue, optionsOf, stringIssue, throwIfIssues } from '../internal/options.js';
 import type { IntegrationRegistry, RegisterOptions } from '../registry/index.js';
 import type { IntegrationDefinition } from '../schema/definition.js';
 import type { IntegrationDefinitionInput } from '../schema/runtime.js';
@@ -158,6 +159,7 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
    *   `ValidationError`, `ConflictError`, or what the plugin threw)
    */
   async load(plugin: IntegrationPlugin, options: RegisterOptions = {}): Promise<LoadedPlugin> {
+    optionsOf(options, 'load options');
     return this.#reporting('code', () => this.#load(plugin, 'code', 'code', options));
   }
 
@@ -171,6 +173,8 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
    *   `ValidationError` with field paths such as `events[0].schemaPath`)
    */
   async loadManifest(dir: string, options: RegisterOptions = {}): Promise<LoadedPlugin> {
+    throwIfIssues('loadManifest() argument', [stringIssue('dir', dir)]);
+    optionsOf(options, 'load options');
     const source = resolve(dir);
     return this.#reporting(source, async () => {
       const read = await readManifestPackage(source, {
@@ -204,6 +208,8 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
    *   the plugin fails to load
    */
   async loadModule(path: string, options: RegisterOptions = {}): Promise<LoadedPlugin> {
+    throwIfIssues('loadModule() argument', [stringIssue('path', path)]);
+    optionsOf(options, 'load options');
     const source = resolve(path);
     return this.#reporting(source, async () => {
       const mod = await importModule(source, undefined);
@@ -267,6 +273,7 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
 
   /** Loads every sub-directory of `parentDir` that holds a `manifest.json`. */
   async loadManifestsFrom(parentDir: string): Promise<LoadAllResult> {
+    throwIfIssues('loadManifestsFrom() argument', [stringIssue('parentDir', parentDir)]);
     const parent = resolve(parentDir);
     let names: string[];
     try {
@@ -303,10 +310,15 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
    * @throws {ReferencedError} listing the instances and rules that still use it
    */
   async unload(id: string, options: UnloadOptions = {}): Promise<void> {
+    const opts = optionsOf(options, 'unload options');
+    throwIfIssues('unload() arguments', [
+      stringIssue('id', id),
+      optionalStringIssue('options.version', opts.version),
+    ]);
     await this.#guard.check(
       'plugin.unload',
       { integrationId: id, version: options.version },
-      options.actor,
+      options?.actor,
     );
     const entries = this.#plugins.select(id, options.version);
     if (!options.force) {
@@ -340,6 +352,10 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
    * `undefined` when none is loaded.
    */
   getPlugin(integrationId: string, version?: string): IntegrationPlugin | undefined {
+    throwIfIssues('getPlugin() arguments', [
+      stringIssue('integrationId', integrationId),
+      optionalStringIssue('version', version),
+    ]);
     return this.#plugins.plugin(integrationId, version);
   }
 
@@ -403,7 +419,7 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
     packageDir?: string,
   ): Promise<LoadedPlugin> {
     const { def, id, version } = readPluginDefinition(plugin);
-    await this.#guard.check('plugin.load', { integrationId: id, version, source }, options.actor);
+    await this.#guard.check('plugin.load', { integrationId: id, version, source }, options?.actor);
     const key = `${id}@${version}`;
     this.#plugins.claim(key, id, source);
     const controller = new AbortController();
@@ -456,7 +472,7 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
         id,
         version,
         publish,
-        options.actor,
+        options?.actor,
       );
     } catch (error) {
       if (!controller.signal.aborted) controller.abort(error);

@@ -6,11 +6,16 @@
  * @module
  */
 import { EventEmitter } from 'eventemitter3';
-import semver from 'semver';
 import { ConflictError, type Reference, ValidationError } from '../errors.js';
 import { AccessGuard } from '../internal/access.js';
 import { KeyedMutex } from '../internal/async.js';
-import { assertIdLength } from '../internal/ids.js';
+import {
+  integerIssue,
+  objectIssue,
+  optionalStringIssue,
+  optionsOf,
+  throwIfIssues,
+} from '../internal/options.js';
 import { closest } from '../internal/suggest.js';
 import type { DefinitionStatus, Deprecation, IntegrationDefinition } from '../schema/definition.js';
 import type {
@@ -23,6 +28,7 @@ import type { Collection, StorageAdapter, StoredDocument } from '../storage/type
 import { assertBackwardCompatible } from './compatibility.js';
 import { checkDefinitionInput, newDefinition } from './definition-input.js';
 import type { RegistryEvents } from './events.js';
+import { assertIdVersion, assertRange, assertString, assertTarget } from './input-checks.js';
 import { assertTransition, deprecationOf } from './lifecycle.js';
 import { listPage } from './list-query.js';
 import { ReferenceCheckers } from './references.js';
@@ -51,30 +57,6 @@ interface DefinitionDocument extends StoredDocument {
   readonly version: string;
   readonly status: DefinitionStatus;
   readonly definition: IntegrationDefinition;
-}
-
-function assertString(value: unknown, path: string, what: string): string {
-  if (typeof value !== 'string' || value.length === 0) {
-    throw new ValidationError([{ path, message: 'must be a non-empty string' }], what);
-  }
-  assertIdLength(value, path, what);
-  return value;
-}
-
-function assertRange(range: string | undefined): void {
-  // semver's parser slows down on long input: refuse what cannot be a real range first.
-  assertIdLength(range, 'versionRange', 'version range');
-  if (range !== undefined && (typeof range !== 'string' || semver.validRange(range) === null)) {
-    throw new ValidationError(
-      [
-        {
-          path: 'versionRange',
-          message: `'${String(range)}' is not a semver range (e.g. '^1.2.0')`,
-        },
-      ],
-      'version range',
-    );
-  }
 }
 
 /**
@@ -186,10 +168,11 @@ export class IntegrationRegistry extends EventEmitter<RegistryEvents> {
     input: IntegrationDefinitionInput,
     opts: RegisterOptions = {},
   ): Promise<IntegrationDefinition> {
+    optionsOf(opts, 'register options');
     await this.guard.check(
       'definition.register',
       { integrationId: input?.id, version: input?.version },
-      opts.actor,
+      opts?.actor,
     );
     const { data, runtime } = checkDefinitionInput(input, (json) => this.schemas.check(json));
     await this.ensureLoaded();
@@ -229,6 +212,8 @@ export class IntegrationRegistry extends EventEmitter<RegistryEvents> {
    * @throws NotFoundError when the version is unknown; ValidationError for unknown component types
    */
   attachRuntime(id: string, version: string, runtime: DefinitionRuntime): void {
+    assertIdVersion(id, version);
+    throwIfIssues('runtime', [objectIssue('runtime', runtime)]);
     if (!this.loaded) {
       throw new ValidationError(
         [{ path: 'registry', message: 'no definitions loaded yet; await get()/register() first' }],
@@ -240,11 +225,13 @@ export class IntegrationRegistry extends EventEmitter<RegistryEvents> {
 
   /** Removes runtime parts of one version, or of every version when `version` is omitted. */
   detachRuntime(id: string, version?: string): void {
+    assertIdVersion(id, version, true);
     this.runtimes.detach(id, version);
   }
 
   /** Whether runtime parts are attached to `id@version`. */
   hasRuntime(id: string, version: string): boolean {
+    assertIdVersion(id, version);
     return this.runtimes.has(`${id}@${version}`);
   }
 
@@ -273,12 +260,20 @@ export class IntegrationRegistry extends EventEmitter<RegistryEvents> {
 
   /** Every registered version of an integration, lowest first. @throws NotFoundError */
   async listVersions(id: string): Promise<string[]> {
+    assertString(id, 'id', 'integration id');
     await this.ensureLoaded();
     return this.index.versionsOf(id);
   }
 
   /** Definitions ordered by id then version (highest first), filtered and paged. */
   async list(query: ListDefinitionsQuery = {}): Promise<DefinitionPage> {
+    const q = optionsOf(query, 'list query', 'query');
+    throwIfIssues(
+      'list query',
+      (['status', 'authType', 'tag', 'text', 'cursor'] as const).map((k) =>
+        optionalStringIssue(k, q[k]),
+      ),
+    );
     await this.ensureLoaded();
     return listPage(this.index.all(), query);
   }
@@ -288,11 +283,13 @@ export class IntegrationRegistry extends EventEmitter<RegistryEvents> {
    * names, description. Returns the highest non-archived version of each.
    */
   async search(text: string, opts: { limit?: number } = {}): Promise<IntegrationDefinition[]> {
-    await this.ensureLoaded();
     if (typeof text !== 'string') {
       throw new ValidationError([{ path: 'text', message: 'must be a string' }], 'search');
     }
-    return rankByText(this.index.latestOfEach(), text, opts.limit ?? 20);
+    const limit = optionsOf(opts, 'search options').limit ?? 20;
+    throwIfIssues('search options', [integerIssue('limit', limit)]);
+    await this.ensureLoaded();
+    return rankByText(this.index.latestOfEach(), text, limit);
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -303,6 +300,7 @@ export class IntegrationRegistry extends EventEmitter<RegistryEvents> {
     to: DefinitionStatus,
     extra: Partial<IntegrationDefinition> = {},
   ): Promise<IntegrationDefinition> {
+    assertIdVersion(id, version);
     await this.ensureLoaded();
     return this.locks.run(id, async () => {
       const { def } = this.index.entry(id, version);
@@ -330,7 +328,7 @@ export class IntegrationRegistry extends EventEmitter<RegistryEvents> {
     version: string,
     opts: { readonly actor?: string } = {},
   ): Promise<IntegrationDefinition> {
-    await this.guard.check('definition.publish', { integrationId: id, version }, opts.actor);
+    await this.guard.check('definition.publish', { integrationId: id, version }, opts?.actor);
     return this.transition(id, version, 'published');
   }
 
@@ -340,6 +338,7 @@ export class IntegrationRegistry extends EventEmitter<RegistryEvents> {
     version: string,
     opts: Deprecation & { readonly actor?: string },
   ): Promise<IntegrationDefinition> {
+    assertIdVersion(id, version);
     await this.guard.check('definition.deprecate', { integrationId: id, version }, opts?.actor);
     return this.transition(id, version, 'deprecated', { deprecation: deprecationOf(opts) });
   }
@@ -353,13 +352,15 @@ export class IntegrationRegistry extends EventEmitter<RegistryEvents> {
     version: string,
     opts: { readonly actor?: string } = {},
   ): Promise<IntegrationDefinition> {
-    await this.guard.check('definition.archive', { integrationId: id, version }, opts.actor);
+    await this.guard.check('definition.archive', { integrationId: id, version }, opts?.actor);
     return this.transition(id, version, 'archived');
   }
 
   /** Deletes a version. @throws ReferencedError when instances or rules still use it */
   async delete(id: string, version: string, opts: { readonly actor?: string } = {}): Promise<void> {
-    await this.guard.check('definition.delete', { integrationId: id, version }, opts.actor);
+    assertIdVersion(id, version);
+    optionsOf(opts, 'delete options');
+    await this.guard.check('definition.delete', { integrationId: id, version }, opts?.actor);
     await this.ensureLoaded();
     await this.locks.run(id, async () => {
       this.index.entry(id, version);
@@ -383,6 +384,7 @@ export class IntegrationRegistry extends EventEmitter<RegistryEvents> {
 
   /** Everything that still references an integration (any version, or one version). */
   async findReferences(id: string, version?: string): Promise<Reference[]> {
+    assertIdVersion(id, version, true);
     return this.checkers.find(id, version);
   }
 
@@ -417,6 +419,8 @@ export class IntegrationRegistry extends EventEmitter<RegistryEvents> {
    * @throws NotFoundError when the version (call `get` first so definitions are loaded) or component is unknown
    */
   getValidator(id: string, version: string, target: SchemaTarget): SchemaValidator {
+    assertIdVersion(id, version);
+    assertTarget(target);
     return this.schemas.validator(this.index.entry(id, version).def, target);
   }
 
@@ -450,6 +454,7 @@ export class IntegrationRegistry extends EventEmitter<RegistryEvents> {
     payload: unknown,
     versionRange?: string,
   ): Promise<PayloadValidationResult> {
+    assertString(eventType, 'eventType', 'event type');
     const def = await this.get(id, versionRange);
     const rt = this.runtimes.get(`${def.id}@${def.version}`);
     if (rt?.validateEventPayload) return rt.validateEventPayload(eventType, payload);

@@ -11,7 +11,7 @@ import {
   ValidationError,
   type ValidationIssue,
 } from '../errors.js';
-import { assertIdLength } from '../internal/ids.js';
+import { optionsOf } from '../internal/options.js';
 import type { IntegrationEvent } from '../schema/runtime.js';
 import type { Collection } from '../storage/types.js';
 import { ActionRunner } from './action-runner.js';
@@ -25,6 +25,7 @@ import { Evaluator } from './evaluate.js';
 import type { RuleEngineEvents } from './events.js';
 import { LogWriter } from './execution-log.js';
 import { ExecutionStore } from './history/index.js';
+import { assertRuleId, assertRuleUpdate, executionQueryOf, ruleFindQuery } from './input-checks.js';
 import type { OperatorFn, OperatorOptions } from './operators.js';
 import { RuleIndex } from './rule-index.js';
 import { RuleValidator } from './rule-validation.js';
@@ -157,6 +158,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
    * @throws ConflictError when the name exists; ValidationError for a bad name or schema
    */
   addOperator(name: string, fn: OperatorFn, options?: OperatorOptions): void {
+    optionsOf(options, 'operator options');
     this.index.operators.add(name, fn, options);
     if (this.index.loaded) {
       this.reload().catch(() => undefined);
@@ -183,7 +185,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
    */
   async createRule(input: RuleInput, opts: { readonly actor?: string } = {}): Promise<Rule> {
     this.assertOpen();
-    await this.access.create(input, opts.actor);
+    await this.access.create(input, opts?.actor);
     await this.ready();
     const id = input?.id ?? `rule_${globalThis.crypto.randomUUID()}`;
     const { rule: draft, issues } = await this.validator.checkNew(input, id);
@@ -208,14 +210,9 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     opts: { expectedRevision?: number; readonly actor?: string } = {},
   ): Promise<Rule> {
     this.assertOpen();
-    await this.access.rule('rule.update', id, opts.actor);
+    assertRuleUpdate(id, changes, opts);
+    await this.access.rule('rule.update', id, opts?.actor);
     await this.ready();
-    if (changes === null || typeof changes !== 'object' || 'id' in changes) {
-      throw new ValidationError(
-        [{ path: 'changes', message: 'must be an object without id' }],
-        'rule changes',
-      );
-    }
     return this.index.withLock(id, async () => {
       const current = await this.getRule(id);
       if (opts.expectedRevision !== undefined && opts.expectedRevision !== current.revision) {
@@ -240,7 +237,9 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   /** Deletes a rule with its executions and logs. @throws NotFoundError */
   async deleteRule(id: string, opts: { readonly actor?: string } = {}): Promise<void> {
     this.assertOpen();
-    await this.access.rule('rule.delete', id, opts.actor);
+    assertRuleId(id);
+    optionsOf(opts, 'delete options');
+    await this.access.rule('rule.delete', id, opts?.actor);
     await this.ready();
     await this.index.withLock(id, async () => {
       const current = await this.getRule(id);
@@ -266,7 +265,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
 
   /** One rule. @throws NotFoundError suggesting close ids; ValidationError (id too long) */
   async getRule(id: string): Promise<Rule> {
-    assertIdLength(id, 'id', 'rule id');
+    assertRuleId(id);
     await this.ready();
     const rule = await this.rules.get(id);
     if (!rule) throw new NotFoundError('rule', id, { suggestions: this.index.closeIds(id) });
@@ -275,6 +274,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
 
   /** Every rule whose trigger belongs to an integration, in creation order. */
   async getRulesByIntegration(integrationId: string): Promise<Rule[]> {
+    assertRuleId(integrationId, 'integrationId', 'integration id');
     await this.ready();
     const { items } = await this.rules.find({
       where: { integrationId },
@@ -293,17 +293,9 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
       cursor?: string;
     } = {},
   ): Promise<{ items: Rule[]; nextCursor?: string }> {
+    const find = ruleFindQuery(query);
     await this.ready();
-    const where: Record<string, string | boolean> = {};
-    if (query.integrationId !== undefined) where['integrationId'] = query.integrationId;
-    if (query.triggerType !== undefined) where['triggerType'] = query.triggerType;
-    if (query.enabled !== undefined) where['enabled'] = query.enabled;
-    return this.rules.find({
-      where,
-      orderBy: { field: 'createdAt' },
-      limit: query.limit ?? 50,
-      ...(query.cursor !== undefined ? { cursor: query.cursor } : {}),
-    });
+    return this.rules.find(find);
   }
 
   // ---------------------------------------------------------------- history
@@ -313,17 +305,18 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     ruleId: string,
     query: ExecutionQuery = {},
   ): Promise<{ items: Execution[]; nextCursor?: string }> {
-    return this.store.listForRule(ruleId, query);
+    return this.store.listForRule(ruleId, executionQueryOf(ruleId, query));
   }
 
   /** Log entries of an execution, oldest first. @throws NotFoundError for an unknown execution */
   async getExecutionLogs(executionId: string): Promise<ExecutionLog[]> {
+    assertRuleId(executionId, 'executionId', 'execution id');
     return this.store.logsOf(executionId);
   }
 
   /** Applies retention now (age limits also run on a timer when `maxAgeMs` is set). */
   async prune(opts: { readonly actor?: string } = {}): Promise<number> {
-    await this.access.prune(opts.actor);
+    await this.access.prune(opts?.actor);
     await this.ready();
     return this.store.prune(this.index.ids());
   }

@@ -6,7 +6,7 @@
  * @module
  */
 import type { ValidationIssue } from '../errors.js';
-import { isObject } from '../internal/json.js';
+import { isObject, jsonIssue } from '../internal/json.js';
 import { CompileCache, type CompiledMatch, compileMatch } from './compile.js';
 import type { DecidedEntry } from './history/layout.js';
 import type { OperatorTable } from './operators.js';
@@ -91,6 +91,12 @@ export function normaliseRule(
 ): Omit<Rule, 'revision' | 'createdAt' | 'updatedAt'> {
   if (!isObject(input)) {
     issues.push({ path: '', message: 'a rule must be an object' });
+    return input as never;
+  }
+  // A cycle, a BigInt or a value nested too deep would break the walks below.
+  const notJson = jsonIssue(input, '');
+  if (notJson) {
+    issues.push(notJson);
     return input as never;
   }
   unknownKeys(input, RULE_KEYS, '', issues);

@@ -52,6 +52,17 @@ export function assertId(id: unknown, path = 'id'): string {
   return id;
 }
 
+/**
+ * Checks the id of a lookup (`get`, `update`, `delete`): a string. A string that could
+ * never be stored (empty, too long) is simply not found, as the contract says.
+ */
+export function assertLookupId(id: unknown): string {
+  if (typeof id !== 'string') {
+    throw new ValidationError([{ path: 'id', message: 'must be a string' }], 'document');
+  }
+  return id;
+}
+
 /** Checks that a document to insert is an object, and returns its checked id. */
 export function assertNewDocument(doc: unknown): string {
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
@@ -63,7 +74,7 @@ export function assertNewDocument(doc: unknown): string {
 /** Checks write options and returns `expectedRevision` (a positive integer) if given. */
 export function assertRevision(opts: WriteOptions | undefined): number | undefined {
   const r = opts?.expectedRevision;
-  if (r !== undefined && (!Number.isInteger(r) || r < 1)) {
+  if (r !== undefined && (!Number.isSafeInteger(r) || r < 1)) {
     throw new ValidationError(
       [{ path: 'expectedRevision', message: 'must be a positive integer' }],
       'write options',
@@ -151,11 +162,23 @@ export function indexDeclarations(
 ): IndexDeclaration[] {
   const out: IndexDeclaration[] = [];
   const seen = new Map<string, boolean>();
+  if (options !== undefined && (options === null || typeof options !== 'object')) {
+    throw new ValidationError(
+      [{ path: 'options', message: 'must be an object' }],
+      'collection options',
+    );
+  }
   for (const [fields, multi, at] of [
     [options?.indexes ?? [], false, 'indexes'],
     [options?.arrayIndexes ?? [], true, 'arrayIndexes'],
   ] as const) {
-    for (const field of fields) {
+    if (!Array.isArray(fields)) {
+      throw new ValidationError(
+        [{ path: at, message: 'must be an array of field names' }],
+        'collection options',
+      );
+    }
+    for (const field of fields as readonly unknown[]) {
       if (typeof field !== 'string' || field.length === 0) {
         throw new ValidationError(
           [{ path: at, message: 'must be non-empty strings' }],
@@ -241,7 +264,7 @@ export function normaliseQuery(query: FindQuery | undefined): NormalisedQuery {
     );
   }
   const limit = query?.limit;
-  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
+  if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 1)) {
     throw new ValidationError([{ path: 'limit', message: 'must be a positive integer' }], 'query');
   }
   return { field, direction, limit };

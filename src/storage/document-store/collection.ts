@@ -8,6 +8,7 @@
 import { deepFreeze, freezeShallow, frozenChild, frozenJsonObject } from '../../internal/json.js';
 import {
   assertChanges,
+  assertLookupId,
   assertNewDocument,
   assertRevision,
   assertWhere,
@@ -126,7 +127,7 @@ export class MemoryCollection<T extends StoredDocument> implements Collection<T>
 
   async get(id: string): Promise<T | undefined> {
     this.assertOpen();
-    return this.docs.get(id);
+    return this.docs.get(assertLookupId(id));
   }
 
   async insert(doc: NewDocument<T>): Promise<T> {
@@ -146,6 +147,7 @@ export class MemoryCollection<T extends StoredDocument> implements Collection<T>
 
   async update(id: string, changes: DocumentChanges<T>, opts?: WriteOptions): Promise<T> {
     this.assertOpen();
+    assertLookupId(id);
     assertRevision(opts);
     assertChanges(id, changes);
     const current = this.docs.get(id);
@@ -181,6 +183,7 @@ export class MemoryCollection<T extends StoredDocument> implements Collection<T>
 
   async delete(id: string, opts?: WriteOptions): Promise<boolean> {
     this.assertOpen();
+    assertLookupId(id);
     assertRevision(opts);
     const current = this.docs.get(id);
     if (!current) {

@@ -10,6 +10,7 @@ import { ValidationError } from '../../errors.js';
 import { deepFreeze, toJsonValue } from '../../internal/json.js';
 import {
   assertChanges,
+  assertLookupId,
   assertNewDocument,
   assertRevision,
   assertWhere,
@@ -90,7 +91,7 @@ export class PgCollection<T extends StoredDocument> implements Collection<T> {
 
   get(id: string): Promise<T | undefined> {
     return this.run(async () => {
-      if (!storable(id)) return undefined;
+      if (!storable(assertLookupId(id))) return undefined;
       const res = await this.exec('get', [id]);
       const row = res.rows[0];
       return row ? parseDoc<T>(row['body']) : undefined;
@@ -118,6 +119,7 @@ export class PgCollection<T extends StoredDocument> implements Collection<T> {
 
   update(id: string, changes: DocumentChanges<T>, opts?: WriteOptions): Promise<T> {
     return this.run(async () => {
+      assertLookupId(id);
       const expected = assertRevision(opts);
       assertChanges(id, changes);
       const plainChanges = toJsonValue(changes, '') as Record<string, unknown>;
@@ -142,6 +144,7 @@ export class PgCollection<T extends StoredDocument> implements Collection<T> {
 
   delete(id: string, opts?: WriteOptions): Promise<boolean> {
     return this.run(async () => {
+      assertLookupId(id);
       const expected = assertRevision(opts);
       if (!storable(id)) {
         if (expected !== undefined) throw goneError(id, this.name, expected);
