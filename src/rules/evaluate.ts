@@ -13,13 +13,13 @@ import type {
   RegisteredTrigger,
 } from '../schema/runtime.js';
 import { type CompiledMatch, explainMatch } from './compile.js';
-import { type FailureSink, firstFailing } from './dispatch/match-failures.js';
+import { firstFailing } from './dispatch/match-failures.js';
 import { customCheck, filterOf, type RuntimeLookup } from './dispatch/runtime-lookup.js';
 import type { CompiledRule } from './rule-shape.js';
 import type { ExplainedCondition, ExplainedNode, RuleEvaluation } from './types.js';
 
 /** One evaluation on its way through the rules. */
-interface EvaluationRun extends FailureSink {
+interface EvaluationRun {
   readonly event: IntegrationEvent;
   readonly trigger: RegisteredTrigger | undefined;
   /** Condition types with their factories, fetched on first use. */
@@ -47,7 +47,7 @@ export class Evaluator {
   ): Promise<RuleEvaluation[]> {
     const trigger = await this.lookup.triggerFor(event);
     this.nextEpoch();
-    const run: EvaluationRun = { event, trigger, conditionTypes: undefined, failedNode: undefined };
+    const run: EvaluationRun = { event, trigger, conditionTypes: undefined };
     const out: RuleEvaluation[] = [];
     // Only rules with integration conditions await; snapshot the bucket for them.
     const rules = awaits ? bucket.slice() : bucket;
@@ -84,7 +84,7 @@ export class Evaluator {
     if (!cr.syncConditions) return undefined;
     let met: boolean;
     try {
-      met = firstFailing(cr, event, run) === undefined;
+      met = firstFailing(cr, event) === undefined;
     } catch {
       met = false;
     }

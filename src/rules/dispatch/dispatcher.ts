@@ -23,12 +23,7 @@ import type { Execution } from '../types.js';
 import { DispatchRecord, type ExecutionRecorder, NO_LOGS } from './dispatch-record.js';
 import { type ExecutionDraft, type Finished, seal } from './execution-draft.js';
 import type { InFlightDispatches } from './in-flight.js';
-import {
-  type FailureSink,
-  failedEntry,
-  firstFailing,
-  type MatchCondition,
-} from './match-failures.js';
+import { failedEntry, firstFailing, type MatchCondition } from './match-failures.js';
 import {
   customCheck,
   type DispatchRuntime,
@@ -63,7 +58,7 @@ interface DispatchIds {
 }
 
 /** One dispatch on its way through the steps. */
-interface DispatchRun extends FailureSink {
+interface DispatchRun {
   readonly event: IntegrationEvent;
   readonly rt: DispatchRuntime;
   readonly now: string;
@@ -192,8 +187,7 @@ export class Dispatcher {
       // a rule deleted from here on are returned but not recorded (see `deleteRule`).
       this.o.inFlight.staleSince(),
     );
-    // failedNode: per dispatch, on the run each step gets (no module state, no allocation).
-    return { event, rt, now, triggerData, ids, scope, record, failedNode: undefined };
+    return { event, rt, now, triggerData, ids, scope, record };
   }
 
   /** One rule of the bucket: trigger filter, then conditions decided now or awaited. */
@@ -213,8 +207,9 @@ export class Dispatcher {
     let thrown: Thrown | undefined;
     if (cr.syncConditions) {
       try {
-        failed = firstFailing(cr, event, run);
-        at = run.failedNode;
+        const failing = firstFailing(cr, event);
+        failed = failing?.condition;
+        at = failing?.node;
       } catch (error) {
         thrown = { error };
       }

@@ -1,6 +1,6 @@
 /**
- * Where the `match` conditions of a rule fail, found without allocating per failing
- * rule, and the shared stored entry of each failing node.
+ * Where the `match` conditions of a rule fail, and the shared stored entry of each
+ * failing node.
  *
  * @internal
  * @module
@@ -15,27 +15,18 @@ import type { CompiledCondition, CompiledRule } from '../rule-shape.js';
 /** A `match` condition of a compiled rule. */
 export type MatchCondition = Extract<CompiledCondition, { kind: 'match' }>;
 
-/** Receives the failing node {@link firstFailing} found (the run of a dispatch or evaluation). */
-export interface FailureSink {
-  failedNode: CompiledMatch | undefined;
+/** Where a rule's conditions failed: the condition and the node of its tree that decided. */
+export interface Failing {
+  readonly condition: MatchCondition;
+  readonly node: CompiledMatch;
 }
 
-/**
- * The first `match` condition that fails, when all conditions are `match` ones; its
- * failing node is left in `sink.failedNode` (no allocation per failing rule).
- */
-export function firstFailing(
-  cr: CompiledRule,
-  event: IntegrationEvent,
-  sink: FailureSink,
-): MatchCondition | undefined {
+/** The first `match` condition that fails, with its failing node. */
+export function firstFailing(cr: CompiledRule, event: IntegrationEvent): Failing | undefined {
   for (const c of cr.conditions) {
     if (c.kind !== 'match') continue;
-    const at = failAt(c.match, event);
-    if (at) {
-      sink.failedNode = at;
-      return c;
-    }
+    const node = failAt(c.match, event);
+    if (node) return { condition: c, node };
   }
   return undefined;
 }
@@ -46,7 +37,7 @@ export function firstFailing(
  * from the stored event when the execution is read).
  */
 export function failedEntry(cr: CompiledRule, c: MatchCondition, at: CompiledMatch): DecidedEntry {
-  // A condition fails at one of a few nodes: a linear scan beats a Map here.
+  // A condition fails at one of a few nodes, kept in pairs (node, entry).
   c.failures ??= [];
   const known = c.failures;
   for (let i = 0; i < known.length; i += 2) {

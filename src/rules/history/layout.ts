@@ -81,34 +81,21 @@ export interface DispatchBatch {
   readonly logs: (readonly LogEntry[])[];
 }
 
-const SUFFIXES: string[] = [];
-
 /** `.<n>`: n in base 36, four digits, so ids of one dispatch sort in order. */
 export function suffix(n: number): string {
-  let s = SUFFIXES[n];
-  if (s === undefined) {
-    s = `.${n.toString(36).padStart(4, '0')}`;
-    if (n < 4096) SUFFIXES[n] = s;
-  }
-  return s;
+  return `.${n.toString(36).padStart(4, '0')}`;
 }
 
-const READERS = new Map<string, PathReader>();
-
-/** A plain reader for a failed leaf's path (bounded cache). */
+/** A plain reader for a failed leaf's path. */
 function readerOf(path: string): PathReader | undefined {
-  let r = READERS.get(path);
-  if (!r) {
-    const parts = parsePath(path);
-    if (typeof parts === 'string') return undefined;
-    if (READERS.size >= 10_000) READERS.clear();
-    r = compileReader(parts);
-    READERS.set(path, r);
-  }
-  return r;
+  const parts = parsePath(path);
+  return typeof parts === 'string' ? undefined : compileReader(parts);
 }
 
-/** Where a decided failure built by this process keeps the reader of its path. */
+/**
+ * Where a decided failure built by this process keeps the reader of its path, so expanding
+ * its executions does not parse and compile the path each time (the one fast path here).
+ */
 const READ = Symbol('read');
 
 /**
