@@ -18,17 +18,34 @@ export function missingOptions(
   return keys.filter((key) => !given[key]).map((path) => ({ path, message }));
 }
 
-/** An issue when `value` is not an integer of at least `min` (1: positive, 0: non-negative). */
+/** An issue when `value` is not a safe integer of at least `min` (1: positive, 0: non-negative). */
 export function integerIssue(
   path: string,
   value: unknown,
   min: 0 | 1 = 1,
 ): ValidationIssue | undefined {
-  if (Number.isInteger(value) && (value as number) >= min) return undefined;
+  if (Number.isSafeInteger(value) && (value as number) >= min) return undefined;
   return {
     path,
     message: min === 0 ? 'must be a non-negative integer' : 'must be a positive integer',
   };
+}
+
+/** Like {@link integerIssue}, for an option that may be left out (`undefined`). */
+export function optionalIntegerIssue(
+  path: string,
+  value: unknown,
+  min: 0 | 1 = 1,
+): ValidationIssue | undefined {
+  return value === undefined ? undefined : integerIssue(path, value, min);
+}
+
+/** Appends the issues that are there. */
+export function pushIssues(
+  issues: ValidationIssue[],
+  ...found: readonly (ValidationIssue | undefined)[]
+): void {
+  for (const issue of found) if (issue) issues.push(issue);
 }
 
 /** An issue when `value` is not a finite number above zero. */

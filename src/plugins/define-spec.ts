@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Static, TRecord, TSchema, TString, TUnknown } from '@sinclair/typebox';
+import type { Static, TSchema } from '@sinclair/typebox';
 import type { AuthType, OAuth2Config } from '../schema/definition.js';
 import type { ActionContext, ConditionContext, IntegrationEvent } from '../schema/runtime.js';
 import type {

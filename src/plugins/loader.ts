@@ -17,7 +17,13 @@ import {
 import { AccessGuard, type Authorize } from '../internal/access.js';
 import { errorMessage } from '../internal/error-message.js';
 import { fsPromises } from '../internal/fs.js';
-import { optionalStringIssue, optionsOf, stringIssue, throwIfIssues } from '../internal/options.js';
+import {
+  optionalIntegerIssue,
+  optionalStringIssue,
+  optionsOf,
+  stringIssue,
+  throwIfIssues,
+} from '../internal/options.js';
 import type { IntegrationRegistry, RegisterOptions } from '../registry/index.js';
 import type { IntegrationDefinition } from '../schema/definition.js';
 import type { IntegrationDefinitionInput } from '../schema/runtime.js';
@@ -133,12 +139,7 @@ export class PluginLoader extends EventEmitter<PluginLoaderEvents> {
       );
     }
     const maxBytes = options.maxManifestBytes;
-    if (maxBytes !== undefined && (!Number.isSafeInteger(maxBytes) || maxBytes < 1)) {
-      throw new ValidationError(
-        [{ path: 'maxManifestBytes', message: 'must be a positive integer' }],
-        'PluginLoader options',
-      );
-    }
+    throwIfIssues('PluginLoader options', [optionalIntegerIssue('maxManifestBytes', maxBytes)]);
     this.#maxManifestBytes = maxBytes;
     this.#guard = new AccessGuard(options.authorize);
     this.#registry = options.registry;

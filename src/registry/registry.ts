@@ -97,12 +97,7 @@ export class IntegrationRegistry extends EventEmitter<RegistryEvents> {
       );
     }
     const maxIssues = options.maxIssues ?? 20;
-    if (!Number.isInteger(maxIssues) || maxIssues < 1) {
-      throw new ValidationError(
-        [{ path: 'maxIssues', message: 'must be a positive integer' }],
-        'registry options',
-      );
-    }
+    throwIfIssues('registry options', [integerIssue('maxIssues', maxIssues)]);
     this.guard = new AccessGuard(options.authorize);
     this.storage = options.storage;
     this.collection = this.storage.collection<DefinitionDocument>('definitions', {

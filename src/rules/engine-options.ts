@@ -7,6 +7,7 @@
 import type { ConfigManager } from '../config/manager.js';
 import { ValidationError, type ValidationIssue } from '../errors.js';
 import type { Authorize } from '../internal/access.js';
+import { optionalIntegerIssue, pushIssues } from '../internal/options.js';
 import type { IntegrationRegistry } from '../registry/index.js';
 import type { LogLevel } from '../schema/runtime.js';
 import type { StorageAdapter } from '../storage/types.js';
@@ -118,22 +119,15 @@ function checkOptions(options: RuleEngineOptions): void {
   if (!options.registry)
     issues.push({ path: 'registry', message: 'an IntegrationRegistry is required' });
   if (!options.config) issues.push({ path: 'config', message: 'a ConfigManager is required' });
-  const positive = (v: unknown, path: string): void => {
-    if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 1)) {
-      issues.push({ path, message: 'must be a positive integer' });
-    }
-  };
-  positive(options.maxConcurrentActions, 'maxConcurrentActions');
-  positive(options.actionTimeoutMs, 'actionTimeoutMs');
-  positive(options.pruneIntervalMs, 'pruneIntervalMs');
+  pushIssues(
+    issues,
+    optionalIntegerIssue('maxConcurrentActions', options.maxConcurrentActions),
+    optionalIntegerIssue('actionTimeoutMs', options.actionTimeoutMs),
+    optionalIntegerIssue('pruneIntervalMs', options.pruneIntervalMs),
+    optionalIntegerIssue('maxEventBytes', options.maxEventBytes),
+    optionalIntegerIssue('closeGraceMs', options.closeGraceMs, 0),
+  );
   if (options.retry !== undefined) checkRetry(options.retry, 'retry', issues);
-  positive(options.maxEventBytes, 'maxEventBytes');
-  if (
-    options.closeGraceMs !== undefined &&
-    (!Number.isInteger(options.closeGraceMs) || options.closeGraceMs < 0)
-  ) {
-    issues.push({ path: 'closeGraceMs', message: 'must be a non-negative integer' });
-  }
   if (options.logLevel !== undefined && !Object.hasOwn(LEVELS, options.logLevel)) {
     issues.push({ path: 'logLevel', message: 'must be debug, info, warn or error' });
   }

@@ -8,6 +8,7 @@
  * @module
  */
 import { ValidationError, type ValidationIssue } from '../../errors.js';
+import { integerIssue, pushIssues } from '../../internal/options.js';
 import { expandedId, isFull, type RecordDocument } from './layout.js';
 import type { RecordStore } from './records.js';
 
@@ -57,12 +58,7 @@ export function retentionLimits(retention: RetentionOptions): RetentionLimits {
   const max = retention.maxExecutionsPerRule ?? 1000;
   const age = retention.maxAgeMs;
   const issues: ValidationIssue[] = [];
-  if (!Number.isInteger(max) || max < 1) {
-    issues.push({
-      path: 'retention.maxExecutionsPerRule',
-      message: 'must be a positive integer',
-    });
-  }
+  pushIssues(issues, integerIssue('retention.maxExecutionsPerRule', max));
   if (age !== undefined && (typeof age !== 'number' || !(age > 0))) {
     issues.push({ path: 'retention.maxAgeMs', message: 'must be a positive number' });
   }

@@ -4,6 +4,7 @@
  * @module
  */
 import { ValidationError } from '../../errors.js';
+import { optionalIntegerIssue, pushIssues } from '../../internal/options.js';
 
 /**
  * When a write's promise resolves:
@@ -52,11 +53,10 @@ export function checkOptions(options: JsonFileStorageOptions): void {
   ) {
     issues.push({ path: 'durability', message: "must be 'fsync' or 'batched'" });
   }
-  for (const key of ['fsyncIntervalMs', 'compactionThresholdBytes'] as const) {
-    const v = options[key];
-    if (v !== undefined && (!Number.isInteger(v) || v < 1)) {
-      issues.push({ path: key, message: 'must be a positive integer' });
-    }
-  }
+  pushIssues(
+    issues,
+    optionalIntegerIssue('fsyncIntervalMs', options.fsyncIntervalMs),
+    optionalIntegerIssue('compactionThresholdBytes', options.compactionThresholdBytes),
+  );
   if (issues.length > 0) throw new ValidationError(issues, 'JsonFileStorage.open');
 }
