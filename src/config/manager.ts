@@ -299,7 +299,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
   async checkHealth(opts: CheckHealthOptions = {}): Promise<HealthReport> {
     await this.access.check(
       'instance.check-health',
-      { integrationId: opts.integrationId },
+      { integrationId: opts?.integrationId },
       opts?.actor,
     );
     return this.health.checkHealth(opts);

@@ -447,6 +447,8 @@ const KNOWN_BAD_CALLS: readonly BadCall[] = [
     bad: 'cyclic object',
   },
   { target: 'config', method: 'getCredentials', slot: [1], bad: 'null' },
+  // Found by the property run once the access check read `opts.integrationId` first.
+  { target: 'config', method: 'checkHealth', slot: [0], bad: 'null' },
   { target: 'config', method: 'getInstance', slot: [0], bad: 'null-prototype object' },
   {
     target: 'config',
