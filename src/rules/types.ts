@@ -194,6 +194,23 @@ export interface ConditionFailure {
   readonly error?: string;
 }
 
+/**
+ * Where an execution stands.
+ *
+ * - `pending`: recorded, its first action not started yet;
+ * - `running`: an action attempt is running (a process holds the execution's lease);
+ * - `retrying`: an attempt failed and another is scheduled (`nextAttemptAt`);
+ * - `succeeded`: finished, nothing failed (conditions not met is not a failure);
+ * - `failed`: finished with an error that no attempt could change: the trigger filter or
+ *   a condition threw, or (with `delivery: 'inline'`) an action failed;
+ * - `dead`: an action failed and will not be attempted again (its attempts ran out, or
+ *   the failure is one a retry cannot fix); a dead letter, listed by
+ *   `listExecutions({ status: 'dead' })` and run again with `replayExecution`.
+ *
+ * The first three are *unfinished*; the rest are final.
+ */
+export type ExecutionStatus = 'pending' | 'running' | 'retrying' | 'succeeded' | 'failed' | 'dead';
+
 /** A recorded run of one rule for one event. */
 export interface Execution {
   /** Unique, time-ordered id. */
@@ -212,6 +229,8 @@ export interface Execution {
   readonly conditionsMet: boolean;
   /** True when nothing failed (conditions not met is not a failure). */
   readonly successful: boolean;
+  /** Where the execution stands; see {@link ExecutionStatus}. */
+  readonly status: ExecutionStatus;
   /** ISO timestamps. */
   readonly startTime: string;
   /** ISO timestamps. */

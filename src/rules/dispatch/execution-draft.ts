@@ -5,7 +5,7 @@
  * @module
  */
 import type { LogEntry } from '../history/index.js';
-import type { ActionResult, ConditionFailure, Execution } from '../types.js';
+import type { ActionResult, ConditionFailure, Execution, ExecutionStatus } from '../types.js';
 
 /** An execution being built: filled in by the conditions and actions, then sealed. */
 export interface ExecutionDraft {
@@ -17,6 +17,8 @@ export interface ExecutionDraft {
   triggered: true;
   conditionsMet: boolean;
   successful: boolean;
+  /** Set when the execution is not simply finished (`succeeded` / `failed` by `successful`). */
+  status?: ExecutionStatus;
   startTime: string;
   endTime: string;
   triggerData: unknown;
@@ -38,6 +40,7 @@ export interface Finished {
  */
 export function seal(draft: ExecutionDraft): Execution {
   // Its parts are frozen as they are built (action results, outputs, failures).
+  draft.status ??= draft.successful ? 'succeeded' : 'failed';
   (draft as { revision?: number }).revision = 1;
   return Object.freeze(draft) as unknown as Execution;
 }

@@ -129,7 +129,7 @@ export function seqOf(doc: RecordDocument, i: number): number {
 /** The full execution of entry `i` of a record. */
 export function expand(doc: RecordDocument, i: number): Execution {
   const e = doc.executions[i]!;
-  if (isFull(e)) return e;
+  if (isFull(e)) return withStatus(e);
   const id = doc.id + suffix(doc.seq?.[i] ?? i);
   const { triggerData, startTime } = doc;
   // Adapters that parse JSON on read return fresh objects: freeze them like the rest.
@@ -145,6 +145,7 @@ export function expand(doc: RecordDocument, i: number): Execution {
     triggered: true,
     conditionsMet: e.conditionsMet,
     successful: true,
+    status: 'succeeded',
     startTime,
     endTime: startTime,
     triggerData,
@@ -153,6 +154,12 @@ export function expand(doc: RecordDocument, i: number): Execution {
   if (f !== undefined) out.failedCondition = withActual(f, triggerData);
   out.revision = 1;
   return Object.freeze(out as Execution);
+}
+
+/** A full execution as read: one written before statuses existed gets the one it would have had. */
+function withStatus(e: Execution): Execution {
+  if (e.status !== undefined) return e;
+  return Object.freeze({ ...e, status: e.successful ? 'succeeded' : 'failed' });
 }
 
 /** A decided failure with the `actual` value its leaf read from the event. */
