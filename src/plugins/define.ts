@@ -311,6 +311,7 @@ export class DefinedIntegration<
       config: ctx.config,
       signal: ctx.signal,
       log: ctx.log,
+      idempotencyKey: ctx.idempotencyKey,
       getCredentials: () => ctx.getCredentials(),
       fetch: tools.fetch,
     };

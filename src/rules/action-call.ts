@@ -39,6 +39,8 @@ export class ActionCall {
   readonly actor: string;
   /** How a timeout names the action. */
   readonly what: string;
+  /** `ctx.idempotencyKey`: `<execution id>:<action id>`, the same for every attempt. */
+  readonly idempotencyKey: string;
   /**
    * The secret values of the credentials the handler read, once it read them: its log
    * entries, errors and output are scrubbed of them before anything is recorded.
@@ -58,6 +60,7 @@ export class ActionCall {
   ) {
     this.actor = `rule:${cr.rule.id}`;
     this.what = `action '${ca.action.id}' (${ca.integrationId}.${ca.action.type})`;
+    this.idempotencyKey = `${executionId}:${ca.action.id}`;
   }
 
   /** `ctx.getCredentials()`: decrypts through the config (audited) and notes the secrets. */
@@ -99,27 +102,25 @@ export class ActionCall {
 
 /** What an action handler receives; the signal is created on first access. */
 export class RunContext implements ActionContext {
+  readonly event: IntegrationEvent;
+  readonly instance: InstanceView;
   readonly config: Record<string, unknown>;
-  readonly #log: () => ExecutionLogger;
+  readonly idempotencyKey: string;
+  readonly #call: ActionCall;
   readonly #signal: () => AbortSignal;
-  readonly #credentials: () => Promise<Record<string, unknown>>;
 
-  constructor(
-    readonly event: IntegrationEvent,
-    readonly instance: InstanceView,
-    log: () => ExecutionLogger,
-    signal: () => AbortSignal,
-    credentials: () => Promise<Record<string, unknown>>,
-  ) {
-    this.config = instance.config as Record<string, unknown>;
-    this.#log = log;
+  constructor(call: ActionCall, signal: () => AbortSignal) {
+    this.event = call.event;
+    this.instance = call.instance;
+    this.config = call.instance.config as Record<string, unknown>;
+    this.idempotencyKey = call.idempotencyKey;
+    this.#call = call;
     this.#signal = signal;
-    this.#credentials = credentials;
   }
 
   /** Logger bound to this execution and action. */
   get log(): ExecutionLogger {
-    return this.#log();
+    return this.#call.logger();
   }
 
   /** Aborted when the attempt times out or the engine closes. */
@@ -129,6 +130,6 @@ export class RunContext implements ActionContext {
 
   /** Decrypts the instance's credentials through ConfigManager (audited). */
   getCredentials(): Promise<Record<string, unknown>> {
-    return this.#credentials();
+    return this.#call.credentials();
   }
 }

@@ -1,30 +1,39 @@
 /**
  * Running the actions of an execution: the handler and its checked input, the instance
  * (explicit or resolved by scope), credentials read on demand, handlers bounded by a
- * semaphore and attempts by a timeout, retries of retryable failures with jittered
- * backoff and `Retry-After`, the instance's `auth` status when its credentials are
- * refused, the audit entry of every invocation, and outputs, logs and errors scrubbed of
- * the secrets the handler read.
+ * semaphore and attempts by a timeout (`action-attempt.ts`), retries of retryable
+ * failures with jittered backoff and `Retry-After` (slept here for inline executions,
+ * scheduled in storage for durable ones), the instance's `auth` status when its
+ * credentials are refused, the audit entry of every invocation, and outputs, logs and
+ * errors scrubbed of the secrets the handler read.
  *
  * @internal
  * @module
  */
 import { setMaxListeners } from 'node:events';
 import type { InstanceView } from '../config/types.js';
-import { scrub } from '../credentials/redact.js';
-import { Semaphore, Shutdown, sleep, withTimeout } from '../internal/async.js';
+import { Semaphore, Shutdown, sleep } from '../internal/async.js';
 import { isoNow } from '../internal/clock.js';
 import { errorMessage } from '../internal/error-message.js';
 import type { IntegrationEvent, RegisteredAction } from '../schema/runtime.js';
-import { ActionCall, RunContext } from './action-call.js';
-import { type AttemptFailure, backoffDelay, classifyFailure } from './action-failure.js';
+import {
+  type AttemptOutcome,
+  Attempts,
+  failedResult,
+  type Handler,
+  type Prepared,
+  skippedResult,
+} from './action-attempt.js';
+import { ActionCall } from './action-call.js';
 import { type ExecutionDraft, type Finished, seal } from './dispatch/execution-draft.js';
-import { type LogWriter, scrubbedJson, toJson } from './execution-log.js';
+import type { LogWriter } from './execution-log.js';
 import type { LogEntry } from './history/index.js';
 import type { ConfigPort, RegistryPort } from './ports.js';
 import type { CompiledAction, CompiledRule } from './rule-shape.js';
 import { rebase } from './rule-validation.js';
 import type { ActionResult, RetryPolicy } from './types.js';
+
+export type { AttemptOutcome, Prepared } from './action-attempt.js';
 
 /** Lookups shared by the actions of one dispatch (many rules use the same integration). */
 export interface DispatchScope {
@@ -41,11 +50,6 @@ function memo<T>(map: Map<string, Promise<T>>, key: string, make: () => Promise<
   }
   return p;
 }
-
-/** `T` with its fields writable, for results built up before they are frozen. */
-type Writable<T> = { -readonly [K in keyof T]: T[K] };
-
-type Handler = NonNullable<RegisteredAction['handler']>;
 
 /** What an {@link ActionRunner} works with. */
 export interface ActionRunnerOptions {
@@ -75,19 +79,25 @@ export interface ActionRunnerOptions {
 export class ActionRunner {
   /** The engine's shutdown switch: aborts the running attempts and their backoffs. */
   readonly shutdown: Shutdown = new Shutdown();
-  private readonly semaphore: Semaphore;
+  /** Single attempts and their outcomes. */
+  readonly attempts: Attempts;
   private readonly options: ActionRunnerOptions;
 
   constructor(options: ActionRunnerOptions) {
     this.options = options;
-    this.semaphore = new Semaphore(options.maxConcurrentActions);
+    this.attempts = new Attempts({
+      ...options,
+      semaphore: new Semaphore(options.maxConcurrentActions),
+      shutdown: this.shutdown,
+    });
     // Every running attempt listens for shutdown; that is not a leak.
     setMaxListeners(0, this.shutdown.signal);
   }
 
   /**
    * Runs the actions of an execution whose conditions held, in order (after a failure,
-   * the rest are skipped unless the failed one says `continueOnError`), and seals it.
+   * the rest are skipped unless the failed one says `continueOnError`), retrying in
+   * memory, and seals it: the inline delivery.
    */
   async runAll(
     cr: CompiledRule,
@@ -104,11 +114,11 @@ export class ActionRunner {
         results.push(this.skipped(ca, logs));
         continue;
       }
-      const r = await this.run(cr, ca, event, draft.id, logs, scope);
+      const r = await this.runInline(cr, ca, event, draft.id, logs, scope);
       results.push(r);
       if (!r.successful) {
         draft.successful = false;
-        draft.error ??= `action '${ca.action.id}' (${ca.integrationId}.${ca.action.type}) failed: ${r.error}`;
+        draft.error ??= actionError(ca, r);
         if (!ca.action.continueOnError) stop = true;
       }
     }
@@ -117,28 +127,12 @@ export class ActionRunner {
     return { exec: seal(draft), logs };
   }
 
-  private skipped(ca: CompiledAction, logs: LogEntry[]): ActionResult {
-    const r = Object.freeze({
-      actionId: ca.action.id,
-      type: ca.action.type,
-      integrationId: ca.integrationId,
-      successful: false,
-      attempts: 0,
-      durationMs: 0,
-      skipped: true,
-    });
-    this.options.log.add(
-      logs,
-      'info',
-      'action',
-      'skipped: an earlier action failed',
-      undefined,
-      ca.action.id,
-    );
-    return r;
+  /** The result of an action skipped because an earlier one failed. */
+  skipped(ca: CompiledAction, logs: LogEntry[]): ActionResult {
+    return skippedResult(this.options.log, ca, logs);
   }
 
-  private async run(
+  private async runInline(
     cr: CompiledRule,
     ca: CompiledAction,
     event: IntegrationEvent,
@@ -146,27 +140,55 @@ export class ActionRunner {
     logs: LogEntry[],
     scope: DispatchScope,
   ): Promise<ActionResult> {
+    const p = await this.prepare(cr, ca, event, executionId, logs, scope);
+    if (!('call' in p)) return p;
+    for (let attempt = 1; ; attempt++) {
+      const o: AttemptOutcome = await this.attempts.once(p, attempt, false);
+      if (o.kind === 'result') return o.result;
+      if (o.kind === 'interrupted')
+        throw new Error('unreachable: inline attempts are not interrupted');
+      try {
+        await sleep(o.delayMs, this.shutdown.signal);
+      } catch {
+        return o.fail();
+      }
+    }
+  }
+
+  /**
+   * Everything an action needs before its first attempt: its input (templates resolved
+   * and checked), its handler and its instance. Resolves with a failed result (never
+   * retried) when one of them is missing.
+   */
+  async prepare(
+    cr: CompiledRule,
+    ca: CompiledAction,
+    event: IntegrationEvent,
+    executionId: string,
+    logs: LogEntry[],
+    scope: DispatchScope,
+  ): Promise<Prepared | ActionResult> {
     const started = performance.now();
-    // Resolve everything the handler needs; none of these failures is retried.
     const { value: input, missing } = ca.template.resolve(event);
     if (missing.length > 0) {
       const paths = missing.map((m) => `'${m.path}' (config.${m.field})`).join(', ');
       const error = `template path${missing.length > 1 ? 's' : ''} missing in the event: ${paths}`;
-      return this.failed(ca, logs, started, error, 0);
+      return failedResult(this.options.log, ca, logs, started, error, 0);
     }
     const handler = await this.handlerFor(cr, ca, input, scope);
-    if (typeof handler === 'string') return this.failed(ca, logs, started, handler, 0);
+    if (typeof handler === 'string') {
+      return failedResult(this.options.log, ca, logs, started, handler, 0);
+    }
     let instance: InstanceView;
     try {
       instance = await this.instanceFor(ca, event, scope);
     } catch (e) {
       const error = `no instance of '${ca.integrationId}': ${errorMessage(e)}`;
-      return this.failed(ca, logs, started, error, 0);
+      return failedResult(this.options.log, ca, logs, started, error, 0);
     }
     const call = new ActionCall(this.options, cr, ca, event, executionId, logs, instance, started);
-    return this.attempts(call, handler, input);
+    return { call, handler, input };
   }
-
   /** The action's handler, once its input passed the schema; else why it cannot run. */
   private async handlerFor(
     cr: CompiledRule,
@@ -229,196 +251,9 @@ export class ActionRunner {
           }),
         );
   }
+}
 
-  /**
-   * Calls the handler until an attempt succeeds, a failure is not worth retrying, the
-   * policy's attempts run out, or the engine closes.
-   */
-  private async attempts(
-    call: ActionCall,
-    handler: Handler,
-    input: unknown,
-  ): Promise<ActionResult> {
-    const { action } = call.ca;
-    const retry = this.options.retry;
-    const policy = action.retry ? { ...retry, ...action.retry } : retry;
-    const timeoutMs = action.timeoutMs ?? this.options.actionTimeoutMs;
-    let attempts = 0;
-    let lastError = '';
-    let failure: AttemptFailure = { kind: 'retryable' };
-    while (attempts < policy.attempts) {
-      attempts++;
-      try {
-        const output = await this.attempt(call, handler, input, timeoutMs);
-        return await this.succeeded(call, output, attempts);
-      } catch (e) {
-        lastError = call.secrets ? scrub(errorMessage(e), call.secrets) : errorMessage(e);
-        failure = classifyFailure(e, Date.now());
-        if (!(await this.retryAfter(call, policy, attempts, failure, lastError))) break;
-      }
-    }
-    if (failure.kind === 'auth') await this.authFailed(call, lastError);
-    await this.audit(
-      call,
-      'failure',
-      `${action.type} (execution ${call.executionId}): ${lastError}`,
-    );
-    const error = `failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${lastError}`;
-    const { ca, logs, started, instance } = call;
-    return this.failed(ca, logs, started, error, attempts, instance.instanceId, failure.kind);
-  }
-
-  /**
-   * One attempt: waits for a slot and runs the handler under the time limit. The slot is
-   * held until the handler settles, so a handler that ignores its aborted signal still
-   * counts against `maxConcurrentActions` after its attempt timed out.
-   */
-  private async attempt(
-    call: ActionCall,
-    handler: Handler,
-    input: unknown,
-    timeoutMs: number,
-  ): Promise<unknown> {
-    const release =
-      this.semaphore.tryAcquire() ?? (await this.semaphore.acquire(this.shutdown.signal));
-    let started = false;
-    try {
-      return await withTimeout(call.what, timeoutMs, this.shutdown, (signal) => {
-        const ctx = new RunContext(
-          call.event,
-          call.instance,
-          call.logger,
-          signal,
-          call.credentials,
-        );
-        let running: Promise<unknown>;
-        try {
-          running = Promise.resolve(handler.call(undefined, input, ctx));
-        } catch (e) {
-          running = Promise.reject(e);
-        }
-        started = true;
-        running.then(release, release);
-        return running;
-      });
-    } finally {
-      if (!started) release();
-    }
-  }
-
-  /** After a failed attempt: waits out the backoff and says whether another attempt is due. */
-  private async retryAfter(
-    call: ActionCall,
-    policy: Required<RetryPolicy>,
-    attempts: number,
-    failure: AttemptFailure,
-    lastError: string,
-  ): Promise<boolean> {
-    const closing = this.shutdown.signal.aborted;
-    if (attempts >= policy.attempts || failure.kind !== 'retryable' || closing) return false;
-    const asked = failure.retryAfterMs;
-    const failed = `attempt ${attempts} failed: ${lastError}`;
-    const warn = (message: string): void =>
-      this.options.log.add(call.logs, 'warn', 'action', message, undefined, call.ca.action.id);
-    if (asked !== undefined && asked > policy.maxDelayMs) {
-      const wait = `the service asks to wait ${Math.ceil(asked)} ms`;
-      warn(`${failed}; not retried: ${wait}, more than retry.maxDelayMs (${policy.maxDelayMs} ms)`);
-      return false;
-    }
-    const delay = Math.round(Math.max(backoffDelay(policy, attempts, Math.random), asked ?? 0));
-    warn(`${failed}; retrying in ${delay} ms${asked !== undefined ? ' (Retry-After)' : ''}`);
-    try {
-      await sleep(delay, this.shutdown.signal);
-    } catch {
-      return false;
-    }
-    return true;
-  }
-
-  /** The handler's credentials were refused: the instance's status says so until it is tested again. */
-  private async authFailed(call: ActionCall, lastError: string): Promise<void> {
-    const { instanceId } = call.instance;
-    const warn = (message: string): void =>
-      this.options.log.add(call.logs, 'warn', 'action', message, undefined, call.ca.action.id);
-    try {
-      const actor = { actor: call.actor };
-      await this.options.config.reportAuthFailure(instanceId, `${call.what}: ${lastError}`, actor);
-      warn(`credentials refused: instance '${instanceId}' is now in error (auth); not retried`);
-    } catch (e) {
-      warn(`could not record the status of instance '${instanceId}': ${errorMessage(e)}`);
-    }
-  }
-
-  private async succeeded(
-    call: ActionCall,
-    output: unknown,
-    attempts: number,
-  ): Promise<ActionResult> {
-    const { action } = call.ca;
-    const durationMs = performance.now() - call.started;
-    const { log } = this.options;
-    if (log.debug) {
-      const message = `succeeded in ${Math.round(durationMs)} ms`;
-      log.add(call.logs, 'debug', 'action', message, { attempts }, action.id);
-    }
-    await this.audit(call, 'success', `${action.type} (execution ${call.executionId})`);
-    const json = call.secrets ? scrubbedJson(output, call.secrets) : toJson(output);
-    const r: Writable<ActionResult> = {
-      actionId: action.id,
-      type: action.type,
-      integrationId: call.ca.integrationId,
-      instanceId: call.instance.instanceId,
-      successful: true,
-      attempts,
-      durationMs,
-    };
-    if (json !== undefined) r.output = json;
-    return Object.freeze(r);
-  }
-
-  private failed(
-    ca: CompiledAction,
-    logs: LogEntry[],
-    started: number,
-    error: string,
-    attempts: number,
-    instanceId?: string,
-    failureKind?: ActionResult['failureKind'],
-  ): ActionResult {
-    const { action } = ca;
-    this.options.log.add(logs, 'error', 'action', error, undefined, action.id);
-    const r: Writable<ActionResult> = {
-      actionId: action.id,
-      type: action.type,
-      integrationId: ca.integrationId,
-      successful: false,
-      attempts,
-      durationMs: performance.now() - started,
-      error,
-    };
-    if (instanceId !== undefined) r.instanceId = instanceId;
-    if (failureKind !== undefined) r.failureKind = failureKind;
-    return Object.freeze(r);
-  }
-
-  /** Appends the invocation to the config's audit log; a failure to do so is only logged. */
-  private async audit(
-    call: ActionCall,
-    outcome: 'success' | 'failure',
-    detail: string,
-  ): Promise<void> {
-    try {
-      await this.options.config.recordAudit({
-        actor: call.actor,
-        action: 'action.invoke',
-        instanceId: call.instance.instanceId,
-        integrationId: call.ca.integrationId,
-        outcome,
-        detail,
-      });
-    } catch (e) {
-      const message = `could not write the audit entry: ${errorMessage(e)}`;
-      this.options.log.add(call.logs, 'warn', 'action', message, undefined, call.ca.action.id);
-    }
-  }
+/** The execution's error when action `ca` failed with result `r`. */
+export function actionError(ca: CompiledAction, r: ActionResult): string {
+  return `action '${ca.action.id}' (${ca.integrationId}.${ca.action.type}) failed: ${r.error}`;
 }

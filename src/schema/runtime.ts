@@ -72,6 +72,14 @@ export interface ActionContext<
   readonly signal: AbortSignal;
   /** Logger bound to this execution and action. */
   readonly log: ExecutionLogger;
+  /**
+   * `<execution id>:<action id>`: the same for every attempt of this action in this
+   * execution, in every process that runs it (a replay is a new execution, with a new
+   * key). Pass it to services that accept one (Stripe's `Idempotency-Key`, a unique
+   * column) to make the action's side effect happen once even when an attempt is
+   * repeated after a crash.
+   */
+  readonly idempotencyKey: string;
 }
 
 /** Runtime part of a trigger: builds a filter from a rule's `triggerConfig`. */

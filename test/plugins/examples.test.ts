@@ -34,6 +34,7 @@ function actionContext(
 ): ActionContext {
   return {
     event: { integrationId, type: 'test', payload: {} },
+    idempotencyKey: 'ex_test.0000:action-1',
     instance: {
       instanceId: `${integrationId}-1`,
       integrationId,

@@ -47,6 +47,7 @@ function plain(
 
 const fakeContext = (): ActionContext => ({
   event: { integrationId: 'echo', type: 'x', payload: {} },
+  idempotencyKey: 'ex_test.0000:action-1',
   instance: {
     instanceId: 'i1',
     integrationId: 'echo',
