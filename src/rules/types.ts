@@ -243,6 +243,14 @@ export interface Execution {
   readonly error?: string;
   /** When the conditions were not met: the first failing condition and leaf. */
   readonly failedCondition?: ConditionFailure;
+  /** The execution this one runs again (`RuleEngine.replayExecution`). */
+  readonly replayOf?: string;
+  /**
+   * True on the executions `dispatch` answers for a duplicate event (same integration and
+   * event id within the deduplication window): they are the first delivery's, and nothing
+   * ran again.
+   */
+  readonly duplicate?: true;
   /** Storage revision. */
   readonly revision: number;
 }

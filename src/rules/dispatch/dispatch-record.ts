@@ -17,7 +17,7 @@ import type {
 } from '../history/index.js';
 import type { RuleEventsPort } from '../ports.js';
 import type { Execution } from '../types.js';
-import type { Finished } from './execution-draft.js';
+import type { Delegated, Finished } from './execution-draft.js';
 
 /** The log array of executions with nothing to log (never written to). */
 export const NO_LOGS: LogEntry[] = Object.freeze([]) as unknown as LogEntry[];
@@ -144,6 +144,11 @@ export class DispatchRecord {
     return batch.entries.push(entry) - 1;
   }
 
+  /** Whether the executions of rule `ruleId` are not to be recorded (it was deleted since). */
+  isStale(ruleId: string): boolean {
+    return this.stale()?.(ruleId) === true;
+  }
+
   /** Adds a decided execution (number `n` of the dispatch) of rule `ruleId`. */
   settle(ruleId: string, n: number, entry: RecordEntry, logs: LogEntry[]): void {
     this.slots.push(this.add(ruleId, n, entry, logs));
@@ -155,7 +160,11 @@ export class DispatchRecord {
    * event of a busy trigger type, and storage shares it) until it finishes; a place still
    * empty when the record is written is dropped.
    */
-  reserve(ruleId: string, n: number, start: () => Promise<Finished | undefined>): void {
+  reserve(
+    ruleId: string,
+    n: number,
+    start: () => Promise<Finished | Delegated | undefined>,
+  ): void {
     const pos = this.add(ruleId, n, PENDING, NO_LOGS);
     const slot = this.slots.push(pos) - 1;
     this.empty++;
@@ -163,7 +172,13 @@ export class DispatchRecord {
   }
 
   /** Puts a finished execution in its place, or records it on its own when the record is written. */
-  private fill(pos: number, slot: number, done: Finished | undefined): void {
+  private fill(pos: number, slot: number, done: Finished | Delegated | undefined): void {
+    if (done && 'own' in done) {
+      // Recorded by its delivery: its place in the batch stays empty and is dropped.
+      done.own.catch(() => undefined); // observed with the other slots
+      this.slots[slot] = done.own;
+      return;
+    }
     if (this.open) {
       // Filled (or, when it is not to be recorded, left empty and dropped).
       if (done) {

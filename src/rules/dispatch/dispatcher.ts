@@ -21,7 +21,8 @@ import type { ConfigPort, RegistryPort, RuleEventsPort } from '../ports.js';
 import type { CompiledRule } from '../rule-shape.js';
 import type { Execution } from '../types.js';
 import { DispatchRecord, type ExecutionRecorder, NO_LOGS } from './dispatch-record.js';
-import { type ExecutionDraft, type Finished, seal } from './execution-draft.js';
+import type { Deliverer } from '../delivery/deliverer.js';
+import { type Delegated, type ExecutionDraft, type Finished, seal } from './execution-draft.js';
 import type { InFlightDispatches } from './in-flight.js';
 import { failedEntry, firstFailing, type MatchCondition } from './match-failures.js';
 import {
@@ -49,6 +50,8 @@ export interface DispatcherOptions {
   readonly recordUnmatched: boolean;
   /** The largest event accepted, in bytes of UTF-8 JSON (`RuleEngineOptions.maxEventBytes`). */
   readonly maxEventBytes: number;
+  /** Runs executions with actions durably; undefined: inline (in memory). */
+  readonly delivery: Deliverer | undefined;
 }
 
 /** Ids of one dispatch's executions: `<base>.<n>`, n counting up. */
@@ -67,6 +70,8 @@ interface DispatchRun {
   readonly ids: DispatchIds;
   readonly scope: DispatchScope;
   readonly record: DispatchRecord;
+  /** Whether the dispatch resolves once durable executions finished (else once recorded). */
+  readonly wait: boolean;
 }
 
 /** A condition evaluation that threw. */
@@ -139,14 +144,18 @@ export class Dispatcher {
    *
    * @throws ValidationError for a payload that fails the trigger's `payloadSchema`
    */
-  async dispatch(event: IntegrationEvent, bucket: readonly CompiledRule[]): Promise<Execution[]> {
+  async dispatch(
+    event: IntegrationEvent,
+    bucket: readonly CompiledRule[],
+    wait = true,
+  ): Promise<Execution[]> {
     const [enabled, rt] = await Promise.all([
       this.o.config.isEnabled(event.integrationId),
       this.o.lookup.runtimeFor(event, this.o.validatePayloads),
     ]);
     if (!enabled || !rt?.trigger) return [];
     this.validatePayload(event, rt);
-    const run = this.begin(event, rt);
+    const run = this.begin(event, rt, wait);
     for (const cr of bucket.slice()) this.step(run, cr);
     return run.record.flush();
   }
@@ -164,7 +173,7 @@ export class Dispatcher {
       );
   }
 
-  private begin(event: IntegrationEvent, rt: DispatchRuntime): DispatchRun {
+  private begin(event: IntegrationEvent, rt: DispatchRuntime, wait: boolean): DispatchRun {
     const ms = Date.now();
     const now = isoAt(ms);
     // One frozen copy of the event serves every execution this dispatch records: storage
@@ -187,7 +196,7 @@ export class Dispatcher {
       // a rule deleted from here on are returned but not recorded (see `deleteRule`).
       this.o.inFlight.staleSince(),
     );
-    return { event, rt, now, triggerData, ids, scope, record };
+    return { event, rt, now, triggerData, ids, scope, record, wait };
   }
 
   /** One rule of the bucket: trigger filter, then conditions decided now or awaited. */
@@ -283,10 +292,26 @@ export class Dispatcher {
     cr: CompiledRule,
     draft: ExecutionDraft,
     logs: LogEntry[],
-  ): Promise<Finished | undefined> {
+  ): Promise<Finished | Delegated | undefined> {
     draft.startTime = isoNow();
-    if (cr.syncConditions) return this.o.actions.runAll(cr, run.event, draft, logs, run.scope);
+    if (cr.syncConditions) return this.runActions(run, cr, draft, logs);
     return this.awaitConditions(run, cr, draft, logs);
+  }
+
+  /** Runs the actions of an execution whose conditions held: durably, or inline. */
+  private runActions(
+    run: DispatchRun,
+    cr: CompiledRule,
+    draft: ExecutionDraft,
+    logs: LogEntry[],
+  ): Promise<Finished | Delegated> {
+    const { delivery } = this.o;
+    // A rule deleted since the dispatch began runs but leaves no record (see `deleteRule`).
+    if (!delivery || run.record.isStale(cr.rule.id)) {
+      return this.o.actions.runAll(cr, run.event, draft, logs, run.scope);
+    }
+    const begun = delivery.begin(cr, draft, logs);
+    return Promise.resolve({ own: run.wait ? begun.finished() : begun.recorded });
   }
 
   /** Evaluates conditions one by one, awaiting integration ones; runs the actions when all hold. */
@@ -295,7 +320,7 @@ export class Dispatcher {
     cr: CompiledRule,
     draft: ExecutionDraft,
     logs: LogEntry[],
-  ): Promise<Finished | undefined> {
+  ): Promise<Finished | Delegated | undefined> {
     const { event } = run;
     this.o.nextEpoch();
     const ctx: ConditionContext = { ruleId: cr.rule.id, integrationId: cr.rule.integrationId };
@@ -316,7 +341,7 @@ export class Dispatcher {
       draft.endTime = isoNow();
       return { exec: seal(this.conditionError(draft, logs, e)), logs };
     }
-    return this.o.actions.runAll(cr, event, draft, logs, run.scope);
+    return this.runActions(run, cr, draft, logs);
   }
 
   /** Whether a `match` condition holds; records on the draft where it failed. */

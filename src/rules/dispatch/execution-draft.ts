@@ -33,6 +33,11 @@ export interface Finished {
   readonly logs: LogEntry[];
 }
 
+/** An execution recorded by someone else (durable delivery): the dispatch only awaits it. */
+export interface Delegated {
+  readonly own: Promise<Execution>;
+}
+
 /**
  * An execution as stored: the draft itself, frozen with its revision. Everything in a
  * draft is JSON the engine built (the event is a frozen snapshot; action outputs went

@@ -134,6 +134,32 @@ export class ExecutionStore {
     return out;
   }
 
+  /**
+   * Writes the final form of an execution recorded on its own earlier (a durable one),
+   * with its log entries; inserts it when the earlier record is gone (it never landed, or
+   * retention removed it).
+   */
+  async finishOwn(exec: Execution, entries: readonly LogEntry[]): Promise<Execution> {
+    const { executions, logs } = this.records;
+    const writes: Promise<unknown>[] = [];
+    if (entries.length > 0) {
+      writes.push(
+        logs.get(exec.id).then((doc) =>
+          doc
+            ? logs.update(exec.id, { entries })
+            : this.records.insertLogs(exec.id, exec.ruleId, entries),
+        ),
+      );
+    }
+    writes.push(
+      executions.get(exec.id).then((doc): Promise<unknown> =>
+        doc ? executions.update(exec.id, { executions: [exec] }) : this.recordOne(exec, []),
+      ),
+    );
+    await Promise.all(writes);
+    return exec;
+  }
+
   /** Runs a record write, registered in `writing` until it settles. */
   private track<T>(write: Promise<T>): Promise<T> {
     this.writing.add(write);
