@@ -4,5 +4,7 @@
  * @module
  */
 
+export type { QueueSuiteOptions } from './queue-suite.js';
+export { runExecutionQueueSuite } from './queue-suite.js';
 export type { StorageSuiteGroup, StorageSuiteOptions, SuiteTestApi } from './storage-suite.js';
 export { runStorageAdapterSuite } from './storage-suite.js';

@@ -13,7 +13,7 @@ const layers: readonly (readonly string[])[] = [
   ['plugins', 'credentials'],
   ['config'],
   ['rules'],
-  ['plugboard', 'index', 'manifest', 'migrations', 'oauth2', 'cli', 'testing'],
+  ['plugboard', 'index', 'manifest', 'migrations', 'oauth2', 'cli', 'testing', 'queue'],
 ];
 
 /** The part a file belongs to: its first folder under `src/`, or its name for a top-level file. */
