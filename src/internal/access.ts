@@ -35,6 +35,7 @@ export type AccessOperation =
   | 'rule.update'
   | 'rule.delete'
   | 'history.prune'
+  | 'execution.replay'
   | 'event.dispatch';
 
 /** The scope of an instance, as in `InstanceContext`. */

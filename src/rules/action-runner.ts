@@ -81,10 +81,13 @@ export class ActionRunner {
   readonly shutdown: Shutdown = new Shutdown();
   /** Single attempts and their outcomes. */
   readonly attempts: Attempts;
+  /** `maxConcurrentActions`. */
+  readonly maxConcurrent: number;
   private readonly options: ActionRunnerOptions;
 
   constructor(options: ActionRunnerOptions) {
     this.options = options;
+    this.maxConcurrent = options.maxConcurrentActions;
     this.attempts = new Attempts({
       ...options,
       semaphore: new Semaphore(options.maxConcurrentActions),

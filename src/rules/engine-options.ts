@@ -11,6 +11,7 @@ import { optionalIntegerIssue, pushIssues } from '../internal/options.js';
 import type { IntegrationRegistry } from '../registry/index.js';
 import type { LogLevel } from '../schema/runtime.js';
 import type { StorageAdapter } from '../storage/types.js';
+import { type DeliveryOptions, deliveryIssues } from './delivery/service.js';
 import { LEVELS } from './execution-log.js';
 import type { RetentionOptions } from './history/index.js';
 import { checkRetry } from './rule-shape.js';
@@ -65,6 +66,12 @@ export interface RuleEngineOptions {
    * 1 048 576 (1 MiB).
    */
   readonly maxEventBytes?: number;
+  /**
+   * How actions are delivered: durably by default (stored before they run, retried from
+   * storage, resumed after a crash), optionally on a queue shared by worker processes.
+   * See {@link DeliveryOptions} and docs/delivery.md.
+   */
+  readonly delivery?: DeliveryOptions;
 }
 
 /** The default of {@link RuleEngineOptions.maxEventBytes}: 1 MiB. */
@@ -128,6 +135,7 @@ function checkOptions(options: RuleEngineOptions): void {
     optionalIntegerIssue('closeGraceMs', options.closeGraceMs, 0),
   );
   if (options.retry !== undefined) checkRetry(options.retry, 'retry', issues);
+  deliveryIssues(options.delivery, issues);
   if (options.logLevel !== undefined && !Object.hasOwn(LEVELS, options.logLevel)) {
     issues.push({ path: 'logLevel', message: 'must be debug, info, warn or error' });
   }

@@ -15,6 +15,9 @@ import { optionsOf } from '../internal/options.js';
 import type { IntegrationEvent } from '../schema/runtime.js';
 import type { Collection } from '../storage/types.js';
 import { ActionRunner } from './action-runner.js';
+import { isFinal } from './delivery/deliverer.js';
+import { type ReplayOptions, Replays } from './delivery/replay.js';
+import { DeliveryService } from './delivery/service.js';
 import { ExecutionRecorder } from './dispatch/dispatch-record.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { InFlightDispatches } from './dispatch/in-flight.js';
@@ -25,9 +28,18 @@ import { Evaluator } from './evaluate.js';
 import type { RuleEngineEvents } from './events.js';
 import { LogWriter } from './execution-log.js';
 import { ExecutionStore } from './history/index.js';
-import { assertRuleId, assertRuleUpdate, executionQueryOf, ruleFindQuery } from './input-checks.js';
+import {
+  assertRuleId,
+  assertRuleUpdate,
+  type DispatchOptions,
+  dispatchWait,
+  executionQueryOf,
+  ruleFindQuery,
+  workerConcurrency,
+} from './input-checks.js';
 import type { OperatorFn, OperatorOptions } from './operators.js';
-import { RuleIndex } from './rule-index.js';
+import { compileOrThrow, RuleIndex } from './rule-index.js';
+import type { CompiledRule } from './rule-shape.js';
 import { RuleValidator } from './rule-validation.js';
 import type {
   Execution,
@@ -39,7 +51,9 @@ import type {
   RuleInput,
 } from './types.js';
 
+export type { ReplayOptions } from './delivery/replay.js';
 export type { RuleEngineOptions } from './engine-options.js';
+export type { DispatchOptions } from './input-checks.js';
 
 /**
  * Stores rules, compiles their conditions once, indexes them by `(integrationId,
@@ -74,6 +88,9 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   private closed = false;
   private closing: Promise<void> | undefined;
   private readonly access: RuleAccess;
+  /** Durable delivery; undefined with `delivery.mode: 'inline'`. */
+  private readonly delivery: DeliveryService | undefined;
+  private readonly replays: Replays;
 
   /**
    * @throws ValidationError for invalid options
@@ -98,6 +115,26 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     const log = new LogWriter(o.logLevel);
     this.actions = new ActionRunner({ registry, config, log, ...o });
     const lookup = new RuntimeLookup(registry);
+    const compile = (rule: Rule): CompiledRule => compileOrThrow(this.index, rule);
+    this.delivery =
+      options.delivery?.mode === 'inline'
+        ? undefined
+        : new DeliveryService({
+            ...o,
+            storage,
+            store: this.store,
+            actions: this.actions,
+            compile,
+            events: this,
+            delivery: options.delivery,
+          });
+    this.replays = new Replays({
+      store: this.store,
+      actions: this.actions,
+      delivery: this.delivery,
+      compile,
+      getRule: (id) => this.getRule(id),
+    });
     this.dispatcher = new Dispatcher({
       registry,
       config,
@@ -109,6 +146,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
       log,
       nextEpoch: () => this.index.nextEpoch(),
       ...o,
+      delivery: this.delivery?.deliverer,
     });
     this.evaluator = new Evaluator(lookup, () => this.index.nextEpoch());
     this.unregisterChecker = registry.addReferenceChecker((ref) => this.index.referencesTo(ref));
@@ -132,7 +170,10 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
    * out of the index and reported with `rule:load-failed`.
    */
   ready(): Promise<void> {
-    return this.index.ready();
+    if (this.index.loaded) return this.index.ready();
+    return this.index.ready().then(() => {
+      if (!this.closed) this.delivery?.started();
+    });
   }
 
   /** Re-reads every rule from storage (e.g. after another process changed them). */
@@ -248,6 +289,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
       // Dispatches already running may still finish executions of this rule: they are
       // not recorded, and the ones already being written are removed below.
       this.inFlight.ruleDeleted(id);
+      await this.delivery?.deliverer.forgetRule(id);
       await this.store.deleteForRule(id);
       this.emit('rule:deleted', current);
     });
@@ -321,6 +363,57 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     return this.store.prune(this.index.ids());
   }
 
+  /** One execution, as stored now (unfinished ones included). @throws NotFoundError */
+  async getExecution(executionId: string): Promise<Execution> {
+    assertRuleId(executionId, 'executionId', 'execution id');
+    return this.store.get(executionId);
+  }
+
+  /**
+   * Resolves once a durable execution is final (finished here or by another process).
+   * @throws NotFoundError for an unknown execution
+   */
+  async waitForExecution(executionId: string): Promise<Execution> {
+    const now = await this.getExecution(executionId);
+    if (isFinal(now.status) || !this.delivery) return now;
+    return this.delivery.waitFor(executionId);
+  }
+
+  /**
+   * Runs an execution's actions again, as a new execution with `replayOf` set: from the
+   * action `fromAction` on (default: all), with the rule as it is now (`rule: 'current'`,
+   * default) or as it was (`'recorded'`, kept for durable executions).
+   *
+   * @throws NotFoundError; ValidationError when the execution ran no action or `fromAction` is unknown
+   */
+  async replayExecution(executionId: string, opts: ReplayOptions = {}): Promise<Execution> {
+    this.assertOpen();
+    assertRuleId(executionId, 'executionId', 'execution id');
+    const o = optionsOf(opts, 'replay options');
+    await this.access.rule('execution.replay', executionId, o.actor);
+    await this.ready();
+    return this.replays.replay(executionId, o);
+  }
+
+  /**
+   * Makes this process a worker: it takes durable executions from the delivery queue,
+   * `concurrency` at once (default `maxConcurrentActions`), and resumes orphaned ones.
+   * Engines with the default queue start one on first use.
+   */
+  async startWorker(opts: { readonly concurrency?: number } = {}): Promise<void> {
+    this.assertOpen();
+    const o = optionsOf(opts, 'worker options');
+    const concurrency = workerConcurrency(o.concurrency, this.actions.maxConcurrent);
+    if (!this.delivery) {
+      throw new ValidationError(
+        [{ path: 'delivery.mode', message: "is 'inline': there is no queue to work on" }],
+        'startWorker',
+      );
+    }
+    await this.ready();
+    this.delivery.startWorker(concurrency);
+  }
+
   // ---------------------------------------------------------------- events
 
   /**
@@ -331,14 +424,15 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
    * @throws ValidationError for a malformed event, one over `maxEventBytes`, or a payload
    *   that fails the trigger's `payloadSchema` (with `validatePayloads` on)
    */
-  async dispatch(event: IntegrationEvent): Promise<Execution[]> {
+  async dispatch(event: IntegrationEvent, opts?: DispatchOptions): Promise<Execution[]> {
     this.assertOpen();
     this.dispatcher.checkEvent(event);
+    const wait = dispatchWait(opts);
     await this.access.dispatch(event);
     if (!this.index.loaded) await this.ready();
     const bucket = this.index.bucket(event.integrationId, event.type);
     if (!bucket || bucket.length === 0) return [];
-    const task = this.dispatcher.dispatch(event, bucket);
+    const task = this.dispatcher.dispatch(event, bucket, wait);
     this.inFlight.add(task);
     try {
       return await task;
@@ -378,11 +472,24 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     this.unregisterChecker();
     this.unregisterInstanceChecker();
-    if (await this.inFlight.settledWithin(grace)) {
+    // Running dispatches and worker jobs get the grace period, then their actions are aborted.
+    const running = Promise.allSettled([this.inFlight.settled(), this.delivery?.stopWorker()]);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = await Promise.race([
+      running.then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), grace);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (late) {
       const reason = new StorageClosedError('RuleEngine closed while the action was running');
       this.actions.shutdown.abort(reason);
-      await this.inFlight.settled();
+      // Interrupted durable executions stay unfinished: their dispatches get them as stored.
+      await this.delivery?.deliverer.waiters.close();
+      await running;
     }
+    await this.delivery?.close();
   }
 
   /** Same as {@link RuleEngine.close}, for `await using`. */

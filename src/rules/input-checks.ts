@@ -10,6 +10,7 @@ import { assertIdLength } from '../internal/ids.js';
 import {
   integerIssue,
   isPlainObject,
+  optionalIntegerIssue,
   optionalStringIssue,
   optionsOf,
   stringIssue,
@@ -79,4 +80,31 @@ export function ruleFindQuery(query: ListRulesQuery | undefined): FindQuery {
     limit: q.limit ?? 50,
     ...(q.cursor !== undefined ? { cursor: q.cursor } : {}),
   };
+}
+
+/** Options of `RuleEngine.dispatch`. */
+export interface DispatchOptions {
+  /**
+   * `true` (default): resolve once every execution is final (durable ones included, even
+   * when their retries run later or in another process). `false`: resolve once the
+   * executions are recorded, durable ones as `pending` / `running` (the answer a webhook
+   * endpoint should send); follow them with `waitForExecution`.
+   */
+  readonly wait?: boolean;
+}
+
+/** The `wait` of dispatch options. @throws ValidationError */
+export function dispatchWait(opts: DispatchOptions | undefined): boolean {
+  if (opts === undefined) return true;
+  const o = optionsOf(opts, 'dispatch options');
+  if (o.wait !== undefined && typeof o.wait !== 'boolean') {
+    throw new ValidationError([{ path: 'wait', message: 'must be a boolean' }], 'dispatch options');
+  }
+  return o.wait ?? true;
+}
+
+/** A worker's concurrency: a positive safe integer, default `maxConcurrentActions`. @throws ValidationError */
+export function workerConcurrency(value: unknown, fallback: number): number {
+  throwIfIssues('worker options', [optionalIntegerIssue('concurrency', value)]);
+  return (value as number | undefined) ?? fallback;
 }

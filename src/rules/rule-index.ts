@@ -32,6 +32,14 @@ function keyOf(integrationId: string, triggerType: string): string {
   return `${integrationId}\u0000${triggerType}`;
 }
 
+/** Compiles `rule` with the index's operators. @throws ValidationError when it does not compile */
+export function compileOrThrow(index: RuleIndex, rule: Rule): CompiledRule {
+  const issues: ValidationIssue[] = [];
+  const cr = index.compile(rule, issues);
+  if (issues.length > 0) throw new ValidationError(issues, `rule '${rule.id}'`);
+  return cr;
+}
+
 /** Compiled rules by id and, for enabled ones, by `(integrationId, triggerType)`. */
 export class RuleIndex {
   /** Operators of `match` leaves, built-in and custom. */

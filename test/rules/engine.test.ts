@@ -1114,14 +1114,42 @@ describe.each(ADAPTERS)('RuleEngine with %s storage', (kind) => {
         code: 'STORAGE_CLOSED',
       });
 
-      const hanging = w.newEngine();
+      // Inline delivery: the aborted action fails the execution.
+      const hanging = w.newEngine({ delivery: { mode: 'inline' } });
       w.handlers.send = () => new Promise(() => undefined);
       const pending = hanging.dispatch(orderEvent({ id: 'o3', amount: 500 }));
       await sleep(20);
       await hanging.close({ graceMs: 30 });
       const [aborted] = await pending;
-      expect(aborted).toMatchObject({ successful: false });
+      expect(aborted).toMatchObject({ successful: false, status: 'failed' });
       expect(aborted?.error).toContain('RuleEngine closed');
+    });
+
+    it('close() leaves an interrupted durable execution unfinished, and the next engine finishes it', async () => {
+      await w.engine.createRule(bigOrderRule() as RuleInput);
+      let calls = 0;
+      w.handlers.send = () => {
+        calls++;
+        return new Promise(() => undefined);
+      };
+      const hanging = w.newEngine();
+      const pending = hanging.dispatch(orderEvent({ id: 'o3', amount: 500 }));
+      await sleep(20);
+      await hanging.close({ graceMs: 30 });
+      const [interrupted] = await pending;
+      expect(interrupted).toMatchObject({ status: 'retrying', successful: true });
+      const keys: string[] = [];
+      w.handlers.send = async (_input, ctx) => {
+        keys.push(ctx.idempotencyKey);
+        return { ok: true };
+      };
+      const next = w.newEngine();
+      await next.ready();
+      const done = await next.waitForExecution(interrupted!.id);
+      expect(done).toMatchObject({ status: 'succeeded', successful: true });
+      expect(calls).toBe(1);
+      expect(keys).toEqual([`${interrupted!.id}:${done.resultData?.actions[0]?.actionId}`]);
+      await next.close();
     });
   });
 });

@@ -90,7 +90,54 @@ describe.each(ALL_ADAPTERS)('execution records with %s storage', (kind) => {
   // With MemoryStorage an action's audit entry is written at once, so a quick action
   // finishes within the dispatch's turn; adapters doing I/O finish later (test above).
   it.runIf(kind === 'memory')(
-    'records an execution whose actions finished within the dispatch in the dispatch record',
+    'records an execution whose actions finished within the dispatch in the dispatch record (inline delivery)',
+    async () => {
+      const engine = w.newEngine({ delivery: { mode: 'inline' } });
+      const a = await engine.createRule(quiet('a'));
+      const acting = await engine.createRule(bigOrderRule() as RuleInput);
+      const slow = await engine.createRule(
+        bigOrderRule({
+          name: 'slow',
+          actions: [
+            {
+              id: 'notify',
+              type: 'send_message',
+              integrationId: 'chat',
+              config: { channel: '#slow', text: 'Order {{ payload.id }}' },
+            },
+          ],
+        }) as RuleInput,
+      );
+      const send = w.handlers.send;
+      w.handlers.send = async (input, ctx) => {
+        ctx.log.info('sending', { to: input['channel'] });
+        if (input['channel'] === '#slow') await new Promise((resolve) => setTimeout(resolve, 20));
+        return send(input, ctx);
+      };
+      const completed: string[] = [];
+      engine.on('execution:completed', (e) => completed.push(e.id));
+      const out = await engine.dispatch(orderEvent({ id: 'o1', amount: 500 }));
+      expect(out.map((e) => e.ruleId)).toEqual([a.id, acting.id, slow.id]);
+      expect(out.map((e) => e.conditionsMet)).toEqual([false, true, true]);
+      expect(out[1]?.resultData).toMatchObject({ actions: [{ successful: true }] });
+      // The quick action's execution shares the dispatch's record; the slow one has its own.
+      const all = (await records().find()).items as unknown as StoredRecord[];
+      expect(all.map((r) => [...r.ruleIds])).toEqual([[a.id, acting.id], [slow.id]]);
+      expect(executionIdsOf(all[0]!)).toEqual([out[0]!.id, out[1]!.id]);
+      expect(all[1]!.id).toBe(out[2]!.id);
+      expect([...completed].sort()).toEqual(out.map((e) => e.id).sort());
+      for (const e of out) {
+        expect((await engine.getRuleExecutions(e.ruleId)).items).toEqual([e]);
+      }
+      for (const e of out.slice(1)) {
+        const logs = await engine.getExecutionLogs(e.id);
+        expect(logs.map((l) => l.message)).toContain('sending');
+        expect(logs.every((l) => l.executionId === e.id)).toBe(true);
+      }
+    },
+  );
+  it.runIf(kind === 'memory')(
+    'records each durable execution as a record of its own, the decided ones in the dispatch record',
     async () => {
       const a = await w.engine.createRule(quiet('a'));
       const acting = await w.engine.createRule(bigOrderRule() as RuleInput);
@@ -119,11 +166,14 @@ describe.each(ALL_ADAPTERS)('execution records with %s storage', (kind) => {
       expect(out.map((e) => e.ruleId)).toEqual([a.id, acting.id, slow.id]);
       expect(out.map((e) => e.conditionsMet)).toEqual([false, true, true]);
       expect(out[1]?.resultData).toMatchObject({ actions: [{ successful: true }] });
-      // The quick action's execution shares the dispatch's record; the slow one has its own.
+      expect(out.map((e) => e.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+      // Executions with actions were stored before they ran, each as a record of its own.
       const all = (await records().find()).items as unknown as StoredRecord[];
-      expect(all.map((r) => [...r.ruleIds])).toEqual([[a.id, acting.id], [slow.id]]);
-      expect(executionIdsOf(all[0]!)).toEqual([out[0]!.id, out[1]!.id]);
-      expect(all[1]!.id).toBe(out[2]!.id);
+      expect(all.map((r) => [...r.ruleIds])).toEqual([[a.id], [acting.id], [slow.id]]);
+      expect(executionIdsOf(all[0]!)).toEqual([out[0]!.id]);
+      expect(all.slice(1).map((r) => r.id)).toEqual([out[1]!.id, out[2]!.id]);
+      // Nothing unfinished is left.
+      expect(await w.storage.collection('deliveries').count()).toBe(0);
       expect([...completed].sort()).toEqual(out.map((e) => e.id).sort());
       for (const e of out) {
         expect((await w.engine.getRuleExecutions(e.ruleId)).items).toEqual([e]);

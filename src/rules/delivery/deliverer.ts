@@ -21,13 +21,18 @@ import type { RuleEventsPort } from '../ports.js';
 import type { ExecutionQueue } from '../queue/types.js';
 import type { CompiledRule } from '../rule-shape.js';
 import type { ActionResult, Execution, ExecutionStatus, Rule } from '../types.js';
-import { type DeliveryDocument, DeliveryStore, LeaseLost, type NewDelivery } from './delivery-store.js';
+import {
+  type DeliveryDocument,
+  type DeliveryStore,
+  LeaseLost,
+  type NewDelivery,
+} from './delivery-store.js';
 import { Waiters } from './waiters.js';
 
 /** What a {@link Deliverer} works with. */
 export interface DelivererOptions {
   readonly deliveries: DeliveryStore;
-  readonly store: Pick<ExecutionStore, 'recordOne' | 'get' | 'finishOwn'>;
+  readonly store: Pick<ExecutionStore, 'recordOne' | 'get' | 'finishOwn' | 'updateOwn'>;
   readonly queue: ExecutionQueue;
   readonly actions: ActionRunner;
   /** Compiles the rule an execution was dispatched with (its actions, as recorded). */
@@ -112,22 +117,22 @@ export class Deliverer {
       nextAttemptAt: now,
       logs,
       ...(local ? { leaseOwner: this.owner, leaseUntil: this.leaseFor(cr, 0) } : {}),
-      ...(replayOf !== undefined ? { replayOf } : {}),
+      ...((replayOf ?? draft.replayOf) !== undefined
+        ? { replayOf: replayOf ?? draft.replayOf }
+        : {}),
     };
     const first = this.execution(doc as DeliveryDocument, doc.status, draft.startTime);
     const recorded = (async () => {
       const stored = await this.o.deliveries.insert(doc);
-      await this.o.store.recordOne(first, []);
+      // Its log entries are written when it finishes; retention is told now.
+      await this.o.store.recordOne(first, [], undefined, true);
       if (!local) await this.o.queue.enqueue({ id: jobIdOf(stored), executionId: doc.id });
       return stored;
     })();
     // A local run starts at once, whether or not the dispatch waits for it.
-    const running = local
-      ? recorded.then((stored) => this.run(stored, cr, newScope()))
-      : undefined;
+    const running = local ? recorded.then((stored) => this.run(stored, cr, newScope())) : undefined;
     running?.catch(() => undefined); // observed by `finished`; else the sweep resumes it
-    const finished = async (): Promise<Execution> =>
-      (await running) ?? this.waiters.wait(doc.id);
+    const finished = async (): Promise<Execution> => (await running) ?? this.waiters.wait(doc.id);
     return { recorded: recorded.then(() => first), finished };
   }
 
@@ -143,10 +148,7 @@ export class Deliverer {
       return; // running elsewhere; a sweep finds it if that process dies
     }
     if (doc.status !== 'running' && doc.nextAttemptAt > now) {
-      await this.o.queue.enqueue(
-        { id: jobIdOf(doc), executionId },
-        { runAt: doc.nextAttemptAt },
-      );
+      await this.o.queue.enqueue({ id: jobIdOf(doc), executionId }, { runAt: doc.nextAttemptAt });
       return;
     }
     const recorded = await this.stored(executionId);
@@ -168,6 +170,11 @@ export class Deliverer {
       throw e;
     }
     await this.run(claimed, cr, newScope());
+  }
+
+  /** Drops the unfinished executions of a deleted rule. */
+  forgetRule(ruleId: string): Promise<void> {
+    return this.o.deliveries.deleteForRule(ruleId);
   }
 
   /** The rule revision an execution was dispatched with, compiled (cached). */
@@ -292,6 +299,8 @@ export class Deliverer {
       leaseOwner: undefined,
       leaseUntil: undefined,
     });
+    const shown = this.execution(saved, 'retrying', isoNow(), s.results, s.error);
+    await this.o.store.updateOwn(shown);
     try {
       await this.o.queue.enqueue(
         { id: jobIdOf(saved), executionId: saved.id },
@@ -311,7 +320,9 @@ export class Deliverer {
   ): Promise<Execution> {
     const status: ExecutionStatus = error === undefined ? 'succeeded' : 'dead';
     const exec = this.execution(doc, status, isoNow(), results, error);
-    await this.o.store.finishOwn(exec, logs);
+    await this.o.store.finishOwn(exec, logs, doc.actions, async () =>
+      Boolean(await this.o.deliveries.get(doc.id)),
+    );
     await this.o.deliveries.remove(doc);
     if (this.o.events.listenerCount('execution:completed') > 0) {
       this.o.events.emit('execution:completed', exec);

@@ -29,7 +29,7 @@ export class Waiters {
 
   /** Resolves with the execution once it is final. */
   wait(id: string): Promise<Execution> {
-    if (this.closed) return Promise.reject(new StorageClosedError('RuleEngine is closed'));
+    if (this.closed) return this.current(id);
     let w = this.waiting.get(id);
     if (!w) {
       let resolve!: (e: Execution) => void;
@@ -78,12 +78,13 @@ export class Waiters {
     if (this.timer !== undefined) clearTimeout(this.timer);
     const left = [...this.waiting.entries()];
     this.waiting.clear();
-    await Promise.all(
-      left.map(async ([id, w]) => {
-        const exec = await this.read(id);
-        if (exec) w.resolve(exec);
-        else w.reject(new StorageClosedError(`RuleEngine closed before execution '${id}' finished`));
-      }),
-    );
+    await Promise.all(left.map(([id, w]) => this.current(id).then(w.resolve, w.reject)));
+  }
+
+  /** The execution as stored now. */
+  private async current(id: string): Promise<Execution> {
+    const exec = await this.read(id);
+    if (exec) return exec;
+    throw new StorageClosedError(`RuleEngine closed before execution '${id}' was recorded`);
   }
 }

@@ -160,11 +160,7 @@ export class DispatchRecord {
    * event of a busy trigger type, and storage shares it) until it finishes; a place still
    * empty when the record is written is dropped.
    */
-  reserve(
-    ruleId: string,
-    n: number,
-    start: () => Promise<Finished | Delegated | undefined>,
-  ): void {
+  reserve(ruleId: string, n: number, start: () => Promise<Finished | Delegated | undefined>): void {
     const pos = this.add(ruleId, n, PENDING, NO_LOGS);
     const slot = this.slots.push(pos) - 1;
     this.empty++;

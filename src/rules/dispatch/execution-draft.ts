@@ -25,6 +25,7 @@ export interface ExecutionDraft {
   resultData?: { readonly actions: readonly ActionResult[] };
   error?: string;
   failedCondition?: ConditionFailure;
+  replayOf?: string;
 }
 
 /** An execution that awaited something, finished and sealed but not recorded yet. */

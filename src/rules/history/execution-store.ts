@@ -6,10 +6,10 @@
  * @internal
  * @module
  */
-import { NotFoundError } from '../../errors.js';
+import { isPlugboardError, NotFoundError } from '../../errors.js';
 import { assertIdLength } from '../../internal/ids.js';
 import type { StorageAdapter } from '../../storage/types.js';
-import type { Execution, ExecutionLog, ExecutionQuery } from '../types.js';
+import type { Execution, ExecutionLog, ExecutionQuery, RuleAction } from '../types.js';
 import {
   type DispatchBatch,
   entryOf,
@@ -75,16 +75,18 @@ export class ExecutionStore {
     exec: Execution,
     entries: readonly LogEntry[],
     stale?: StaleRules,
+    logsLater = false,
   ): Promise<Execution> {
     const [q] = await this.retention.queuesOf([exec.ruleId]);
     if (stale?.()?.(exec.ruleId)) return exec;
-    return this.track(this.writeOne(exec, entries, q!));
+    return this.track(this.writeOne(exec, entries, q!, logsLater));
   }
 
   private async writeOne(
     exec: Execution,
     entries: readonly LogEntry[],
     q: Queue,
+    logsLater = false,
   ): Promise<Execution> {
     const insert = this.records.insertOwn(exec);
     await (entries.length > 0
@@ -92,7 +94,8 @@ export class ExecutionStore {
       : insert);
     const state = this.retention.admit(exec.id, 1);
     const removals: Promise<unknown>[] = [];
-    this.retention.enqueue(q, state, exec.startTime, entries.length > 0 ? exec.id : undefined);
+    const logged = entries.length > 0 || logsLater;
+    this.retention.enqueue(q, state, exec.startTime, logged ? exec.id : undefined);
     this.retention.expire(q, removals);
     if (removals.length > 0) await Promise.all(removals);
     return exec;
@@ -136,28 +139,53 @@ export class ExecutionStore {
 
   /**
    * Writes the final form of an execution recorded on its own earlier (a durable one),
-   * with its log entries; inserts it when the earlier record is gone (it never landed, or
-   * retention removed it).
+   * with its log entries and the rule's actions it ran. When the earlier record is gone
+   * it is written again only if `stillWanted` says so (its first write never landed), not
+   * when its rule was deleted or retention removed it.
    */
-  async finishOwn(exec: Execution, entries: readonly LogEntry[]): Promise<Execution> {
+  async finishOwn(
+    exec: Execution,
+    entries: readonly LogEntry[],
+    actions: readonly RuleAction[] | undefined,
+    stillWanted: () => Promise<boolean>,
+  ): Promise<Execution> {
     const { executions, logs } = this.records;
-    const writes: Promise<unknown>[] = [];
-    if (entries.length > 0) {
-      writes.push(
-        logs.get(exec.id).then((doc) =>
-          doc
-            ? logs.update(exec.id, { entries })
-            : this.records.insertLogs(exec.id, exec.ruleId, entries),
-        ),
-      );
+    const changes = { executions: [exec], ...(actions ? { actions } : {}) };
+    let found = true;
+    try {
+      await executions.update(exec.id, changes);
+    } catch (e) {
+      if (!isPlugboardError(e, 'NOT_FOUND')) throw e;
+      found = false;
     }
-    writes.push(
-      executions.get(exec.id).then((doc): Promise<unknown> =>
-        doc ? executions.update(exec.id, { executions: [exec] }) : this.recordOne(exec, []),
-      ),
-    );
-    await Promise.all(writes);
+    if (!found) {
+      if (await stillWanted()) await this.recordOne(exec, entries);
+      return exec;
+    }
+    if (entries.length > 0) {
+      try {
+        await logs.update(exec.id, { entries });
+      } catch (e) {
+        if (!isPlugboardError(e, 'NOT_FOUND')) throw e;
+        await this.records.insertLogs(exec.id, exec.ruleId, entries).catch(() => undefined);
+      }
+    }
     return exec;
+  }
+
+  /** Rewrites an unfinished execution's own record (its status); a record gone stays gone. */
+  async updateOwn(exec: Execution): Promise<void> {
+    try {
+      await this.records.executions.update(exec.id, { executions: [exec] });
+    } catch (e) {
+      if (!isPlugboardError(e, 'NOT_FOUND')) throw e;
+    }
+  }
+
+  /** The rule's actions as they were when a durable execution ran, when kept. */
+  async recordedActions(executionId: string): Promise<readonly RuleAction[] | undefined> {
+    const doc = await this.records.executions.get(executionId);
+    return doc?.actions;
   }
 
   /** Runs a record write, registered in `writing` until it settles. */

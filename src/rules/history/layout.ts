@@ -19,7 +19,7 @@
 import { deepFreeze } from '../../internal/json.js';
 import type { StoredDocument } from '../../storage/types.js';
 import { compileReader, MISSING, type PathReader, parsePath } from '../paths.js';
-import type { ConditionFailure, Execution, ExecutionLog } from '../types.js';
+import type { ConditionFailure, Execution, ExecutionLog, RuleAction } from '../types.js';
 
 /** A log entry as stored (the execution id is the document's). */
 export type LogEntry = Omit<ExecutionLog, 'executionId'>;
@@ -61,6 +61,8 @@ export interface RecordDocument extends StoredDocument {
   readonly triggerData?: unknown;
   /** The `n` of each entry's id (`<record id>.<n>`), when it is not the entry's position. */
   readonly seq?: readonly number[];
+  /** A durable execution's own record: the rule's actions as they ran (for replays). */
+  readonly actions?: readonly RuleAction[];
 }
 
 /** The executions one `dispatch` decided, to be written as one record. */
