@@ -183,6 +183,18 @@ for (const adapter of adapters) {
       await storage.close();
     });
 
+    it('a waiter takes the key over when the holder never finishes (real clock)', async () => {
+      const storage = await adapter.open();
+      const dedup = new Deduplicator(storage, { claimMs: 150 });
+      first(await dedup.claim('stripe', 'evt_hang', 'd1'));
+      const started = Date.now();
+      const b = first(await dedup.claim('stripe', 'evt_hang', 'd2'));
+      expect(Date.now() - started).toBeGreaterThanOrEqual(100);
+      await b.complete(['d2.0']);
+      expect(await dedup.claim('stripe', 'evt_hang', 'd3')).toMatchObject({ dispatchId: 'd2' });
+      await storage.close();
+    });
+
     it('frees a key once the window passed, and prune deletes only expired keys', async () => {
       const { storage, clock, dedup } = await setup({ windowMs: 10_000 });
       await first(await dedup.claim('stripe', 'old', 'd1')).complete(['d1.0']);

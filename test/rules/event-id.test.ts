@@ -15,6 +15,7 @@ import {
   checkEventId,
   compileEventIdTemplate,
   type EventIdTemplate,
+  EventIdTemplateCache,
   eventIdOf,
 } from '../../src/rules/dispatch/event-id.js';
 
@@ -85,6 +86,20 @@ describe('eventIdOf', () => {
 
   it('never reads inherited members', () => {
     expect(eventIdOf(event({}), compiled('{{ payload.constructor.name }}'))).toBeUndefined();
+  });
+});
+
+describe('EventIdTemplateCache', () => {
+  it('compiles each source once, keeps at most max, and gives none for bad or no source', () => {
+    const cache = new EventIdTemplateCache(2);
+    const a = cache.get('{{ payload.a }}');
+    expect(a?.derive(event({ a: 'x' }))).toBe('x');
+    expect(cache.get('{{ payload.a }}')).toBe(a);
+    cache.get('{{ payload.b }}');
+    cache.get('{{ payload.c }}'); // evicts payload.a
+    expect(cache.get('{{ payload.a }}')).not.toBe(a);
+    expect(cache.get('{{ payload.a')).toBeUndefined();
+    expect(cache.get(undefined)).toBeUndefined();
   });
 });
 

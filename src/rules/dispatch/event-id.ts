@@ -6,7 +6,7 @@
  * @module
  */
 import type { ValidationIssue } from '../../errors.js';
-import type { EventIdTemplate } from '../../internal/event-id-template.js';
+import { compileEventIdTemplate, type EventIdTemplate } from '../../internal/event-id-template.js';
 import { MAX_ID_LENGTH } from '../../internal/ids.js';
 import type { IntegrationEvent } from '../../schema/runtime.js';
 
@@ -47,4 +47,32 @@ export function eventIdOf(
 ): string | undefined {
   if (typeof event.id === 'string' && event.id.length > 0) return event.id;
   return template?.derive(event);
+}
+
+/**
+ * Compiled `eventId` templates by source text, for an engine to hold: dispatch looks a
+ * trigger's template up instead of compiling it per event. Bounded: when full, the
+ * oldest entry makes room.
+ */
+export class EventIdTemplateCache {
+  private readonly compiled = new Map<string, EventIdTemplate | undefined>();
+
+  /** @param max - the most templates kept (a positive integer) */
+  constructor(private readonly max = 1000) {}
+
+  /**
+   * The compiled template of `source`; `undefined` when there is none or it does not
+   * compile (the registry refuses such templates, so only foreign stored data has them).
+   */
+  get(source: string | undefined): EventIdTemplate | undefined {
+    if (source === undefined) return undefined;
+    if (this.compiled.has(source)) return this.compiled.get(source);
+    const template = compileEventIdTemplate(source, 'eventId', []);
+    if (this.compiled.size >= this.max) {
+      const oldest = this.compiled.keys().next();
+      if (!oldest.done) this.compiled.delete(oldest.value);
+    }
+    this.compiled.set(source, template);
+    return template;
+  }
 }
