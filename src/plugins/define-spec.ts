@@ -110,6 +110,11 @@ export interface TriggerSpec<TPayload extends TSchema, TTriggerConfig extends TS
   readonly payloadSchema?: TPayload;
   /** Schema of a rule's `triggerConfig`; types `config` in `factory`. */
   readonly configSchema?: TTriggerConfig;
+  /**
+   * How to derive the event's delivery id when `event.id` is absent, for deduplication:
+   * text with `{{ path }}` placeholders read from the event, e.g. `'{{ payload.delivery_id }}'`.
+   */
+  readonly eventId?: string;
   /** Builds a filter from a rule's `triggerConfig`; absent: every event fires. */
   factory?(config: Static<TTriggerConfig>): (event: IntegrationEvent<Static<TPayload>>) => boolean;
 }

@@ -247,6 +247,7 @@ export class DefinedIntegration<
         ...(t.description === undefined ? {} : { description: t.description }),
         ...(t.payloadSchema === undefined ? {} : { payloadSchema: toJsonSchema(t.payloadSchema) }),
         ...(t.configSchema === undefined ? {} : { configSchema: toJsonSchema(t.configSchema) }),
+        ...(t.eventId === undefined ? {} : { eventId: t.eventId }),
         ...(factory === undefined
           ? {}
           : {

@@ -42,6 +42,14 @@ export const ManifestEvent = Type.Object(
     configSchemaPath: Type.Optional(
       RelativePath("JSON Schema file of a rule's triggerConfig, relative to the package"),
     ),
+    eventId: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 1024,
+        description:
+          "How to derive the event's delivery id when the event carries no id, for deduplication: text with '{{ path }}' placeholders read from the event, e.g. '{{ payload.delivery_id }}'",
+      }),
+    ),
   },
   { additionalProperties: false, ...vendor },
 );

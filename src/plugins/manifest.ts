@@ -7,6 +7,7 @@
 
 import { basename, dirname, join, resolve } from 'node:path';
 import type { ValidationIssue } from '../errors.js';
+import { compileEventIdTemplate } from '../internal/event-id-template.js';
 import { fsPromises } from '../internal/fs.js';
 import { lazy } from '../internal/lazy.js';
 import { createAjv, toIssues } from '../schema/ajv.js';
@@ -245,6 +246,10 @@ export async function readManifestPackage(
     budget,
   );
   reader.issues.push(...duplicateComponents(manifest));
+  for (const [i, e] of (manifest.events ?? []).entries()) {
+    if (e.eventId !== undefined)
+      compileEventIdTemplate(e.eventId, `events[${i}].eventId`, reader.issues);
+  }
   const schemas = await readInlineSchemas(reader, manifest, file.path);
   const components = await readComponents(reader, manifest);
   const mainPath =
@@ -350,6 +355,7 @@ async function readTriggers(
       ...(e.description === undefined ? {} : { description: e.description }),
       ...(payloadSchema === undefined ? {} : { payloadSchema }),
       ...(triggerConfig === undefined ? {} : { configSchema: triggerConfig }),
+      ...(e.eventId === undefined ? {} : { eventId: e.eventId }),
     });
   }
   return triggers;

@@ -6,6 +6,7 @@
  * @module
  */
 import { ValidationError, type ValidationIssue } from '../errors.js';
+import { compileEventIdTemplate } from '../internal/event-id-template.js';
 import { frozenJson, isObject } from '../internal/json.js';
 import { lazy } from '../internal/lazy.js';
 import { createAjv, toIssues } from '../schema/ajv.js';
@@ -191,6 +192,10 @@ function semanticIssues(def: IntegrationDefinitionData): ValidationIssue[] {
   dupes('triggers');
   dupes('conditions');
   dupes('actions');
+  (def.triggers ?? []).forEach((t, i) => {
+    if (t.eventId !== undefined)
+      compileEventIdTemplate(t.eventId, `triggers[${i}].eventId`, issues);
+  });
   const form = fieldMapIssue(def.credentialSchema);
   if (form) issues.push(form);
   return issues;

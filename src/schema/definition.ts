@@ -74,6 +74,14 @@ export const TriggerDefinition = Type.Object(
     description: Type.Optional(Description),
     payloadSchema: Type.Optional(JsonSchemaObject),
     configSchema: Type.Optional(JsonSchemaObject),
+    eventId: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 1024,
+        description:
+          "How to derive the event's delivery id when the event carries no id, for deduplication: text with '{{ path }}' placeholders read from the event, e.g. '{{ payload.delivery_id }}'",
+      }),
+    ),
   },
   { additionalProperties: false },
 );

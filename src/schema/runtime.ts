@@ -21,7 +21,12 @@ export interface IntegrationEvent<P = unknown> {
   readonly type: string;
   /** The event body. */
   readonly payload: P;
-  /** The event's own id, when the source gives one (kept in execution records). */
+  /**
+   * The provider's delivery or event id (at most 256 characters), kept in execution
+   * records and used for deduplication: a second dispatch of the same
+   * `(integrationId, id)` within the window runs nothing and answers with what the first
+   * recorded. Absent: the trigger's `eventId` template may derive one from the event.
+   */
   readonly id?: string;
   /** When it happened (ISO string); defaults to the time of dispatch. */
   readonly timestamp?: string;
