@@ -13,21 +13,11 @@ import {
 } from '../errors.js';
 import { optionsOf } from '../internal/options.js';
 import type { IntegrationEvent } from '../schema/runtime.js';
-import type { Collection } from '../storage/types.js';
-import { ActionRunner } from './action-runner.js';
 import { isFinal } from './delivery/deliverer.js';
-import { type ReplayOptions, Replays } from './delivery/replay.js';
-import { DeliveryService } from './delivery/service.js';
-import { ExecutionRecorder } from './dispatch/dispatch-record.js';
-import { Dispatcher } from './dispatch/dispatcher.js';
-import { InFlightDispatches } from './dispatch/in-flight.js';
-import { RuntimeLookup } from './dispatch/runtime-lookup.js';
-import { RuleAccess } from './engine-access.js';
-import { type RuleEngineOptions, resolveOptions } from './engine-options.js';
-import { Evaluator } from './evaluate.js';
+import type { ReplayOptions } from './delivery/replay.js';
+import type { RuleEngineOptions } from './engine-options.js';
+import { buildParts, type EngineParts, shutdownParts } from './engine-parts.js';
 import type { RuleEngineEvents } from './events.js';
-import { LogWriter } from './execution-log.js';
-import { ExecutionStore } from './history/index.js';
 import {
   assertRuleId,
   assertRuleUpdate,
@@ -38,9 +28,6 @@ import {
   workerConcurrency,
 } from './input-checks.js';
 import type { OperatorFn, OperatorOptions } from './operators.js';
-import { compileOrThrow, RuleIndex } from './rule-index.js';
-import type { CompiledRule } from './rule-shape.js';
-import { RuleValidator } from './rule-validation.js';
 import type {
   Execution,
   ExecutionLog,
@@ -73,93 +60,20 @@ export type { DispatchOptions } from './input-checks.js';
  * ```
  */
 export class RuleEngine extends EventEmitter<RuleEngineEvents> {
-  private readonly rules: Collection<Rule>;
-  private readonly store: ExecutionStore;
-  private readonly index: RuleIndex;
-  private readonly validator: RuleValidator;
-  private readonly inFlight = new InFlightDispatches();
-  private readonly actions: ActionRunner;
-  private readonly dispatcher: Dispatcher;
-  private readonly evaluator: Evaluator;
-  private readonly closeGraceMs: number;
-  private readonly unregisterChecker: () => void;
-  private readonly unregisterInstanceChecker: () => void;
-  private readonly pruneTimer: ReturnType<typeof setInterval> | undefined;
+  /** The parts this facade delegates to (engine-parts.ts). */
+  readonly #p: EngineParts;
   private closed = false;
   private closing: Promise<void> | undefined;
-  private readonly access: RuleAccess;
-  /** Durable delivery; undefined with `delivery.mode: 'inline'`. */
-  private readonly delivery: DeliveryService | undefined;
-  private readonly replays: Replays;
 
   /**
    * @throws ValidationError for invalid options
    */
   constructor(options: RuleEngineOptions) {
     super();
-    const o = resolveOptions(options);
-    const { storage, registry, config } = options;
-    this.closeGraceMs = o.closeGraceMs;
-    this.access = new RuleAccess(options.authorize, config);
-    this.rules = storage.collection<Rule>('rules', {
-      indexes: ['integrationId', 'triggerType', 'enabled'],
-    });
-    this.store = new ExecutionStore(storage, options.retention);
-    this.index = new RuleIndex({
-      rules: this.rules,
-      registry,
-      beforeLoad: () => this.store.migrate(),
-      onLoadFailed: (id, error) => this.emit('rule:load-failed', id, error),
-    });
-    this.validator = new RuleValidator(registry, config, this.index);
-    const log = new LogWriter(o.logLevel);
-    this.actions = new ActionRunner({ registry, config, log, ...o });
-    const lookup = new RuntimeLookup(registry);
-    const compile = (rule: Rule): CompiledRule => compileOrThrow(this.index, rule);
-    this.delivery =
-      options.delivery?.mode === 'inline'
-        ? undefined
-        : new DeliveryService({
-            ...o,
-            storage,
-            store: this.store,
-            actions: this.actions,
-            compile,
-            events: this,
-            delivery: options.delivery,
-          });
-    this.replays = new Replays({
-      store: this.store,
-      actions: this.actions,
-      delivery: this.delivery,
-      compile,
+    this.#p = buildParts(options, this, {
       getRule: (id) => this.getRule(id),
+      ready: () => this.ready(),
     });
-    this.dispatcher = new Dispatcher({
-      registry,
-      config,
-      events: this,
-      lookup,
-      actions: this.actions,
-      recorder: new ExecutionRecorder(this.store, this),
-      inFlight: this.inFlight,
-      log,
-      nextEpoch: () => this.index.nextEpoch(),
-      ...o,
-      delivery: this.delivery?.deliverer,
-    });
-    this.evaluator = new Evaluator(lookup, () => this.index.nextEpoch());
-    this.unregisterChecker = registry.addReferenceChecker((ref) => this.index.referencesTo(ref));
-    this.unregisterInstanceChecker = config.addReferenceChecker((id) => this.index.rulesNaming(id));
-    if (options.retention?.maxAgeMs !== undefined) {
-      this.pruneTimer = setInterval(() => {
-        // The timer is the engine's own retention, not a caller's: the hook is not asked.
-        this.ready()
-          .then(() => this.store.prune(this.index.ids()))
-          .catch(() => undefined);
-      }, options.pruneIntervalMs ?? 60_000);
-      this.pruneTimer.unref?.();
-    }
   }
 
   // ---------------------------------------------------------------- loading
@@ -170,16 +84,16 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
    * out of the index and reported with `rule:load-failed`.
    */
   ready(): Promise<void> {
-    if (this.index.loaded) return this.index.ready();
-    return this.index.ready().then(() => {
-      if (!this.closed) this.delivery?.started();
+    if (this.#p.index.loaded) return this.#p.index.ready();
+    return this.#p.index.ready().then(() => {
+      if (!this.closed) this.#p.delivery?.started();
     });
   }
 
   /** Re-reads every rule from storage (e.g. after another process changed them). */
   async reload(): Promise<void> {
     this.assertOpen();
-    await this.index.reload();
+    await this.#p.index.reload();
   }
 
   private assertOpen(): void {
@@ -200,8 +114,8 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
    */
   addOperator(name: string, fn: OperatorFn, options?: OperatorOptions): void {
     optionsOf(options, 'operator options');
-    this.index.operators.add(name, fn, options);
-    if (this.index.loaded) {
+    this.#p.index.operators.add(name, fn, options);
+    if (this.#p.index.loaded) {
       this.reload().catch(() => undefined);
     }
   }
@@ -214,7 +128,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
    */
   async validateRule(input: RuleInput): Promise<{ valid: boolean; errors: ValidationIssue[] }> {
     await this.ready();
-    const { issues } = await this.validator.checkNew(input, input?.id ?? 'rule_validation');
+    const { issues } = await this.#p.validator.checkNew(input, input?.id ?? 'rule_validation');
     return { valid: issues.length === 0, errors: issues };
   }
 
@@ -226,15 +140,15 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
    */
   async createRule(input: RuleInput, opts: { readonly actor?: string } = {}): Promise<Rule> {
     this.assertOpen();
-    await this.access.create(input, opts?.actor);
+    await this.#p.access.create(input, opts?.actor);
     await this.ready();
     const id = input?.id ?? `rule_${globalThis.crypto.randomUUID()}`;
-    const { rule: draft, issues } = await this.validator.checkNew(input, id);
+    const { rule: draft, issues } = await this.#p.validator.checkNew(input, id);
     if (issues.length > 0) throw new ValidationError(issues, 'rule');
-    return this.index.withLock(id, async () => {
+    return this.#p.index.withLock(id, async () => {
       const { revision: _r, ...doc } = draft;
-      const stored = await this.rules.insert(doc);
-      this.index.install(stored, false);
+      const stored = await this.#p.rules.insert(doc);
+      this.#p.index.install(stored, false);
       this.emit('rule:created', stored);
       return stored;
     });
@@ -252,24 +166,24 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   ): Promise<Rule> {
     this.assertOpen();
     assertRuleUpdate(id, changes, opts);
-    await this.access.rule('rule.update', id, opts?.actor);
+    await this.#p.access.rule('rule.update', id, opts?.actor);
     await this.ready();
-    return this.index.withLock(id, async () => {
+    return this.#p.index.withLock(id, async () => {
       const current = await this.getRule(id);
       if (opts.expectedRevision !== undefined && opts.expectedRevision !== current.revision) {
         // Let storage produce the standard ConflictError.
-        await this.rules.update(id, {}, { expectedRevision: opts.expectedRevision });
+        await this.#p.rules.update(id, {}, { expectedRevision: opts.expectedRevision });
       }
-      const { rule: next, issues } = await this.validator.checkChanged(id, current, changes);
+      const { rule: next, issues } = await this.#p.validator.checkChanged(id, current, changes);
       if (issues.length > 0) throw new ValidationError(issues, 'rule');
       const { id: _id, revision: _rev, ...fields } = next;
       const cleared = { description: next.description, metadata: next.metadata };
-      const stored = await this.rules.update(
+      const stored = await this.#p.rules.update(
         id,
         { ...cleared, ...fields },
         { expectedRevision: current.revision },
       );
-      this.index.install(stored, false);
+      this.#p.index.install(stored, false);
       this.emit('rule:updated', stored, current);
       return stored;
     });
@@ -280,17 +194,17 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     this.assertOpen();
     assertRuleId(id);
     optionsOf(opts, 'delete options');
-    await this.access.rule('rule.delete', id, opts?.actor);
+    await this.#p.access.rule('rule.delete', id, opts?.actor);
     await this.ready();
-    await this.index.withLock(id, async () => {
+    await this.#p.index.withLock(id, async () => {
       const current = await this.getRule(id);
-      await this.rules.delete(id);
-      this.index.uninstall(id);
+      await this.#p.rules.delete(id);
+      this.#p.index.uninstall(id);
       // Dispatches already running may still finish executions of this rule: they are
       // not recorded, and the ones already being written are removed below.
-      this.inFlight.ruleDeleted(id);
-      await this.delivery?.deliverer.forgetRule(id);
-      await this.store.deleteForRule(id);
+      this.#p.inFlight.ruleDeleted(id);
+      await this.#p.delivery?.deliverer.forgetRule(id);
+      await this.#p.store.deleteForRule(id);
       this.emit('rule:deleted', current);
     });
   }
@@ -309,8 +223,8 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   async getRule(id: string): Promise<Rule> {
     assertRuleId(id);
     await this.ready();
-    const rule = await this.rules.get(id);
-    if (!rule) throw new NotFoundError('rule', id, { suggestions: this.index.closeIds(id) });
+    const rule = await this.#p.rules.get(id);
+    if (!rule) throw new NotFoundError('rule', id, { suggestions: this.#p.index.closeIds(id) });
     return rule;
   }
 
@@ -318,7 +232,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   async getRulesByIntegration(integrationId: string): Promise<Rule[]> {
     assertRuleId(integrationId, 'integrationId', 'integration id');
     await this.ready();
-    const { items } = await this.rules.find({
+    const { items } = await this.#p.rules.find({
       where: { integrationId },
       orderBy: { field: 'createdAt' },
     });
@@ -337,7 +251,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   ): Promise<{ items: Rule[]; nextCursor?: string }> {
     const find = ruleFindQuery(query);
     await this.ready();
-    return this.rules.find(find);
+    return this.#p.rules.find(find);
   }
 
   // ---------------------------------------------------------------- history
@@ -347,26 +261,27 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     ruleId: string,
     query: ExecutionQuery = {},
   ): Promise<{ items: Execution[]; nextCursor?: string }> {
-    return this.store.listForRule(ruleId, executionQueryOf(ruleId, query));
+    return this.#p.store.listForRule(ruleId, executionQueryOf(ruleId, query));
   }
 
   /** Log entries of an execution, oldest first. @throws NotFoundError for an unknown execution */
   async getExecutionLogs(executionId: string): Promise<ExecutionLog[]> {
     assertRuleId(executionId, 'executionId', 'execution id');
-    return this.store.logsOf(executionId);
+    return this.#p.store.logsOf(executionId);
   }
 
   /** Applies retention now (age limits also run on a timer when `maxAgeMs` is set). */
   async prune(opts: { readonly actor?: string } = {}): Promise<number> {
-    await this.access.prune(opts?.actor);
+    await this.#p.access.prune(opts?.actor);
     await this.ready();
-    return this.store.prune(this.index.ids());
+    await this.#p.dedup.prune();
+    return this.#p.store.prune(this.#p.index.ids());
   }
 
   /** One execution, as stored now (unfinished ones included). @throws NotFoundError */
   async getExecution(executionId: string): Promise<Execution> {
     assertRuleId(executionId, 'executionId', 'execution id');
-    return this.store.get(executionId);
+    return this.#p.store.get(executionId);
   }
 
   /**
@@ -375,8 +290,8 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
    */
   async waitForExecution(executionId: string): Promise<Execution> {
     const now = await this.getExecution(executionId);
-    if (isFinal(now.status) || !this.delivery) return now;
-    return this.delivery.waitFor(executionId);
+    if (isFinal(now.status) || !this.#p.delivery) return now;
+    return this.#p.delivery.waitFor(executionId);
   }
 
   /**
@@ -390,9 +305,9 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     this.assertOpen();
     assertRuleId(executionId, 'executionId', 'execution id');
     const o = optionsOf(opts, 'replay options');
-    await this.access.rule('execution.replay', executionId, o.actor);
+    await this.#p.access.rule('execution.replay', executionId, o.actor);
     await this.ready();
-    return this.replays.replay(executionId, o);
+    return this.#p.replays.replay(executionId, o);
   }
 
   /**
@@ -403,15 +318,15 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   async startWorker(opts: { readonly concurrency?: number } = {}): Promise<void> {
     this.assertOpen();
     const o = optionsOf(opts, 'worker options');
-    const concurrency = workerConcurrency(o.concurrency, this.actions.maxConcurrent);
-    if (!this.delivery) {
+    const concurrency = workerConcurrency(o.concurrency, this.#p.actions.maxConcurrent);
+    if (!this.#p.delivery) {
       throw new ValidationError(
         [{ path: 'delivery.mode', message: "is 'inline': there is no queue to work on" }],
         'startWorker',
       );
     }
     await this.ready();
-    this.delivery.startWorker(concurrency);
+    this.#p.delivery.startWorker(concurrency);
   }
 
   // ---------------------------------------------------------------- events
@@ -426,18 +341,18 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
    */
   async dispatch(event: IntegrationEvent, opts?: DispatchOptions): Promise<Execution[]> {
     this.assertOpen();
-    this.dispatcher.checkEvent(event);
+    this.#p.dispatcher.checkEvent(event);
     const wait = dispatchWait(opts);
-    await this.access.dispatch(event);
-    if (!this.index.loaded) await this.ready();
-    const bucket = this.index.bucket(event.integrationId, event.type);
+    await this.#p.access.dispatch(event);
+    if (!this.#p.index.loaded) await this.ready();
+    const bucket = this.#p.index.bucket(event.integrationId, event.type);
     if (!bucket || bucket.length === 0) return [];
-    const task = this.dispatcher.dispatch(event, bucket, wait);
-    this.inFlight.add(task);
+    const task = this.#p.dispatcher.dispatch(event, bucket, wait);
+    this.#p.inFlight.add(task);
     try {
       return await task;
     } finally {
-      this.inFlight.remove(task);
+      this.#p.inFlight.remove(task);
     }
   }
 
@@ -448,11 +363,11 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
    */
   async evaluate(event: IntegrationEvent): Promise<RuleEvaluation[]> {
     this.assertOpen();
-    this.dispatcher.checkEvent(event);
-    if (!this.index.loaded) await this.ready();
-    const bucket = this.index.bucket(event.integrationId, event.type);
+    this.#p.dispatcher.checkEvent(event);
+    if (!this.#p.index.loaded) await this.ready();
+    const bucket = this.#p.index.bucket(event.integrationId, event.type);
     if (!bucket || bucket.length === 0) return [];
-    return this.evaluator.evaluate(event, bucket, this.index.isAsync(bucket));
+    return this.#p.evaluator.evaluate(event, bucket, this.#p.index.isAsync(bucket));
   }
 
   // ---------------------------------------------------------------- shutdown
@@ -463,33 +378,13 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
    * for them to be recorded. Does not close the storage.
    */
   close(opts: { graceMs?: number } = {}): Promise<void> {
-    this.closing ??= this.shutdown(opts.graceMs ?? this.closeGraceMs);
+    this.closing ??= this.shutdown(opts.graceMs ?? this.#p.closeGraceMs);
     return this.closing;
   }
 
   private async shutdown(grace: number): Promise<void> {
     this.closed = true;
-    if (this.pruneTimer) clearInterval(this.pruneTimer);
-    this.unregisterChecker();
-    this.unregisterInstanceChecker();
-    // Running dispatches and worker jobs get the grace period, then their actions are aborted.
-    const running = Promise.allSettled([this.inFlight.settled(), this.delivery?.stopWorker()]);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = await Promise.race([
-      running.then(() => false),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(true), grace);
-      }),
-    ]);
-    clearTimeout(timer);
-    if (late) {
-      const reason = new StorageClosedError('RuleEngine closed while the action was running');
-      this.actions.shutdown.abort(reason);
-      // Interrupted durable executions stay unfinished: their dispatches get them as stored.
-      await this.delivery?.deliverer.waiters.close();
-      await running;
-    }
-    await this.delivery?.close();
+    await shutdownParts(this.#p, grace);
   }
 
   /** Same as {@link RuleEngine.close}, for `await using`. */

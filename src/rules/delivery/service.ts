@@ -59,6 +59,12 @@ export interface DeliveryOptions {
    * storage for executions finished elsewhere, in ms. Default 1 000.
    */
   readonly pollIntervalMs?: number;
+  /**
+   * How long an event id is remembered, in ms: a second dispatch of the same
+   * `(integrationId, id)` within it runs nothing and answers with the first one's
+   * executions. Default 86 400 000 (24 hours). Applies to both modes.
+   */
+  readonly dedupWindowMs?: number;
 }
 
 /** What a {@link DeliveryService} works with. */
@@ -94,6 +100,7 @@ export function deliveryIssues(
     issues,
     optionalIntegerIssue('delivery.leaseMs', d.leaseMs),
     optionalIntegerIssue('delivery.pollIntervalMs', d.pollIntervalMs),
+    optionalIntegerIssue('delivery.dedupWindowMs', d.dedupWindowMs),
   );
 }
 

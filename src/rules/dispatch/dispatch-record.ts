@@ -116,6 +116,8 @@ export class DispatchRecord {
   private open = true;
   /** Places still empty in the batch. */
   private empty = 0;
+  /** Executions recorded outside the batch, once stored (durable ones, before they finish). */
+  private readonly stored: Promise<unknown>[] = [];
 
   constructor(
     private readonly recorder: ExecutionRecorder,
@@ -167,6 +169,11 @@ export class DispatchRecord {
     this.waiting.push(start().then((done) => this.fill(pos, slot, done)));
   }
 
+  /** Notes when an execution recorded outside the batch is stored. */
+  storedBy(recorded: Promise<unknown>): void {
+    this.stored.push(recorded.catch(() => undefined));
+  }
+
   /** Puts a finished execution in its place, or records it on its own when the record is written. */
   private fill(pos: number, slot: number, done: Finished | Delegated | undefined): void {
     if (done && 'own' in done) {
@@ -192,11 +199,16 @@ export class DispatchRecord {
       const recorded = this.recorder.finish(done.exec, done.logs, this.stale);
       recorded.catch(() => undefined); // observed with the other slots
       this.slots[slot] = recorded;
+      this.storedBy(recorded);
     }
   }
 
-  /** Writes the record, waits for the executions recorded on their own, and returns all, in order. */
-  async flush(): Promise<Execution[]> {
+  /**
+   * Writes the record, waits for the executions recorded on their own, and returns all, in
+   * order. `onRecorded` runs once every execution is stored (durable ones before their
+   * actions finish).
+   */
+  async flush(onRecorded?: () => Promise<void>): Promise<Execution[]> {
     const { batch, slots, waiting } = this;
     let all: Promise<unknown> | undefined;
     if (waiting.length > 0) {
@@ -211,7 +223,12 @@ export class DispatchRecord {
     if (this.empty > 0) dropPending(batch, slots);
     const recorded =
       batch.entries.length > 0 ? await this.recorder.finishDispatch(batch, this.stale) : [];
+
     if (all) await all;
+    if (onRecorded) {
+      await Promise.all(this.stored);
+      await onRecorded();
+    }
     // Executions recorded on their own (only when some awaited something).
     const own =
       waiting.length > 0

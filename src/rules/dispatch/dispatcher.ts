@@ -21,7 +21,9 @@ import { type LogEntry, suffix } from '../history/index.js';
 import type { ConfigPort, RegistryPort, RuleEventsPort } from '../ports.js';
 import type { CompiledRule } from '../rule-shape.js';
 import type { Execution } from '../types.js';
+import type { Deduplicator, FirstClaim } from './dedup.js';
 import { DispatchRecord, type ExecutionRecorder, NO_LOGS } from './dispatch-record.js';
+import { checkEventId, EventIdTemplateCache, eventIdOf } from './event-id.js';
 import { type Delegated, type ExecutionDraft, type Finished, seal } from './execution-draft.js';
 import type { InFlightDispatches } from './in-flight.js';
 import { failedEntry, firstFailing, type MatchCondition } from './match-failures.js';
@@ -52,6 +54,10 @@ export interface DispatcherOptions {
   readonly maxEventBytes: number;
   /** Runs executions with actions durably; undefined: inline (in memory). */
   readonly delivery: Deliverer | undefined;
+  /** Claims event ids, so a redelivered event runs nothing. */
+  readonly dedup: Deduplicator;
+  /** Reads recorded executions, to answer a duplicate with the first delivery's. */
+  readonly recorded: (executionId: string) => Promise<Execution | undefined>;
 }
 
 /** Ids of one dispatch's executions: `<base>.<n>`, n counting up. */
@@ -99,6 +105,8 @@ export function checkEvent(event: IntegrationEvent, maxEventBytes: number): void
       issues.push({ path: field, message: `must be at most ${MAX_ID_LENGTH} characters` });
     }
   }
+  const idIssue = checkEventId(event);
+  if (idIssue) issues.push(idIssue);
   if (issues.length > 0) throw new ValidationError(issues, 'event');
   const bytes = jsonBytesUpTo(event, maxEventBytes);
   if (bytes === CYCLIC) {
@@ -128,6 +136,7 @@ export class Dispatcher {
    * writing one store (128 random bits per engine).
    */
   private readonly ids = new OrderedIds('ex_', '_');
+  private readonly templates = new EventIdTemplateCache();
 
   constructor(options: DispatcherOptions) {
     this.o = options;
@@ -155,9 +164,41 @@ export class Dispatcher {
     ]);
     if (!enabled || !rt?.trigger) return [];
     this.validatePayload(event, rt);
-    const run = this.begin(event, rt, wait);
+    const ms = Date.now();
+    const id = this.ids.next(ms);
+    const eventId = eventIdOf(event, this.templates.get(rt.trigger.eventId));
+    if (eventId === undefined) return this.run(this.begin(event, rt, wait, id, ms), bucket);
+    const claim = await this.o.dedup.claim(event.integrationId, eventId, id);
+    if (!claim.first) return this.duplicates(claim.executionIds);
+    try {
+      return await this.run(this.begin(event, rt, wait, id, ms), bucket, claim);
+    } catch (e) {
+      await claim.abandon().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** Runs the bucket's rules; a claimed event id is completed once the executions are recorded. */
+  private run(
+    run: DispatchRun,
+    bucket: readonly CompiledRule[],
+    claim?: FirstClaim,
+  ): Promise<Execution[]> {
     for (const cr of bucket.slice()) this.step(run, cr);
-    return run.record.flush();
+    if (!claim) return run.record.flush();
+    const ids: string[] = [];
+    for (let n = 0; n < run.ids.n; n++) ids.push(run.ids.base + suffix(n));
+    return run.record.flush(async () => {
+      await claim.complete(ids);
+    });
+  }
+
+  /** The answer to a duplicate event: the first delivery's executions, as recorded now. */
+  private async duplicates(executionIds: readonly string[]): Promise<Execution[]> {
+    const found = await Promise.all(executionIds.map((x) => this.o.recorded(x)));
+    const out: Execution[] = [];
+    for (const e of found) if (e) out.push(Object.freeze({ ...e, duplicate: true as const }));
+    return out;
   }
 
   private validatePayload(event: IntegrationEvent, rt: DispatchRuntime): void {
@@ -173,14 +214,19 @@ export class Dispatcher {
       );
   }
 
-  private begin(event: IntegrationEvent, rt: DispatchRuntime, wait: boolean): DispatchRun {
-    const ms = Date.now();
+  private begin(
+    event: IntegrationEvent,
+    rt: DispatchRuntime,
+    wait: boolean,
+    id: string,
+    ms: number,
+  ): DispatchRun {
     const now = isoAt(ms);
     // One frozen copy of the event serves every execution this dispatch records: storage
     // shares it instead of copying it once per rule.
     const triggerData = frozenJson(event, 'event');
     // Executions are numbered within the dispatch: `<dispatch id>.<n>`.
-    const ids: DispatchIds = { base: this.ids.next(ms), n: 0 };
+    const ids: DispatchIds = { base: id, n: 0 };
     const scope: DispatchScope = { actions: new Map(), instances: new Map(), enabled: new Map() };
     this.o.nextEpoch();
     const record = new DispatchRecord(
@@ -311,6 +357,7 @@ export class Dispatcher {
       return this.o.actions.runAll(cr, run.event, draft, logs, run.scope);
     }
     const begun = delivery.begin(cr, draft, logs);
+    run.record.storedBy(begun.recorded);
     return Promise.resolve({ own: run.wait ? begun.finished() : begun.recorded });
   }
 
