@@ -125,16 +125,18 @@ async function closeStopsConsumers(queue: ExecutionQueue, ctx: QueueSuiteContext
   const { expect, wait } = ctx;
   const p = idPrefix();
   const hold = gate();
+  let started = 0;
   let finished = 0;
   queue.consume(
     async () => {
+      started++;
       await hold.wait;
       finished++;
     },
     { concurrency: 1 },
   );
   await queue.enqueue({ id: `${p}-a`, executionId: 'e' });
-  await sleep(300);
+  await waitFor(() => started === 1, 'the running handler', wait);
   const closing = queue.close();
   hold.open();
   await closing;
