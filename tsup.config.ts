@@ -6,6 +6,8 @@ export default defineConfig({
     manifest: 'src/manifest.ts',
     migrations: 'src/migrations.ts',
     oauth2: 'src/oauth2.ts',
+    'queue/index': 'src/queue/index.ts',
+    'queue/bullmq': 'src/queue/bullmq.ts',
     'storage/json-file': 'src/storage/json-file/index.ts',
     'storage/postgres': 'src/storage/postgres/index.ts',
     'testing/index': 'src/testing/index.ts',

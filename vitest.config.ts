@@ -11,6 +11,8 @@ export default defineConfig({
       { find: /^plugboard\/manifest$/, replacement: src('manifest.ts') },
       { find: /^plugboard\/migrations$/, replacement: src('migrations.ts') },
       { find: /^plugboard\/oauth2$/, replacement: src('oauth2.ts') },
+      { find: /^plugboard\/queue$/, replacement: src('queue/index.ts') },
+      { find: /^plugboard\/queue\/bullmq$/, replacement: src('queue/bullmq.ts') },
       { find: /^plugboard\/storage\/json-file$/, replacement: src('storage/json-file/index.ts') },
       { find: /^plugboard\/storage\/postgres$/, replacement: src('storage/postgres/index.ts') },
       { find: /^plugboard\/testing$/, replacement: src('testing/index.ts') },

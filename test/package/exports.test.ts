@@ -36,6 +36,8 @@ async function ensureBuilt(): Promise<void> {
     'dist/migrations.js',
     'dist/oauth2.js',
     'dist/storage/json-file.js',
+    'dist/queue/index.js',
+    'dist/queue/bullmq.js',
     'dist/testing/index.js',
   ];
   let oldestOutput = Number.POSITIVE_INFINITY;
@@ -93,6 +95,7 @@ import { MANIFEST_SCHEMA_ID } from 'plugboard/manifest';
 import { runMigrations } from 'plugboard/migrations';
 import { createPkcePair } from 'plugboard/oauth2';
 import { JsonFileStorage } from 'plugboard/storage/json-file';
+import { StorageQueue } from 'plugboard/queue';
 import { runStorageAdapterSuite } from 'plugboard/testing';
 
 const memory = new MemoryStorage();
@@ -133,8 +136,14 @@ for (const t of tests) {
     failed.push(\`\${t.name}: \${e.message}\`);
   }
 }
+const queue = new StorageQueue(memory, { pollIntervalMs: 20 });
+const handled = await new Promise((resolve) => {
+  queue.consume(async (job) => resolve(job.executionId), { concurrency: 1 });
+  void queue.enqueue({ id: 'exe_1:1', executionId: 'exe_1' });
+});
+await queue.close();
 const migrated = await runMigrations(memory, [{ id: 'm1', up: async () => {} }]);
-const subpaths = [migrated.applied, createPkcePair().codeChallengeMethod, MANIFEST_SCHEMA_ID.endsWith('.json')];
+const subpaths = [handled, migrated.applied, createPkcePair().codeChallengeMethod, MANIFEST_SCHEMA_ID.endsWith('.json')];
 console.log(JSON.stringify({ memoryDoc, fileDoc, locked, tests: tests.length, failed, subpaths }));
 `;
 
@@ -176,7 +185,7 @@ describe('packed package', () => {
     expect(result.locked).toBe(true);
     expect(result.tests).toBeGreaterThan(20);
     expect(result.failed).toEqual([]);
-    expect(result.subpaths).toEqual([['m1'], 'S256', true]);
+    expect(result.subpaths).toEqual(['exe_1', ['m1'], 'S256', true]);
 
     // The JSON-file adapter (and its node:fs use) stays on its own subpath: no module the
     // root entry loads contains it.
@@ -189,6 +198,13 @@ describe('packed package', () => {
     // Importing the root entry loads no file system module (plugin packages load it lazily).
     const rootStatic = await bareImports(join(installed, 'index.js'), new Set(), false);
     expect([...rootStatic].filter((s) => /^(node:)?fs(\/promises)?$/.test(s))).toEqual([]);
+    // BullMQ (an optional peer dependency) is loaded by plugboard/queue/bullmq only.
+    const redisDeps = (specs: Set<string>): string[] =>
+      [...specs].filter((s) => /^(bullmq|ioredis)$/.test(s));
+    for (const entry of ['index.js', 'queue/index.js', 'testing/index.js']) {
+      expect(redisDeps(await bareImports(join(installed, entry))), entry).toEqual([]);
+    }
+    expect(redisDeps(await bareImports(join(installed, 'queue/bullmq.js')))).toEqual(['bullmq']);
     const fileImports = await bareImports(join(installed, 'storage/json-file.js'));
     expect([...fileImports].some((s) => /^(node:)?fs\/promises$/.test(s))).toBe(true);
   }, 240_000);

@@ -19,6 +19,8 @@ const entries: Readonly<Record<string, string>> = {
   'plugboard/manifest': 'src/manifest.ts',
   'plugboard/migrations': 'src/migrations.ts',
   'plugboard/oauth2': 'src/oauth2.ts',
+  'plugboard/queue': 'src/queue/index.ts',
+  'plugboard/queue/bullmq': 'src/queue/bullmq.ts',
   'plugboard/storage/json-file': 'src/storage/json-file/index.ts',
   'plugboard/storage/postgres': 'src/storage/postgres/index.ts',
   'plugboard/testing': 'src/testing/index.ts',

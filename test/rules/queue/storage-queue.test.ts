@@ -112,8 +112,8 @@ describe('StorageQueue', () => {
 
   it('extends the lease of a handler running longer than the lease', async () => {
     const storage = track(new MemoryStorage());
-    const a = new StorageQueue(storage, { ...fast, leaseMs: 200 });
-    const b = new StorageQueue(storage, { ...fast, leaseMs: 200 });
+    const a = new StorageQueue(storage, { ...fast, leaseMs: 400 });
+    const b = new StorageQueue(storage, { ...fast, leaseMs: 400 });
     const runs: string[] = [];
     let release = (): void => {};
     const held = new Promise<void>((r) => {
@@ -134,7 +134,8 @@ describe('StorageQueue', () => {
       },
       { concurrency: 1 },
     );
-    await new Promise((r) => setTimeout(r, 1000));
+    // Three lease lengths: without extension, b would have taken the job.
+    await new Promise((r) => setTimeout(r, 1200));
     expect(runs).toEqual(['a:long']);
     release();
     await first.stop();

@@ -1,0 +1,16 @@
+/**
+ * Execution queues (`plugboard/queue`): the {@link ExecutionQueue} contract that carries
+ * durable executions between processes, and `StorageQueue`, the embedded implementation
+ * over a `StorageAdapter`. The Redis one, `BullMQQueue`, is in `plugboard/queue/bullmq`.
+ *
+ * @module
+ */
+export { StorageQueue, type StorageQueueOptions } from '../rules/queue/storage-queue.js';
+export type {
+  ConsumeOptions,
+  EnqueueOptions,
+  ExecutionJob,
+  ExecutionQueue,
+  JobHandler,
+  QueueConsumer,
+} from '../rules/queue/types.js';
