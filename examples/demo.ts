@@ -319,7 +319,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       rows.push([
         names.get(x.ruleId) ?? x.ruleId,
         event,
-        x.conditionsMet ? green('yes') : yellow('no'),
+        !x.triggered ? dim('not triggered') : x.conditionsMet ? green('yes') : yellow('no'),
         actions,
         `${ms} ms`,
       ]);

@@ -27,6 +27,9 @@ import type { CompiledRule } from './rule-shape.js';
 import { RuleValidator } from './rule-validation.js';
 import type { Rule } from './types.js';
 
+/** The indexed fields of `rules`. */
+const RULE_INDEXES = ['integrationId', 'triggerType', 'enabled'];
+
 /** Everything a `RuleEngine` delegates to. */
 export interface EngineParts {
   readonly rules: Collection<Rule>;
@@ -65,9 +68,7 @@ export function buildParts(
 ): EngineParts {
   const o = resolveOptions(options);
   const { storage, registry, config } = options;
-  const rules = storage.collection<Rule>('rules', {
-    indexes: ['integrationId', 'triggerType', 'enabled'],
-  });
+  const rules = storage.collection<Rule>('rules', { indexes: RULE_INDEXES });
   const store = new ExecutionStore(storage, options.retention);
   const index = new RuleIndex({
     rules,
@@ -79,7 +80,7 @@ export function buildParts(
   const actions = new ActionRunner({ registry, config, log, ...o });
   const lookup = new RuntimeLookup(registry);
   const windowMs = options.delivery?.dedupWindowMs;
-  const dedup = new Deduplicator(storage, windowMs !== undefined ? { windowMs } : {});
+  const dedup = new Deduplicator(storage, windowMs === undefined ? {} : { windowMs });
   const compile = (rule: Rule): CompiledRule => compileOrThrow(index, rule);
   const d = options.delivery;
   const delivery =
@@ -102,19 +103,7 @@ export function buildParts(
     dedup,
     recorded: (id) => store.get(id).catch(() => undefined),
   });
-  const unregister = [
-    registry.addReferenceChecker((ref) => index.referencesTo(ref)),
-    config.addReferenceChecker((id) => index.rulesNaming(id)),
-  ];
-  // The timer is the engine's own retention, not a caller's: the hook is not asked.
-  const pruneTimer = setInterval(() => {
-    const ageLimited = options.retention?.maxAgeMs !== undefined;
-    facade
-      .ready()
-      .then(() => Promise.all([dedup.prune(), ageLimited && store.prune(index.ids())]))
-      .catch(() => undefined);
-  }, options.pruneIntervalMs ?? 60_000);
-  pruneTimer.unref?.();
+  const detach = attach(options, index, store, dedup, facade);
   return {
     rules,
     store,
@@ -129,10 +118,38 @@ export function buildParts(
     replays: new Replays({ store, actions, delivery, compile, getRule: facade.getRule }),
     dedup,
     closeGraceMs: o.closeGraceMs,
-    detach: () => {
-      clearInterval(pruneTimer);
-      for (const undo of unregister) undo();
-    },
+    detach,
+  };
+}
+
+/**
+ * Registers the engine's reference checkers with the registry and the config, and starts
+ * the pruning timer (event ids always, history when `maxAgeMs` is set). Resolves with
+ * the function that undoes both.
+ */
+function attach(
+  options: RuleEngineOptions,
+  index: RuleIndex,
+  store: ExecutionStore,
+  dedup: Deduplicator,
+  facade: Facade,
+): () => void {
+  const unregister = [
+    options.registry.addReferenceChecker((ref) => index.referencesTo(ref)),
+    options.config.addReferenceChecker((id) => index.rulesNaming(id)),
+  ];
+  // The timer is the engine's own retention, not a caller's: the hook is not asked.
+  const ageLimited = options.retention?.maxAgeMs !== undefined;
+  const pruneTimer = setInterval(() => {
+    facade
+      .ready()
+      .then(() => Promise.all([dedup.prune(), ageLimited && store.prune(index.ids())]))
+      .catch(() => undefined);
+  }, options.pruneIntervalMs ?? 60_000);
+  pruneTimer.unref?.();
+  return () => {
+    clearInterval(pruneTimer);
+    for (const undo of unregister) undo();
   };
 }
 

@@ -264,6 +264,8 @@ export interface CompiledRule {
   readonly actions: readonly CompiledAction[];
   /** The stored entry of an execution whose conditions held (no actions; built on demand). */
   met?: DecidedEntry;
+  /** The stored entry of an execution whose trigger filter rejected the event (built on demand). */
+  notTriggered?: DecidedEntry;
   /** `{ id, type }` of the actions, built once for explanations. */
   actionList?: readonly { readonly id: string; readonly type: string }[];
   /** Trigger factory the filter was built from, and the filter. */

@@ -223,7 +223,11 @@ export interface Execution {
   readonly integrationId: string;
   /** The trigger type of the event. */
   readonly triggerType: string;
-  /** Always true for recorded executions: only rules whose trigger fired are recorded. */
+  /**
+   * False when the rule's trigger filter (its `triggerConfig`) rejected the event: the
+   * conditions did not run. Such executions are recorded like unmet conditions, when
+   * `recordUnmatched` is on.
+   */
   readonly triggered: boolean;
   /** Whether every condition held. */
   readonly conditionsMet: boolean;

@@ -22,7 +22,8 @@ describe('npm run demo (examples/demo.ts)', () => {
 
     const byRule = (id: string) => result.executions.filter((x) => x.execution.ruleId === id);
     // Large charges: every recorded one met its conditions and posted to Slack.
-    const big = byRule('big-charges-to-slack');
+    // (Charges under the rule's trigger threshold are recorded as not triggered.)
+    const big = byRule('big-charges-to-slack').filter((x) => x.execution.triggered);
     expect(big.length).toBeGreaterThan(0);
     expect(big.every((x) => x.execution.conditionsMet && x.execution.successful)).toBe(true);
     // Paid invoices become Xero invoices.

@@ -325,9 +325,24 @@ describe.each(ADAPTERS)('RuleEngine with %s storage', (kind) => {
     });
 
     it('filters with the trigger factory and triggerConfig, and validates payloads', async () => {
-      await w.engine.createRule(bigOrderRule({ triggerConfig: { minAmount: 1000 } }) as RuleInput);
-      expect(await w.engine.dispatch(orderEvent({ id: 'o1', amount: 500 }))).toEqual([]);
-      expect(await w.engine.dispatch(orderEvent({ id: 'o2', amount: 1500 }))).toHaveLength(1);
+      const rule = await w.engine.createRule(
+        bigOrderRule({ triggerConfig: { minAmount: 1000 } }) as RuleInput,
+      );
+      // Rejected by the trigger filter: recorded as not triggered (recordUnmatched is on).
+      const [rejected] = await w.engine.dispatch(orderEvent({ id: 'o1', amount: 500 }));
+      expect(rejected).toMatchObject({
+        triggered: false,
+        conditionsMet: false,
+        successful: true,
+        status: 'succeeded',
+      });
+      expect(rejected?.resultData).toBeUndefined();
+      expect((await w.engine.getRuleExecutions(rule.id)).items).toEqual([rejected]);
+      const quiet = w.newEngine({ recordUnmatched: false });
+      expect(await quiet.dispatch(orderEvent({ id: 'o1b', amount: 500 }))).toEqual([]);
+      await quiet.close();
+      const [fired] = await w.engine.dispatch(orderEvent({ id: 'o2', amount: 1500 }));
+      expect(fired).toMatchObject({ triggered: true, conditionsMet: true, status: 'succeeded' });
       const e = await rejection(w.engine.dispatch(orderEvent({ id: 'o3', amount: 'lots' })));
       expect(isPlugboardError(e, 'VALIDATION_FAILED')).toBe(true);
       expect(e.message).toContain('payload.amount');

@@ -256,7 +256,10 @@ export class Dispatcher {
       this.filterFailed(run, cr, e);
       return;
     }
-    if (!fired) return;
+    if (!fired) {
+      if (this.o.recordUnmatched) this.notTriggered(run, cr);
+      return;
+    }
     let failed: MatchCondition | undefined;
     let at: CompiledMatch | undefined;
     let thrown: Thrown | undefined;
@@ -275,6 +278,29 @@ export class Dispatcher {
       return;
     }
     this.decide(run, cr, failed, at, thrown);
+  }
+
+  /** Records that the rule's trigger filter rejected the event (one shared entry per revision). */
+  private notTriggered(run: DispatchRun, cr: CompiledRule): void {
+    if (cr.notTriggered?.ruleRevision !== cr.rule.revision) {
+      cr.notTriggered = shareFrozen({
+        ruleRevision: cr.rule.revision,
+        conditionsMet: false,
+        triggered: false,
+      });
+    }
+    const logs = this.o.log.debug ? [] : NO_LOGS;
+    if (logs !== NO_LOGS) {
+      this.o.log.add(
+        logs,
+        'debug',
+        'trigger',
+        'trigger filter rejected the event',
+        undefined,
+        run.event.type,
+      );
+    }
+    run.record.settle(cr.rule.id, this.startExecution(run, cr), cr.notTriggered, logs);
   }
 
   private filterFailed(run: DispatchRun, cr: CompiledRule, e: unknown): void {

@@ -41,6 +41,8 @@ export interface DecidedEntry {
   readonly conditionsMet: boolean;
   /** Where the conditions failed, without `actual` (read again from the stored event). */
   readonly failedCondition?: Omit<ConditionFailure, 'actual'>;
+  /** False when the rule's trigger filter rejected the event (its conditions never ran). */
+  readonly triggered?: false;
 }
 
 /** An entry of a record: a full execution, or a decided one of a dispatch's record. */
@@ -144,7 +146,7 @@ export function expand(doc: RecordDocument, i: number): Execution {
     ruleRevision: e.ruleRevision,
     integrationId: doc.integrationId!,
     triggerType: doc.triggerType!,
-    triggered: true,
+    triggered: e.triggered ?? true,
     conditionsMet: e.conditionsMet,
     successful: true,
     status: 'succeeded',
