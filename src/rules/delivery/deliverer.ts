@@ -97,7 +97,13 @@ export class Deliverer {
    * Writes a new durable execution (its work state, then its record) and starts it: here
    * when `local`, else on the queue.
    */
-  begin(cr: CompiledRule, draft: ExecutionDraft, logs: LogEntry[], replayOf?: string): Begun {
+  begin(
+    cr: CompiledRule,
+    draft: ExecutionDraft,
+    logs: LogEntry[],
+    scope: DispatchScope = newScope(),
+  ): Begun {
+    const replayOf = draft.replayOf;
     const event = draft.triggerData as IntegrationEvent;
     const { local } = this.o;
     const now = Date.now();

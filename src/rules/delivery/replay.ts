@@ -100,7 +100,7 @@ export class Replays {
     };
     const { delivery } = this.o;
     if (delivery) {
-      const begun = delivery.begin(cr, draft, old.id);
+      const begun = delivery.begin(cr, draft);
       return opts.wait === false ? begun.recorded : begun.finished();
     }
     const scope = { actions: new Map(), instances: new Map(), enabled: new Map() };

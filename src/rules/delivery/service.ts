@@ -174,8 +174,8 @@ export class DeliveryService {
   }
 
   /** Begins a durable execution of `cr` from `draft` (see `Deliverer.begin`). */
-  begin(cr: CompiledRule, draft: ExecutionDraft, replayOf?: string): Begun {
-    return this.deliverer.begin(cr, draft, [], replayOf);
+  begin(cr: CompiledRule, draft: ExecutionDraft): Begun {
+    return this.deliverer.begin(cr, draft, []);
   }
 
   /** Resolves once execution `id` is final. */

@@ -382,7 +382,7 @@ export class Dispatcher {
     if (!delivery || run.record.isStale(cr.rule.id)) {
       return this.o.actions.runAll(cr, run.event, draft, logs, run.scope);
     }
-    const begun = delivery.begin(cr, draft, logs);
+    const begun = delivery.begin(cr, draft, logs, run.scope);
     run.record.storedBy(begun.recorded);
     return Promise.resolve({ own: run.wait ? begun.finished() : begun.recorded });
   }
