@@ -118,6 +118,7 @@ export type {
   ConditionFailure,
   Execution,
   ExecutionComponent,
+  ExecutionListQuery,
   ExecutionLog,
   ExecutionQuery,
   ExplainedCondition,

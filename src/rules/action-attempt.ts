@@ -11,7 +11,12 @@ import { type Semaphore, type Shutdown, withTimeout } from '../internal/async.js
 import { errorMessage } from '../internal/error-message.js';
 import type { RegisteredAction } from '../schema/runtime.js';
 import { type ActionCall, RunContext } from './action-call.js';
-import { type AttemptFailure, backoffDelay, classifyFailure } from './action-failure.js';
+import {
+  type AttemptFailure,
+  backoffDelay,
+  causeChain,
+  classifyFailure,
+} from './action-failure.js';
 import { type LogWriter, scrubbedJson, toJson } from './execution-log.js';
 import type { LogEntry } from './history/index.js';
 import type { ConfigPort } from './ports.js';
@@ -78,10 +83,11 @@ export class Attempts {
     } catch (e) {
       const lastError = call.secrets ? scrub(errorMessage(e), call.secrets) : errorMessage(e);
       const failure = classifyFailure(e, Date.now());
+      const cause = causeChain(e, (t) => (call.secrets ? scrub(t, call.secrets) : t));
       const closing = this.o.shutdown.signal.aborted;
       if (closing && durable) return { kind: 'interrupted' };
       const fail = (): Promise<ActionResult> =>
-        this.finalFailure(call, attempt, failure, lastError);
+        this.finalFailure(call, attempt, failure, lastError, cause);
       const delayMs = closing ? undefined : this.retryDelay(call, attempt, failure, lastError);
       if (delayMs === undefined) return { kind: 'result', result: await fail() };
       return { kind: 'retry', delayMs, fail };
@@ -153,6 +159,7 @@ export class Attempts {
     attempts: number,
     failure: AttemptFailure,
     lastError: string,
+    cause?: ActionResult['cause'],
   ): Promise<ActionResult> {
     if (failure.kind === 'auth') await this.authFailed(call, lastError);
     const { action } = call.ca;
@@ -166,6 +173,7 @@ export class Attempts {
     return failedResult(this.o.log, ca, logs, started, error, attempts, {
       instanceId: instance.instanceId,
       failureKind: failure.kind,
+      ...(cause ? { cause } : {}),
     });
   }
 
@@ -243,7 +251,7 @@ export function failedResult(
   started: number,
   error: string,
   attempts: number,
-  more: { instanceId?: string; failureKind?: ActionResult['failureKind'] } = {},
+  more: Pick<ActionResult, 'instanceId' | 'failureKind' | 'cause'> = {},
 ): ActionResult {
   const { action } = ca;
   log.add(logs, 'error', 'action', error, undefined, action.id);
@@ -258,6 +266,7 @@ export function failedResult(
   };
   if (more.instanceId !== undefined) r.instanceId = more.instanceId;
   if (more.failureKind !== undefined) r.failureKind = more.failureKind;
+  if (more.cause !== undefined) r.cause = more.cause;
   return Object.freeze(r);
 }
 

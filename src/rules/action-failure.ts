@@ -7,7 +7,8 @@
  * @module
  */
 import { type ActionError, isPlugboardError } from '../errors.js';
-import type { RetryPolicy } from './types.js';
+import { errorField, errorMessage } from '../internal/error-message.js';
+import type { ActionResult, RetryPolicy } from './types.js';
 
 /** The kind of a failed attempt, and the wait the failure asked for. */
 export interface AttemptFailure {
@@ -21,6 +22,49 @@ function field(v: unknown, key: string): unknown {
   return (typeof v === 'object' && v !== null) || typeof v === 'function'
     ? (v as Record<string, unknown>)[key]
     : undefined;
+}
+
+/** How deep {@link causeChain} follows `cause`. */
+const MAX_CAUSE_DEPTH = 5;
+
+/** One link of {@link ActionResult.cause}. */
+type CauseLink = NonNullable<ActionResult['cause']>[number];
+
+/**
+ * What a handler threw and its `cause` chain, outermost first (at most 5 deep), with
+ * messages and codes passed through `redact` (the scrubbing of the call's secrets).
+ * Undefined when the error says nothing beyond its message: no cause, code or status.
+ */
+export function causeChain(
+  error: unknown,
+  redact: (text: string) => string,
+): readonly CauseLink[] | undefined {
+  const chain: CauseLink[] = [];
+  let telling = false;
+  let e = error;
+  for (let depth = 0; depth < MAX_CAUSE_DEPTH && e !== undefined && e !== null; depth++) {
+    const link: { -readonly [K in keyof CauseLink]: CauseLink[K] } = {
+      message: redact(errorMessage(e)),
+    };
+    const code = errorField(e, 'code');
+    if (typeof code === 'string' && code.length > 0) link.code = redact(code);
+    let status: number | undefined;
+    try {
+      status = statusOf(e);
+    } catch {
+      // A getter that throws: no status.
+    }
+    if (status !== undefined) link.status = status;
+    const name = errorField(e, 'name');
+    if (typeof name === 'string' && name.length > 0) link.name = name;
+    if (link.code !== undefined || link.status !== undefined) telling = true;
+    chain.push(Object.freeze(link));
+    const next = errorField(e, 'cause');
+    if (next === e) break;
+    e = next;
+  }
+  if (chain.length > 1) telling = true;
+  return telling ? Object.freeze(chain) : undefined;
 }
 
 /** An HTTP status carried by an error: `status`/`statusCode`, on it or on its `response`. */

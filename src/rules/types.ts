@@ -169,6 +169,22 @@ export interface ActionResult {
   /** Why it failed. */
   readonly error?: string;
   /**
+   * What the handler's last failure was caused by, outermost first: the thrown error and
+   * its `cause` chain (at most 5 deep), each with its message (scrubbed of secrets like
+   * `error`), `code` (e.g. `ECONNREFUSED`), HTTP `status` and `name` where present. Absent
+   * when the error had no cause, code or status.
+   */
+  readonly cause?: readonly {
+    /** The error's message, scrubbed of the secrets the handler read. */
+    readonly message: string;
+    /** Its string `code` (e.g. a system error's `ECONNREFUSED`). */
+    readonly code?: string;
+    /** The HTTP status it carries (`status`/`statusCode`, on it or its `response`). */
+    readonly status?: number;
+    /** Its `name` (e.g. `TypeError`). */
+    readonly name?: string;
+  }[];
+  /**
    * How the handler's last failure was classified: `auth` (credentials refused, not
    * retried), `retryable` (attempts ran out) or `fatal` (not retried). Absent when the
    * handler never ran.
@@ -285,6 +301,42 @@ export interface ExecutionQuery {
   /** Page size. Default 50. */
   readonly limit?: number;
   /** Cursor from the previous page. */
+  readonly cursor?: string;
+}
+
+/**
+ * Filters and paging of the execution history across rules (`RuleEngine.listExecutions`,
+ * `RuleEngine.executions`). Executions come newest first (by the start time of the
+ * dispatch that decided them); executions hidden by retention are not listed. Every
+ * filter given must hold. Unknown keys are refused with a `ValidationError`, so a typo
+ * (`statuses`) never silently lists everything.
+ *
+ * @example
+ * ```ts
+ * const { items, nextCursor } = await engine.listExecutions({
+ *   status: ['failed', 'dead'],
+ *   since: '2026-12-01T00:00:00Z',
+ *   limit: 100,
+ * });
+ * ```
+ */
+export interface ExecutionListQuery {
+  /** Only executions of rules of this integration. */
+  readonly integrationId?: string;
+  /** Only executions of this rule. */
+  readonly ruleId?: string;
+  /** Only executions in this status (or in any of these). */
+  readonly status?: ExecutionStatus | readonly ExecutionStatus[];
+  /** Only executions that started at or after this time (ISO 8601 with a time zone, or a date). */
+  readonly since?: string;
+  /** Only executions that started before this time (ISO 8601 with a time zone, or a date). */
+  readonly until?: string;
+  /** Page size: 1 to 1000. Default 50. */
+  readonly limit?: number;
+  /**
+   * `nextCursor` of the previous page, passed with the same filters. Paging never repeats
+   * or skips an execution; the last page may be empty.
+   */
   readonly cursor?: string;
 }
 

@@ -9,7 +9,13 @@
 import { isPlugboardError, NotFoundError } from '../../errors.js';
 import { assertIdLength } from '../../internal/ids.js';
 import type { StorageAdapter } from '../../storage/types.js';
-import type { Execution, ExecutionLog, ExecutionQuery, RuleAction } from '../types.js';
+import type {
+  Execution,
+  ExecutionListQuery,
+  ExecutionLog,
+  ExecutionQuery,
+  RuleAction,
+} from '../types.js';
 import {
   type DispatchBatch,
   entryOf,
@@ -19,6 +25,8 @@ import {
   suffix,
   unstoredRecord,
 } from './layout.js';
+import { listPlanOf } from './list-query.js';
+import { allExecutions, type ExecutionPage, type ListPort, listPage } from './listing.js';
 import { migrateExecutionRecords } from './migration.js';
 import { RecordStore } from './records.js';
 import { type Queue, Retention, type RetentionOptions, retentionLimits } from './retention.js';
@@ -150,7 +158,11 @@ export class ExecutionStore {
     stillWanted: () => Promise<boolean>,
   ): Promise<Execution> {
     const { executions, logs } = this.records;
-    const changes = { executions: [exec], ...(actions ? { actions } : {}) };
+    const changes = {
+      executions: [exec],
+      ...this.records.ownFields(exec),
+      ...(actions ? { actions } : {}),
+    };
     let found = true;
     try {
       await executions.update(exec.id, changes);
@@ -173,10 +185,16 @@ export class ExecutionStore {
     return exec;
   }
 
-  /** Rewrites an unfinished execution's own record (its status); a record gone stays gone. */
+  /**
+   * Rewrites an unfinished execution's own record (its status), with the fields it is
+   * listed by; a record gone stays gone.
+   */
   async updateOwn(exec: Execution): Promise<void> {
     try {
-      await this.records.executions.update(exec.id, { executions: [exec] });
+      await this.records.executions.update(exec.id, {
+        executions: [exec],
+        ...this.records.ownFields(exec),
+      });
     } catch (e) {
       if (!isPlugboardError(e, 'NOT_FOUND')) throw e;
     }
@@ -292,6 +310,33 @@ export class ExecutionStore {
       if (items.length >= limit) return { items, nextCursor: page.nextCursor };
       cursor = page.nextCursor;
     }
+  }
+
+  /**
+   * Executions across rules, newest first, filtered by integration, rule, status and
+   * start time (see `ExecutionListQuery`). @throws ValidationError for a bad query or cursor
+   */
+  async list(query?: ExecutionListQuery): Promise<ExecutionPage> {
+    const plan = listPlanOf(query);
+    await this.migrate();
+    return listPage(this.listPort, plan);
+  }
+
+  /** Every execution a query lists, page after page. @throws ValidationError for a bad query */
+  executions(query?: ExecutionListQuery): AsyncIterableIterator<Execution> {
+    return allExecutions((q) => this.list(q), query);
+  }
+
+  /** What listing reads, with retention applied per rule as `listForRule` does. */
+  private get listPort(): ListPort {
+    return {
+      records: this.records,
+      liveFor: async (ruleId) => {
+        const { q } = await this.retention.trim(ruleId);
+        const live = this.retention.liveRecords(q);
+        return (doc) => this.retention.isLive(doc, live);
+      },
+    };
   }
 
   /** One execution. @throws NotFoundError */

@@ -14,4 +14,6 @@ export {
   type RecordEntry,
   suffix,
 } from './layout.js';
+export { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from './list-query.js';
+export { allExecutions, type ExecutionPage } from './listing.js';
 export type { RetentionOptions } from './retention.js';

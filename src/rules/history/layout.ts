@@ -9,7 +9,10 @@
  * failedCondition? }`, the failure without its `actual` value, which is read again from
  * the stored event); it is expanded into a full execution when read. Records are found
  * per rule through the `ruleIds` array index; on an adapter without array indexes every
- * execution is a record of its own, found through a plain `ruleId` index.
+ * execution is a record of its own, found through a plain `ruleId` index. For listing
+ * across rules, every record also carries `integrationId` and the statuses of its
+ * executions: `statuses` (array index), or `status` in the one-document-per-execution
+ * layout (plain index).
  * `execution_logs` holds one document per execution with entries (id = the execution
  * id), written only when the execution has entries at or above the engine's log level.
  *
@@ -19,7 +22,13 @@
 import { deepFreeze } from '../../internal/json.js';
 import type { StoredDocument } from '../../storage/types.js';
 import { compileReader, MISSING, type PathReader, parsePath } from '../paths.js';
-import type { ConditionFailure, Execution, ExecutionLog, RuleAction } from '../types.js';
+import type {
+  ConditionFailure,
+  Execution,
+  ExecutionLog,
+  ExecutionStatus,
+  RuleAction,
+} from '../types.js';
 
 /** A log entry as stored (the execution id is the document's). */
 export type LogEntry = Omit<ExecutionLog, 'executionId'>;
@@ -57,8 +66,12 @@ export interface RecordDocument extends StoredDocument {
   /** The earliest start time of `executions`; records are ordered by it. */
   readonly startTime: string;
   readonly executions: readonly RecordEntry[];
-  /** Shared by the decided entries of a dispatch's record. */
+  /** The integration of the record's rules (every record written since statuses exist). */
   readonly integrationId?: string;
+  /** The distinct statuses of `executions` (array-index layout). */
+  readonly statuses?: readonly ExecutionStatus[];
+  /** The status of the only execution (one-document-per-execution layout). */
+  readonly status?: ExecutionStatus;
   readonly triggerType?: string;
   readonly triggerData?: unknown;
   /** The `n` of each entry's id (`<record id>.<n>`), when it is not the entry's position. */
@@ -118,6 +131,33 @@ export function decidedFailure(
 /** Whether a record entry is a full execution (not a decided entry of a dispatch). */
 export function isFull(e: RecordEntry): e is Execution {
   return typeof (e as { id?: unknown }).id === 'string';
+}
+
+/** Every status, in a fixed order (the order of `statuses`). */
+export const STATUSES: readonly ExecutionStatus[] = Object.freeze([
+  'pending',
+  'running',
+  'retrying',
+  'succeeded',
+  'failed',
+  'dead',
+]);
+
+/** The status of a record entry: decided entries succeeded; old full ones get theirs from `successful`. */
+export function statusOf(e: RecordEntry): ExecutionStatus {
+  if (!isFull(e)) return 'succeeded';
+  return e.status ?? (e.successful ? 'succeeded' : 'failed');
+}
+
+const ONLY_SUCCEEDED: readonly ExecutionStatus[] = Object.freeze(['succeeded']);
+
+/** The distinct statuses of `entries`, in {@link STATUSES} order (frozen). */
+export function statusesOf(entries: readonly RecordEntry[]): readonly ExecutionStatus[] {
+  let other = false;
+  for (const e of entries) if (isFull(e) && statusOf(e) !== 'succeeded') other = true;
+  if (!other) return ONLY_SUCCEEDED;
+  const found = new Set(entries.map(statusOf));
+  return Object.freeze(STATUSES.filter((s) => found.has(s)));
 }
 
 /** The `n` of entry `i` of a record: -1 for a record's only, own execution. */

@@ -16,7 +16,10 @@ import {
   type LogEntry,
   type LogsDocument,
   type RecordDocument,
+  type RecordEntry,
   seqOf,
+  statusesOf,
+  statusOf,
   suffix,
 } from './layout.js';
 
@@ -38,7 +41,9 @@ export class RecordStore {
     this.perExecution = storage.capabilities.arrayIndexes !== true;
     this.executions = storage.collection<RecordDocument>(
       'executions',
-      this.perExecution ? { indexes: ['ruleId'] } : { arrayIndexes: ['ruleIds'] },
+      this.perExecution
+        ? { indexes: ['ruleId', 'integrationId', 'status'] }
+        : { indexes: ['integrationId'], arrayIndexes: ['ruleIds', 'statuses'] },
     );
     this.logs = storage.collection<LogsDocument>('execution_logs', { indexes: ['ruleId'] });
   }
@@ -48,15 +53,30 @@ export class RecordStore {
     return this.perExecution ? { ruleId } : { ruleIds: ruleId };
   }
 
+  /** The status fields of a record holding `entries`, in this layout. */
+  statusFields(entries: readonly RecordEntry[]): Pick<RecordDocument, 'status' | 'statuses'> {
+    return this.perExecution && entries.length === 1
+      ? { status: statusOf(entries[0]!) }
+      : { statuses: statusesOf(entries) };
+  }
+
   /** Inserts an execution as a record of its own. */
   insertOwn(exec: Execution): Promise<RecordDocument> {
+    const executions = shareFrozen([exec]);
     const doc = {
       id: exec.id,
       ruleIds: [exec.ruleId],
       startTime: exec.startTime,
-      executions: shareFrozen([exec]),
+      executions,
+      integrationId: exec.integrationId,
+      ...this.statusFields(executions),
     };
     return this.executions.insert(this.perExecution ? { ...doc, ruleId: exec.ruleId } : doc);
+  }
+
+  /** The list fields of an execution's own record. */
+  ownFields(exec: Execution): Pick<RecordDocument, 'integrationId' | 'status' | 'statuses'> {
+    return { integrationId: exec.integrationId, ...this.statusFields([exec]) };
   }
 
   /** Inserts the log entries of an execution. */
@@ -88,6 +108,7 @@ export class RecordStore {
       startTime,
       executions: shareFrozen(entries),
       integrationId: batch.integrationId,
+      statuses: statusesOf(entries),
       triggerType: batch.triggerType,
       triggerData: batch.triggerData,
       ...(ordered ? {} : { seq: shareFrozen(seq) }),
@@ -124,9 +145,11 @@ export class RecordStore {
   /** Rewrites a record keeping only the entries at positions `keep`. */
   keepOnly(doc: RecordDocument, keep: readonly number[]): Promise<unknown> {
     // Positions shift, so the kept entries' ids are written out in `seq`.
+    const executions = keep.map((i) => doc.executions[i]!);
     const changes: Partial<RecordDocument> = {
       ruleIds: keep.map((i) => doc.ruleIds[i]!),
-      executions: keep.map((i) => doc.executions[i]!),
+      executions,
+      ...this.statusFields(executions),
     };
     if (doc.seq !== undefined || doc.executions.some((e) => !isFull(e))) {
       (changes as { seq: number[] }).seq = keep.map((i) => seqOf(doc, i));
