@@ -32,11 +32,14 @@ export const MAX_LIST_LIMIT = 1000;
 
 const KEYS = new Set(['integrationId', 'ruleId', 'status', 'since', 'until', 'limit', 'cursor']);
 
-/** Where a page stopped inside a record: stream `k`, record `r`, last execution listed `e`. */
+/**
+ * Where a page stopped inside a record: record `r`, and the last execution listed from
+ * it: id `e`, start time `t`.
+ */
 export interface StopPoint {
-  readonly k: number;
   readonly r: string;
   readonly e: string;
+  readonly t: string;
 }
 
 /** A decoded cursor: per stream, the storage cursor to resume at (`null` start, `false` done). */
@@ -149,7 +152,8 @@ export function listPlanOf(query: ExecutionListQuery | undefined): ListPlan {
 /** The cursor of the next page. */
 export function encodeCursor(fingerprint: string, cursor: ListCursor): string {
   const body: unknown[] = [1, fingerprint, cursor.streams];
-  if (cursor.partial) body.push([cursor.partial.k, cursor.partial.r, cursor.partial.e]);
+  const p = cursor.partial;
+  if (p) body.push([p.r, p.e, p.t]);
   return Buffer.from(JSON.stringify(body)).toString('base64url');
 }
 
@@ -185,16 +189,12 @@ function decodeCursor(text: string, fingerprint: string, streams: number): ListC
   if (
     !Array.isArray(p) ||
     p.length !== 3 ||
-    !Number.isSafeInteger(p[0]) ||
-    p[0] < 0 ||
-    p[0] >= streams ||
-    typeof p[1] !== 'string' ||
-    typeof p[2] !== 'string'
+    !p.every((x) => typeof x === 'string' && x.length > 0)
   ) {
     return refuse('is not a cursor of this listing');
   }
   return {
     streams: s as (string | null | false)[],
-    partial: { k: p[0] as number, r: p[1], e: p[2] },
+    partial: { r: p[0] as string, e: p[1] as string, t: p[2] as string },
   };
 }

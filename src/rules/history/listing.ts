@@ -3,15 +3,15 @@
  *
  * The filters that records carry (`ruleIds`/`ruleId`, `integrationId`, `statuses`/`status`)
  * are storage filters; each asked status is one *stream* of records (ordered by start
- * time, descending), and the streams are merged. A record is listed by the stream of each
- * status it holds, with only its executions in that status, so no execution is listed
- * twice. Time ranges are checked per execution; a stream stops at the first record that
+ * time, descending), and the streams are merged. A record heading several streams (it
+ * holds several of the statuses) is read once for all of them, so no execution is listed
+ * twice and a record's executions come together. Time ranges are checked per execution; a stream stops at the first record that
  * started before `since` (a record's start time is the earliest of its executions').
  *
  * A page can stop inside a record (a dispatch's record holds many executions): the cursor
  * keeps, per stream, the storage cursor after its last record read to the end, and the
  * last execution listed from the record it stopped in; a record's executions are listed
- * by id, descending. Storage cursors are keyset cursors, so records deleted meanwhile
+ * newest first, then by id, descending. Storage cursors are keyset cursors, so records deleted meanwhile
  * (retention) neither shift nor repeat what follows.
  *
  * @internal
@@ -124,7 +124,8 @@ function streamsOf(port: ListPort, plan: ListPlan): Stream[] {
   if (plan.integrationId !== undefined) where['integrationId'] = plan.integrationId;
   const statuses: readonly (ExecutionStatus | undefined)[] = plan.statuses ?? [undefined];
   const field = records.perExecution ? 'status' : 'statuses';
-  const pageSize = Math.max(plan.limit, 20);
+  // Small enough that a stream stopping at `since` reads little past it.
+  const pageSize = Math.min(Math.max(plan.limit, 20), 100);
   return statuses.map(
     (status, k) =>
       new Stream(
@@ -137,10 +138,20 @@ function streamsOf(port: ListPort, plan: ListPlan): Stream[] {
   );
 }
 
-/** The executions of a record a stream lists, newest (highest id) first. */
+/** The statuses the streams list (undefined: every status). */
+function statusesOfStreams(streams: readonly Stream[]): ReadonlySet<ExecutionStatus> | undefined {
+  const out = new Set<ExecutionStatus>();
+  for (const s of streams) {
+    if (s.status === undefined) return undefined;
+    out.add(s.status);
+  }
+  return out;
+}
+
+/** The executions of a record the streams list, newest first (ties: the highest id first). */
 async function entriesOf(
   doc: RecordDocument,
-  status: ExecutionStatus | undefined,
+  statuses: ReadonlySet<ExecutionStatus> | undefined,
   plan: ListPlan,
   live: (ruleId: string) => Promise<(doc: RecordDocument) => boolean>,
 ): Promise<Execution[]> {
@@ -149,7 +160,7 @@ async function entriesOf(
     const e = doc.executions[i]!;
     const ruleId = doc.ruleIds[i];
     if (ruleId === undefined || (plan.ruleId !== undefined && ruleId !== plan.ruleId)) continue;
-    if (status !== undefined && statusOf(e) !== status) continue;
+    if (statuses !== undefined && !statuses.has(statusOf(e))) continue;
     const full = isFull(e);
     const integrationId = full ? e.integrationId : doc.integrationId;
     if (plan.integrationId !== undefined && integrationId !== plan.integrationId) continue;
@@ -162,7 +173,12 @@ async function entriesOf(
     if (!(await live(ruleId))(doc)) continue;
     out.push(expand(doc, i));
   }
-  return out.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  return out.sort((a, b) => (before(a, b) ? 1 : before(b, a) ? -1 : 0));
+}
+
+/** Whether `a` comes before `b` in time: an earlier start, or the same and a lower id. */
+function before(a: { startTime: string; id: string }, b: { startTime: string; id: string }) {
+  return a.startTime < b.startTime || (a.startTime === b.startTime && a.id < b.id);
 }
 
 /** The stream whose next record is the newest (ties: the highest record id). */
@@ -191,24 +207,31 @@ export async function listPage(port: ListPort, plan: ListPlan): Promise<Executio
     return p;
   };
   const items: Execution[] = [];
-  const resume = plan.cursor?.partial;
+  let resume = plan.cursor?.partial;
   let stop: StopPoint | undefined;
   while (items.length < plan.limit) {
     const heads = await Promise.all(streams.map((s) => s.head(plan.since)));
     const k = newest(heads);
     if (k < 0) break;
     const doc = heads[k]!;
-    const stream = streams[k]!;
-    let list = await entriesOf(doc, stream.status, plan, live);
-    if (resume && resume.k === k && resume.r === doc.id) list = list.filter((e) => e.id < resume.e);
+    // The record is read once, for every stream it heads (one per status it holds).
+    const reading = streams.filter((_, i) => heads[i]?.id === doc.id);
+    let list = await entriesOf(doc, statusesOfStreams(reading), plan, live);
+    if (resume && resume.r === doc.id) {
+      const last = { startTime: resume.t, id: resume.e };
+      list = list.filter((e) => before(e, last));
+      // Only the streams reading the record now stopped in it.
+      resume = undefined;
+    }
     const room = plan.limit - items.length;
     if (list.length > room) {
       items.push(...list.slice(0, room));
-      stop = { k, r: doc.id, e: items[items.length - 1]!.id };
+      const last = items[items.length - 1]!;
+      stop = { r: doc.id, e: last.id, t: last.startTime };
       break;
     }
     items.push(...list);
-    stream.advance();
+    for (const s of reading) s.advance();
   }
   if (!stop && !streams.some((s) => s.more())) return { items };
   const at = await Promise.all(streams.map((s) => s.resumeAt()));

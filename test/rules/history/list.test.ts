@@ -1,0 +1,337 @@
+/**
+ * Listing execution history across rules: every filter alone and combined, paging
+ * through hundreds of executions (some records holding several) without repeating or
+ * skipping one, retention, status updates of executions of their own, and history
+ * written before records carried the list fields; on every adapter and on one without
+ * array indexes.
+ */
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type {
+  Collection,
+  CollectionOptions,
+  Execution,
+  ExecutionListQuery,
+  FindQuery,
+  RuleInput,
+  StorageAdapter,
+  StoredDocument,
+} from '../../../src/index.js';
+import { ExecutionStore } from '../../../src/rules/history/index.js';
+import {
+  type AdapterKind,
+  ALL_ADAPTERS,
+  bigOrderRule,
+  closePostgresWorlds,
+  createWorld,
+  orderEvent,
+  type World,
+} from '../fixtures.js';
+import {
+  idSet,
+  matches,
+  newestFirst,
+  pageAll,
+  perRule,
+  type Seeded,
+  seedHistory,
+  seedRules,
+  storeOf,
+} from './fixtures.js';
+
+afterAll(closePostgresWorlds);
+
+const KINDS: readonly AdapterKind[] = [...ALL_ADAPTERS, 'memory-without-array-indexes'];
+
+interface Doc {
+  id: string;
+  revision: number;
+  [k: string]: unknown;
+}
+
+describe.each(KINDS)('listing executions across rules with %s storage', (kind) => {
+  let w: World;
+  beforeEach(async () => {
+    w = await createWorld(kind);
+  });
+  afterEach(async () => {
+    await w.cleanup();
+  });
+
+  const docs = () => w.storage.collection<Doc>('executions');
+
+  it('lists every execution newest first, each filter alone and combined as per-rule history says', async () => {
+    const s = await seedRules(w);
+    await seedHistory(w, 24);
+    const all = await perRule(w.engine, s.ruleIds);
+    const store = storeOf(w.engine);
+    const { items } = await pageAll(store, { limit: 1000 });
+    expect(idSet(items)).toEqual(idSet(all));
+    expect(newestFirst(items)).toBe(true);
+    expect(new Set(items.map((e) => e.status))).toEqual(new Set(['succeeded', 'failed']));
+    // Each listed execution is the one the per-rule history and `get` return.
+    const byId = new Map(all.map((e) => [e.id, e]));
+    for (const e of items) expect(e).toEqual(byId.get(e.id));
+
+    const first = all.map((e) => e.startTime).sort()[Math.floor(all.length / 3)]!;
+    const later = all.map((e) => e.startTime).sort()[Math.floor((2 * all.length) / 3)]!;
+    const queries: ExecutionListQuery[] = [
+      { integrationId: 'shop' },
+      { integrationId: 'chat' },
+      { integrationId: 'nobody' },
+      { ruleId: s.acting },
+      { ruleId: s.quiet },
+      { status: 'failed' },
+      { status: 'succeeded' },
+      { status: ['failed', 'succeeded'] },
+      { status: ['dead', 'running'] },
+      { since: first },
+      { until: later },
+      { since: first, until: later },
+      { integrationId: 'shop', status: 'failed' },
+      { integrationId: 'chat', ruleId: s.acting },
+      { ruleId: s.acting, status: ['succeeded', 'failed'], since: first },
+      { integrationId: 'shop', ruleId: s.silent, until: later, status: 'succeeded' },
+    ];
+    for (const q of queries) {
+      const want = all.filter((e) => matches(e, q));
+      for (const limit of [1000, 4]) {
+        const got = await pageAll(store, { ...q, limit });
+        expect(idSet(got.items), JSON.stringify(q)).toEqual(idSet(want));
+        expect(got.items.length, JSON.stringify(q)).toBe(want.length);
+        expect(newestFirst(got.items), JSON.stringify(q)).toBe(true);
+      }
+    }
+    expect(all.some((e) => e.integrationId === 'chat')).toBe(true);
+    expect(all.some((e) => e.status === 'failed')).toBe(true);
+  });
+
+  it('pages through 500+ executions, with dispatch records holding several, never repeating or skipping one', async () => {
+    const s = await seedRules(w);
+    await seedHistory(w, 160);
+    const all = await perRule(w.engine, s.ruleIds);
+    expect(all.length).toBeGreaterThan(500);
+    const store = storeOf(w.engine);
+    for (const limit of [1, 7, 50]) {
+      const { items, pages } = await pageAll(store, { limit });
+      expect(items.length).toBe(all.length);
+      expect(new Set(items.map((e) => e.id)).size).toBe(all.length);
+      expect(idSet(items)).toEqual(idSet(all));
+      expect(newestFirst(items)).toBe(true);
+      expect(pages).toBeGreaterThanOrEqual(Math.ceil(all.length / limit));
+      if (limit !== 50) continue;
+      // The iterator walks the same pages.
+      const walked: string[] = [];
+      for await (const e of store.executions({ limit })) walked.push(e.id);
+      expect(walked).toEqual(items.map((e) => e.id));
+    }
+    const failed = all.filter((e) => e.status === 'failed');
+    const got = await pageAll(store, { status: ['failed', 'succeeded'], limit: 3 });
+    expect(idSet(got.items)).toEqual(idSet(all));
+    expect(idSet((await pageAll(store, { status: 'failed', limit: 2 })).items)).toEqual(
+      idSet(failed),
+    );
+  });
+
+  it('keeps paging right while new executions arrive and old ones expire', async () => {
+    const engine = w.newEngine({ retention: { maxExecutionsPerRule: 35 } });
+    const a = await engine.createRule(bigOrderRule({ name: 'a', actions: [] }) as RuleInput);
+    const b = await engine.createRule(bigOrderRule({ name: 'b', actions: [] }) as RuleInput);
+    for (let i = 0; i < 30; i++) await engine.dispatch(orderEvent({ id: `o${i}`, amount: 5 }));
+    const store = storeOf(engine);
+    const before = new Set((await perRule(engine, [a.id, b.id])).map((e) => e.id));
+    const seen: Execution[] = [];
+    let page = await store.list({ limit: 5 });
+    seen.push(...page.items);
+    // Newer executions (above the cursor) and expiry of the oldest (below it) meanwhile.
+    for (let i = 30; i < 40; i++) await engine.dispatch(orderEvent({ id: `o${i}`, amount: 5 }));
+    while (page.nextCursor !== undefined) {
+      page = await store.list({ limit: 5, cursor: page.nextCursor });
+      seen.push(...page.items);
+    }
+    const ids = seen.map((e) => e.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(newestFirst(seen)).toBe(true);
+    for (const id of ids) expect(before.has(id)).toBe(true);
+    // Every execution there before and still kept is listed; the expired ones are not.
+    const after = await perRule(engine, [a.id, b.id]);
+    const kept = after.filter((e) => before.has(e.id)).map((e) => e.id);
+    expect(kept.length).toBe(50);
+    for (const id of kept) expect(ids).toContain(id);
+    expect(ids.length).toBeLessThan(60);
+    await engine.close();
+  });
+
+  it('does not list executions retention hides, also in records other rules keep alive', async () => {
+    const engine = w.newEngine({ retention: { maxExecutionsPerRule: 2 } });
+    const a = await engine.createRule(bigOrderRule({ name: 'a', actions: [] }) as RuleInput);
+    const b = await engine.createRule(bigOrderRule({ name: 'b', actions: [] }) as RuleInput);
+    const [a1, b1] = await engine.dispatch(orderEvent({ id: 'o1', amount: 5 }));
+    await engine.disableRule(b.id);
+    const [a2] = await engine.dispatch(orderEvent({ id: 'o2', amount: 5 }));
+    const [a3] = await engine.dispatch(orderEvent({ id: 'o3', amount: 5 }));
+    const store = storeOf(engine);
+    const listed = (await store.list()).items.map((e) => e.id);
+    expect(listed).toEqual([a3!.id, a2!.id, b1!.id]);
+    expect(listed).not.toContain(a1!.id);
+    expect((await store.list({ ruleId: a.id })).items.map((e) => e.id)).toEqual([a3!.id, a2!.id]);
+    // A lower limit since: another engine over the same storage applies it when listing.
+    const lower = w.newEngine({ retention: { maxExecutionsPerRule: 1 } });
+    const low = await pageAll(storeOf(lower), { limit: 1 });
+    expect(low.items.map((e) => e.id)).toEqual([a3!.id, b1!.id]);
+    await lower.close();
+    await engine.close();
+  });
+
+  it('lists the status an execution of its own is updated to, and refuses to update others', async () => {
+    const s = await seedRules(w);
+    const w2 = w;
+    const send = w2.handlers.send;
+    w2.handlers.send = async (input, ctx) => {
+      await new Promise((r) => setTimeout(r, 5));
+      return send(input, ctx);
+    };
+    const out = await w.engine.dispatch(orderEvent({ id: 'o1', amount: 500 }));
+    const acting = out.find((e) => e.ruleId === s.acting)!;
+    const decided = out.find((e) => e.ruleId === s.quiet)!;
+    const store = storeOf(w.engine);
+    const running = await store.updateOwn({ ...acting, status: 'running' });
+    expect(running.status).toBe('running');
+    const ids = async (status: Execution['status'] | Execution['status'][]) =>
+      (await store.list({ status })).items.map((e) => e.id);
+    expect(await ids('running')).toEqual([acting.id]);
+    expect(await ids('succeeded')).not.toContain(acting.id);
+    await store.updateOwn({ ...acting, status: 'dead', successful: false, error: 'gone' });
+    expect(await ids('running')).toEqual([]);
+    expect(await ids(['dead', 'failed'])).toEqual([acting.id]);
+    expect(await store.get(acting.id)).toMatchObject({ status: 'dead', error: 'gone' });
+    expect((await store.list({ integrationId: 'shop', status: 'dead' })).items).toHaveLength(1);
+    if (w.storage.capabilities.arrayIndexes === true) {
+      // Decided in the dispatch's record: not a record of its own.
+      await expect(store.updateOwn({ ...decided, status: 'dead' })).rejects.toMatchObject({
+        code: 'NOT_FOUND',
+      });
+    } else {
+      // Every execution is a record of its own.
+      await store.updateOwn({ ...decided, status: 'dead' });
+      expect(await ids('dead')).toEqual([decided.id, acting.id].sort().reverse());
+    }
+    await expect(store.updateOwn({ ...acting, id: 'ex_unknown' })).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
+    await expect(store.updateOwn({ ...acting, ruleId: s.quiet })).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
+  });
+
+  it('finds records written before they carried the list fields', async () => {
+    const perExecution = w.storage.capabilities.arrayIndexes !== true;
+    const base = {
+      ruleRevision: 1,
+      triggerType: 'order.created',
+      triggered: true,
+      conditionsMet: true,
+      endTime: '2026-11-01T00:00:00.000Z',
+      triggerData: { integrationId: 'shop', type: 'order.created', payload: { amount: 1 } },
+    };
+    const old = (id: string, ruleId: string, at: string, successful: boolean) => ({
+      ...base,
+      id,
+      ruleId,
+      integrationId: 'shop',
+      successful,
+      startTime: at,
+      revision: 1,
+    });
+    const records = docs();
+    const ok = old('ex_old_ok', 'rule_r1', '2026-11-01T00:00:00.000Z', true);
+    const bad = old('ex_old_bad', 'rule_r2', '2026-11-02T00:00:00.000Z', false);
+    for (const e of [ok, bad]) {
+      const { revision: _, ...exec } = e;
+      await records.insert({
+        id: e.id,
+        ruleIds: [e.ruleId],
+        ...(perExecution ? { ruleId: e.ruleId } : {}),
+        startTime: e.startTime,
+        executions: [exec],
+      });
+    }
+    if (!perExecution) {
+      // A dispatch's record of two decided executions, as written before statuses.
+      await records.insert({
+        id: 'ex_old_dispatch',
+        ruleIds: ['rule_r1', 'rule_r2'],
+        startTime: '2026-11-03T00:00:00.000Z',
+        executions: [
+          { ruleRevision: 1, conditionsMet: true },
+          { ruleRevision: 1, conditionsMet: false },
+        ],
+        integrationId: 'shop',
+        triggerType: 'order.created',
+        triggerData: { payload: {} },
+      });
+    }
+    const store = new ExecutionStore(w.storage);
+    const ids = async (q: ExecutionListQuery) => (await store.list(q)).items.map((e) => e.id);
+    const dispatched = perExecution ? [] : ['ex_old_dispatch.0001', 'ex_old_dispatch.0000'];
+    expect(await ids({ status: 'failed' })).toEqual(['ex_old_bad']);
+    expect(await ids({ status: 'succeeded' })).toEqual([...dispatched, 'ex_old_ok']);
+    expect(await ids({ integrationId: 'shop' })).toEqual([
+      ...dispatched,
+      'ex_old_bad',
+      'ex_old_ok',
+    ]);
+    expect(await ids({ ruleId: 'rule_r2', status: 'failed' })).toEqual(['ex_old_bad']);
+    expect((await store.get('ex_old_bad')).status).toBe('failed');
+    // The migration wrote the fields (so filters are storage filters, not scans).
+    const stored = await records.get('ex_old_bad');
+    expect(stored).toMatchObject(
+      perExecution
+        ? { integrationId: 'shop', status: 'failed' }
+        : { integrationId: 'shop', statuses: ['failed'] },
+    );
+  });
+});
+
+describe('listing with a time range', () => {
+  let w: World;
+  beforeEach(async () => {
+    w = await createWorld('memory');
+  });
+  afterEach(async () => {
+    await w.cleanup();
+  });
+
+  it('stops reading records once they started before since', async () => {
+    const s: Seeded = await seedRules(w);
+    await seedHistory(w, 160);
+    const all = await perRule(w.engine, s.ruleIds);
+    const times = [...new Set(all.map((e) => e.startTime))].sort();
+    const since = times[times.length - 2]!;
+    let read = 0;
+    const counting: StorageAdapter = {
+      capabilities: w.storage.capabilities,
+      collection: <T extends StoredDocument>(name: string, options?: CollectionOptions) => {
+        const inner = w.storage.collection<T>(name, options);
+        if (name !== 'executions') return inner;
+        return Object.assign(Object.create(inner) as Collection<T>, {
+          find: async (q?: FindQuery) => {
+            const page = await inner.find(q);
+            read += page.items.length;
+            return page;
+          },
+        });
+      },
+      close: () => Promise.resolve(),
+      [Symbol.asyncDispose]: () => Promise.resolve(),
+    };
+    const store = new ExecutionStore(counting);
+    // Loads the rules' retention queues (once per process), which read their histories.
+    await store.list({ limit: 1000 });
+    read = 0;
+    const { items } = await store.list({ since, limit: 1000 });
+    expect(idSet(items)).toEqual(idSet(all.filter((e) => e.startTime >= since)));
+    // One page of records (up to 100): the scan stops at the first record before since.
+    expect(read).toBeLessThanOrEqual(100);
+    expect(await w.storage.collection('executions').count()).toBeGreaterThan(150);
+  });
+});
