@@ -5,14 +5,15 @@
  * are storage filters; each asked status is one *stream* of records (ordered by start
  * time, descending), and the streams are merged. A record heading several streams (it
  * holds several of the statuses) is read once for all of them, so no execution is listed
- * twice and a record's executions come together. Time ranges are checked per execution; a stream stops at the first record that
- * started before `since` (a record's start time is the earliest of its executions').
+ * twice and a record's executions come together. Time ranges are checked per execution;
+ * a stream stops at the first record that started more than a second before `since` (a
+ * record's start time is the earliest of its executions').
  *
  * A page can stop inside a record (a dispatch's record holds many executions): the cursor
  * keeps, per stream, the storage cursor after its last record read to the end, and the
  * last execution listed from the record it stopped in; a record's executions are listed
- * newest first, then by id, descending. Storage cursors are keyset cursors, so records deleted meanwhile
- * (retention) neither shift nor repeat what follows.
+ * newest first, then by id, descending. Storage cursors are keyset cursors, so records
+ * deleted meanwhile (retention) neither shift nor repeat what follows.
  *
  * @internal
  * @module
@@ -22,6 +23,14 @@ import type { Execution, ExecutionListQuery, ExecutionStatus } from '../types.js
 import { expand, isFull, type RecordDocument, statusOf } from './layout.js';
 import { encodeCursor, type ListPlan, listPlanOf, type StopPoint } from './list-query.js';
 import type { RecordStore } from './records.js';
+
+/**
+ * How far before `since` a stream reads on. A record starts at its earliest execution; a
+ * dispatch's record also holds the executions whose actions finished within the
+ * dispatch's own turn, which start a moment after it, so a record that started just
+ * before `since` may still hold executions that did not.
+ */
+const SINCE_MARGIN_MS = 1000;
 
 /** A page of executions across rules. */
 export interface ExecutionPage {
@@ -66,12 +75,12 @@ class Stream {
     };
   }
 
-  /** The next record, undefined when none is left (or it started before `since`). */
-  async head(since: string | undefined): Promise<RecordDocument | undefined> {
+  /** The next record, undefined when none is left (or it started before `stopAt`). */
+  async head(stopAt: string | undefined): Promise<RecordDocument | undefined> {
     while (!this.done) {
       const doc = this.page[this.pos];
       if (doc) {
-        if (since !== undefined && doc.startTime < since) this.done = true;
+        if (stopAt !== undefined && doc.startTime < stopAt) this.done = true;
         else return doc;
       } else if (this.fetched && this.next === undefined) {
         this.done = true;
@@ -209,8 +218,12 @@ export async function listPage(port: ListPort, plan: ListPlan): Promise<Executio
   const items: Execution[] = [];
   let resume = plan.cursor?.partial;
   let stop: StopPoint | undefined;
+  const stopAt =
+    plan.since === undefined
+      ? undefined
+      : new Date(Math.max(Date.parse(plan.since) - SINCE_MARGIN_MS, -8.64e15)).toISOString();
   while (items.length < plan.limit) {
-    const heads = await Promise.all(streams.map((s) => s.head(plan.since)));
+    const heads = await Promise.all(streams.map((s) => s.head(stopAt)));
     const k = newest(heads);
     if (k < 0) break;
     const doc = heads[k]!;
