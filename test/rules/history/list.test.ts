@@ -292,6 +292,34 @@ describe.each(KINDS)('listing executions across rules with %s storage', (kind) =
   });
 });
 
+describe('the list fields of a shared record', () => {
+  it('follow the record when a rule is deleted out of it', async () => {
+    // MemoryStorage: a quick action's execution shares the dispatch's record.
+    const w = await createWorld('memory');
+    try {
+      const s = await seedRules(w);
+      w.handlers.send = async () => {
+        throw Object.assign(new Error('nope'), { status: 400 });
+      };
+      const out = await w.engine.dispatch(orderEvent({ id: 'o1', amount: 500 }));
+      const failed = out.find((e) => e.ruleId === s.acting)!;
+      expect(failed.status).toBe('failed');
+      const records = w.storage.collection<Doc>('executions');
+      const shared = (await records.find({ where: { statuses: 'failed' } })).items;
+      expect(shared).toHaveLength(1);
+      expect(shared[0]!['statuses']).toEqual(['succeeded', 'failed']);
+      const store = storeOf(w.engine);
+      expect((await store.list({ status: 'failed' })).items.map((e) => e.id)).toEqual([failed.id]);
+      await w.engine.deleteRule(s.acting);
+      expect(await records.get(shared[0]!.id)).toMatchObject({ statuses: ['succeeded'] });
+      expect((await store.list({ status: 'failed' })).items).toEqual([]);
+      expect((await store.list({ status: 'succeeded' })).items).toHaveLength(2);
+    } finally {
+      await w.cleanup();
+    }
+  });
+});
+
 describe('listing with a time range', () => {
   it('stops reading records soon after they started before since', async () => {
     const storage = new MemoryStorage();
