@@ -3,12 +3,15 @@
  * of several rules and integrations, and the per-rule oracle the listing is checked by.
  */
 import type { Execution, ExecutionListQuery, RuleEngine, RuleInput } from '../../../src/index.js';
-import type { ExecutionStore } from '../../../src/rules/history/index.js';
+import { ExecutionStore, type RetentionOptions } from '../../../src/rules/history/index.js';
 import { bigOrderRule, orderEvent, type World } from '../fixtures.js';
 
-/** The execution store of an engine (the engine's facade methods are added on top of it). */
-export function storeOf(engine: RuleEngine): ExecutionStore {
-  return (engine as unknown as { store: ExecutionStore }).store;
+/**
+ * An execution store over a world's storage, with the retention limits of the engine that
+ * wrote the history (it applies them as that engine would).
+ */
+export function storeOf(w: World, retention: RetentionOptions = {}): ExecutionStore {
+  return new ExecutionStore(w.storage, retention);
 }
 
 /** The rules of a seeded world. */
