@@ -150,9 +150,9 @@ export class Deliverer {
     const doc = await this.o.deliveries.get(executionId);
     if (!doc) return;
     const now = Date.now();
-    if (doc.leaseUntil !== undefined && doc.leaseUntil > now && doc.leaseOwner !== this.owner) {
-      return; // running elsewhere; a sweep finds it if that process dies
-    }
+    // A live lease is never claimed again, even one of this process: its run is still
+    // going (a queue may deliver a job twice); a sweep finds it if its process dies.
+    if (doc.leaseUntil !== undefined && doc.leaseUntil > now) return;
     if (doc.status !== 'running' && doc.nextAttemptAt > now) {
       await this.o.queue.enqueue({ id: jobIdOf(doc), executionId }, { runAt: doc.nextAttemptAt });
       return;
