@@ -167,6 +167,12 @@ export async function runMigrations(
   const col = storage.collection<MigrationRecord>('migrations');
   const locks = col as unknown as Collection<LockDocument>;
   const owner = options.owner ?? `pid ${process.pid}`;
+  // Nothing to apply: no lock either, so a runner killed while holding it (every engine
+  // start runs its migrations) does not hold up the next start until the lock is stale.
+  const recorded = new Set((await col.find()).items.map((d) => d.id));
+  if (migrations.every((m) => recorded.has(m.id))) {
+    return { applied: [], skipped: migrations.map((m) => m.id) };
+  }
   let lock = await acquire(locks, owner, options);
   const applied: string[] = [];
   const skipped: string[] = [];

@@ -166,6 +166,9 @@ for (const adapter of adapters) {
       const dead = first(await dedup.claim('stripe', 'evt_dead', 'd1'));
       clock.t += 5_000;
       const b = first(await dedup.claim('stripe', 'evt_dead', 'd2'));
+      // The new holder learns whose claim it took over (it may have stored executions).
+      expect(dead.takenOver).toBeUndefined();
+      expect(b.takenOver).toBe('d1');
       await expect(dead.complete(['d1.0'])).resolves.toBe(false);
       await b.complete(['d2.0']);
       await expect(dedup.claim('stripe', 'evt_dead', 'd3')).resolves.toEqual({
@@ -204,6 +207,8 @@ for (const adapter of adapters) {
       expect((await dedup.claim('stripe', 'old', 'd3')).first).toBe(false);
       clock.t += 1;
       const again = first(await dedup.claim('stripe', 'old', 'd3'));
+      // A key whose window passed was completed: nothing was taken over.
+      expect(again.takenOver).toBeUndefined();
       await again.complete(['d3.0']);
       expect(await dedup.claim('stripe', 'old', 'd4')).toMatchObject({ dispatchId: 'd3' });
       await first(await dedup.claim('stripe', 'gone', 'd5')).complete([]);

@@ -117,6 +117,29 @@ describe.each(['memory', 'json-file'] as const)('runMigrations on %s storage', (
     expect(report.applied).toHaveLength(2);
   });
 
+  it('skips without the lock when everything is applied: a lock left by a killed runner holds up only new migrations', async () => {
+    await runMigrations(storage, counting([]));
+    const col = storage.collection<{ id: string; revision: number }>('migrations');
+    const now = new Date().toISOString();
+    await col.insert({
+      id: '__lock__',
+      owner: 'pid 1 (killed)',
+      acquiredAt: now,
+      heartbeatAt: now,
+    } as never);
+    const order: string[] = [];
+    await expect(runMigrations(storage, counting(order), { lockTimeoutMs: 50 })).resolves.toEqual({
+      applied: [],
+      skipped: ['001-create-tags', '002-more-tags'],
+    });
+    const more = [...counting(order), { id: '003-new', up: async () => void order.push('003') }];
+    const e = await runMigrations(storage, more, { lockTimeoutMs: 50, pollMs: 5 }).catch(
+      (x: unknown) => x,
+    );
+    expect(isPlugboardError(e, 'TIMEOUT')).toBe(true);
+    expect(order).toEqual([]);
+  });
+
   it('rejects malformed migration lists', async () => {
     await expect(
       runMigrations(storage, [

@@ -16,7 +16,7 @@ import { errorMessage } from '../../internal/error-message.js';
 import type { IntegrationEvent } from '../../schema/runtime.js';
 import { type ActionRunner, actionError, type DispatchScope } from '../action-runner.js';
 import type { ExecutionDraft } from '../dispatch/execution-draft.js';
-import type { ExecutionStore, LogEntry } from '../history/index.js';
+import { type ExecutionStore, type LogEntry, suffix } from '../history/index.js';
 import type { RuleEventsPort } from '../ports.js';
 import type { ExecutionQueue } from '../queue/types.js';
 import type { CompiledRule } from '../rule-shape.js';
@@ -176,6 +176,22 @@ export class Deliverer {
       throw e;
     }
     await this.run(claimed, cr, newScope());
+  }
+
+  /**
+   * The executions dispatch `dispatchId` stored, among its first `count`: with a work
+   * state or a record. Asked when a redelivery takes the event id over from a dispatch
+   * that died after storing them, so that they are not run a second time.
+   */
+  async storedBy(dispatchId: string | undefined, count: number): Promise<string[]> {
+    if (dispatchId === undefined) return [];
+    const ids = Array.from({ length: Math.max(count, 1) }, (_, n) => dispatchId + suffix(n));
+    const found = await Promise.all(
+      ids.map(
+        async (id) => Boolean(await this.o.deliveries.get(id)) || Boolean(await this.stored(id)),
+      ),
+    );
+    return ids.filter((_, i) => found[i]);
   }
 
   /** Drops the unfinished executions of a deleted rule. */

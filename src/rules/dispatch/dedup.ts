@@ -75,6 +75,11 @@ export interface FirstClaim {
   complete(executionIds: readonly string[]): Promise<boolean>;
   /** Gives the key up (the dispatch recorded nothing), so a redelivery runs. */
   abandon(): Promise<void>;
+  /**
+   * The dispatch whose claim this one took over after it ran out (that process died, or
+   * took longer than `claimMs`): what it stored must be looked for before running again.
+   */
+  readonly takenOver?: string;
 }
 
 /** The answer of {@link Deduplicator.claim} for a duplicate: what the first recorded. */
@@ -175,7 +180,8 @@ export class Deduplicator {
       }
       // A dead claim or an expired window: take the key over, unless another did first.
       const taken = await this.takeOver(id, doc.revision, fresh(t));
-      if (taken !== undefined) return this.firstClaim(id, taken);
+      if (taken === undefined) continue;
+      return this.firstClaim(id, taken, doc.state === 'claimed' ? doc.dispatchId : undefined);
     }
   }
 
@@ -235,7 +241,7 @@ export class Deduplicator {
     }
   }
 
-  private firstClaim(id: string, revision: number): FirstClaim {
+  private firstClaim(id: string, revision: number, takenOver?: string): FirstClaim {
     let settled = false;
     const settle = (what: string): void => {
       if (settled) throw new ConflictError(`this dedup claim was already settled; ${what} once`);
@@ -243,6 +249,7 @@ export class Deduplicator {
     };
     return {
       first: true,
+      ...(takenOver !== undefined ? { takenOver } : {}),
       complete: async (executionIds) => {
         throwIfIssues('dedup complete', [executionIdsIssue(executionIds)]);
         settle('complete or abandon it');

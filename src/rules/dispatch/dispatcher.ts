@@ -170,6 +170,9 @@ export class Dispatcher {
     if (eventId === undefined) return this.run(this.begin(event, rt, wait, id, ms), bucket);
     const claim = await this.o.dedup.claim(event.integrationId, eventId, id);
     if (!claim.first) return this.duplicates(claim.executionIds);
+    // A dispatch that died holding the claim may have stored executions: they run to the end.
+    const left = await this.o.delivery?.storedBy(claim.takenOver, bucket.length);
+    if (left !== undefined && left.length > 0) return this.adopt(claim, left);
     try {
       return await this.run(this.begin(event, rt, wait, id, ms), bucket, claim);
     } catch (e) {
@@ -191,6 +194,12 @@ export class Dispatcher {
     return run.record.flush(async () => {
       await claim.complete(ids);
     });
+  }
+
+  /** Completes a claim with the executions a dead dispatch left, and answers with them. */
+  private async adopt(claim: FirstClaim, ids: readonly string[]): Promise<Execution[]> {
+    await claim.complete(ids);
+    return this.duplicates(ids);
   }
 
   /** The answer to a duplicate event: the first delivery's executions, as recorded now. */

@@ -6,6 +6,11 @@
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ActionError, type Execution, type RuleInput } from '../../../src/index.js';
 import {
+  EVENT_IDS_COLLECTION,
+  type EventIdDocument,
+  eventIdKey,
+} from '../../../src/rules/dispatch/dedup.js';
+import {
   ALL_ADAPTERS,
   bigOrderRule,
   closePostgresWorlds,
@@ -201,6 +206,58 @@ describe.each(ALL_ADAPTERS)('durable delivery with %s storage', (kind) => {
     await w.engine.dispatch(orderEvent({ id: 'o3', amount: 500 }));
     await w.engine.dispatch(orderEvent({ id: 'o3', amount: 500 }));
     expect(w.sent).toHaveLength(5);
+  });
+
+  it('does not run an event again when its dispatch died after storing the execution, before marking the id done', async () => {
+    await w.engine.createRule(bigOrderRule() as RuleInput);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    w.handlers.send = async (input, ctx) => {
+      w.sent.push({ input, ctx });
+      await gate;
+      return { ok: true };
+    };
+    const [ex] = await w.engine.dispatch(orderEvent({ id: 'o1', amount: 500 }, { id: 'evt_d' }), {
+      wait: false,
+    });
+    // The state a kill leaves between storing the execution and marking the event id
+    // done, once the claim ran out: the id still claimed by the dead dispatch.
+    const ids = w.storage.collection<EventIdDocument>(EVENT_IDS_COLLECTION);
+    const key = eventIdKey('shop', 'evt_d');
+    const claim = await ids.get(key);
+    await ids.update(key, {
+      state: 'claimed',
+      claimedUntil: Date.now() - 1,
+      executionIds: undefined,
+    });
+    const again = await w.engine.dispatch(orderEvent({ id: 'o1', amount: 500 }, { id: 'evt_d' }), {
+      wait: false,
+    });
+    expect(again.map((e) => [e.id, e.duplicate])).toEqual([[ex!.id, true]]);
+    release();
+    expect(await w.engine.waitForExecution(ex!.id)).toMatchObject({ status: 'succeeded' });
+    expect(w.sent).toHaveLength(1);
+    // The id is done again, naming the stored execution.
+    expect(await ids.get(key)).toMatchObject({
+      state: 'done',
+      executionIds: claim?.executionIds,
+    });
+    // A dead claim that stored nothing: the redelivery runs.
+    await ids.insert({
+      id: eventIdKey('shop', 'evt_e'),
+      integrationId: 'shop',
+      eventId: 'evt_e',
+      state: 'claimed',
+      dispatchId: 'ex_dead_0_x',
+      claimedUntil: Date.now() - 1,
+      expiresAt: Date.now() + 60_000,
+    });
+    const [fresh] = await w.engine.dispatch(orderEvent({ id: 'o2', amount: 500 }, { id: 'evt_e' }));
+    expect(fresh).toMatchObject({ status: 'succeeded' });
+    expect(fresh!.duplicate).toBeUndefined();
+    expect(w.sent).toHaveLength(2);
   });
 
   it('lets a redelivery run when the first dispatch was refused', async () => {
