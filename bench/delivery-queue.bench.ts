@@ -253,14 +253,18 @@ function median(xs: readonly number[]): number {
   return s[Math.floor(s.length / 2)] ?? Number.NaN;
 }
 
-function print(contenders: readonly Contender[], results: Map<string, Timing[]>): void {
+function print(
+  contenders: readonly Contender[],
+  results: Map<string, Timing[]>,
+  cpu: Map<string, number[]>,
+): void {
   console.log(
     `\n## delivery through a queue: dispatch (wait: false) + worker engine, executions/s (median of ${ROUNDS} rounds)\n`,
   );
   console.log(
-    '| setup | executions per round | executions/s | rounds (executions/s) | dispatched (recorded + enqueued)/s |',
+    '| setup | executions per round | executions/s | rounds (executions/s) | dispatched (recorded + enqueued)/s | this process: CPU µs per execution |',
   );
-  console.log('|---|---:|---:|---|---:|');
+  console.log('|---|---:|---:|---|---:|---:|');
   const rate = new Map<string, number>();
   for (const c of contenders) {
     const ts = results.get(c.name) ?? [];
@@ -268,15 +272,25 @@ function print(contenders: readonly Contender[], results: Map<string, Timing[]>)
     const disp = median(ts.map((t) => (c.executions * 1000) / t.dispatched));
     rate.set(c.name, median(rates));
     console.log(
-      `| ${c.name} | ${fmt(c.executions)} | ${fmt(median(rates))} | ${rates.map((x) => fmt(x)).join(', ')} | ${fmt(disp)} |`,
+      `| ${c.name} | ${fmt(c.executions)} | ${fmt(median(rates))} | ${rates.map((x) => fmt(x)).join(', ')} | ${fmt(disp)} | ${fmt(median(cpu.get(c.name) ?? []), 1)} |`,
     );
   }
-  const plain = rate.get('plain BullMQ, the event as job data (Queue.add + Worker, no-op)');
+  const plainName = 'plain BullMQ, the event as job data (Queue.add + Worker, no-op)';
+  const plain = results.get(plainName);
+  const plainJobs = contenders.find((c) => c.name === plainName)?.executions ?? 0;
   console.log('');
-  for (const [name, r] of rate) {
-    if (plain !== undefined && name.includes('BullMQQueue')) {
-      console.log(`plain BullMQ / ${name}: ${(plain / r).toFixed(2)}× (target ≤ 2×)`);
-    }
+  for (const c of contenders) {
+    const mine = results.get(c.name);
+    if (!plain || !mine || !c.name.includes('BullMQQueue')) continue;
+    // Per round: plain BullMQ's rate over this setup's rate, the two measured minutes apart.
+    const perRound = mine.map((t, i) => {
+      const p = plain[i]!;
+      const plainRate = (plainJobs * 1000) / p.total;
+      return plainRate / ((c.executions * 1000) / t.total);
+    });
+    console.log(
+      `plain BullMQ / ${c.name}: ${fmt(median(perRound), 2)}× (median of per-round ratios ${perRound.map((x) => fmt(x, 2)).join(', ')}; target ≤ 2×)`,
+    );
   }
 }
 
@@ -321,14 +335,18 @@ export async function run(): Promise<void> {
   if (redis) contenders.push(...bullmq(prefix, pool, schemas));
   else console.log('BullMQ left out: no Redis answers (PLUGBOARD_TEST_REDIS_URL)');
   const results = new Map<string, Timing[]>();
+  const cpu = new Map<string, number[]>();
   try {
     for (let round = 0; round < ROUNDS; round++) {
       for (const c of contenders) {
+        const u = process.cpuUsage();
         const t = await c.round(c.executions, `r${round}`);
+        const d = process.cpuUsage(u);
+        cpu.set(c.name, [...(cpu.get(c.name) ?? []), (d.user + d.system) / c.executions]);
         results.set(c.name, [...(results.get(c.name) ?? []), t]);
       }
     }
-    print(contenders, results);
+    print(contenders, results, cpu);
     await countOperations();
   } finally {
     await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
