@@ -59,8 +59,8 @@ function events(n: number): IntegrationEvent[] {
   }));
 }
 
-/** One engine dispatches, another (same storage, same queue object) works. */
-async function throughEngine(
+/** One engine dispatches, another (same storage, same queue object) works; `onStart` runs right before the first dispatch. */
+export async function throughEngine(
   storage: StorageAdapter,
   queue: ExecutionQueue,
   n: number,
