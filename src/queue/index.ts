@@ -5,6 +5,10 @@
  *
  * @module
  */
+
+export type { ReplayOptions } from '../rules/delivery/replay.js';
+export type { DeliveryOptions } from '../rules/delivery/service.js';
+export type { DispatchOptions } from '../rules/input-checks.js';
 export { StorageQueue, type StorageQueueOptions } from '../rules/queue/storage-queue.js';
 export type {
   ConsumeOptions,

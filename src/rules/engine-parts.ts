@@ -5,7 +5,8 @@
  * @internal
  * @module
  */
-import { StorageClosedError } from '../errors.js';
+import { StorageClosedError, ValidationError } from '../errors.js';
+import { optionsOf } from '../internal/options.js';
 import type { Collection } from '../storage/types.js';
 import { ActionRunner } from './action-runner.js';
 import { Replays } from './delivery/replay.js';
@@ -21,6 +22,7 @@ import { Evaluator } from './evaluate.js';
 import type { RuleEngineEvents } from './events.js';
 import { LogWriter } from './execution-log.js';
 import { ExecutionStore } from './history/index.js';
+import { workerConcurrency } from './input-checks.js';
 import type { RuleEventsPort } from './ports.js';
 import { compileOrThrow, RuleIndex } from './rule-index.js';
 import type { CompiledRule } from './rule-shape.js';
@@ -181,3 +183,23 @@ export async function shutdownParts(p: EngineParts, grace: number): Promise<void
 }
 
 export type { RuleEngineEvents };
+
+/**
+ * The delivery a worker runs on and its concurrency (default `maxConcurrentActions`).
+ *
+ * @throws ValidationError for bad options, or an engine with inline delivery
+ */
+export function workerOf(
+  p: EngineParts,
+  opts: { readonly concurrency?: number } | undefined,
+): { delivery: DeliveryService; concurrency: number } {
+  const o = optionsOf(opts, 'worker options');
+  const concurrency = workerConcurrency(o.concurrency, p.actions.maxConcurrent);
+  if (!p.delivery) {
+    throw new ValidationError(
+      [{ path: 'delivery.mode', message: "is 'inline': there is no queue to work on" }],
+      'startWorker',
+    );
+  }
+  return { delivery: p.delivery, concurrency };
+}

@@ -16,7 +16,7 @@ import type { IntegrationEvent } from '../schema/runtime.js';
 import { isFinal } from './delivery/deliverer.js';
 import type { ReplayOptions } from './delivery/replay.js';
 import type { RuleEngineOptions } from './engine-options.js';
-import { buildParts, type EngineParts, shutdownParts } from './engine-parts.js';
+import { buildParts, type EngineParts, shutdownParts, workerOf } from './engine-parts.js';
 import type { RuleEngineEvents } from './events.js';
 import {
   assertRuleId,
@@ -25,22 +25,19 @@ import {
   dispatchWait,
   executionQueryOf,
   ruleFindQuery,
-  workerConcurrency,
 } from './input-checks.js';
 import type { OperatorFn, OperatorOptions } from './operators.js';
 import type {
   Execution,
+  ExecutionListQuery,
   ExecutionLog,
-  ExecutionQuery,
   Rule,
   RuleChanges,
   RuleEvaluation,
   RuleInput,
 } from './types.js';
 
-export type { ReplayOptions } from './delivery/replay.js';
 export type { RuleEngineOptions } from './engine-options.js';
-export type { DispatchOptions } from './input-checks.js';
 
 /**
  * Stores rules, compiles their conditions once, indexes them by `(integrationId,
@@ -259,7 +256,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   /** Executions of a rule, newest first. */
   async getRuleExecutions(
     ruleId: string,
-    query: ExecutionQuery = {},
+    query: Pick<ExecutionListQuery, 'limit' | 'cursor'> = {},
   ): Promise<{ items: Execution[]; nextCursor?: string }> {
     return this.#p.store.listForRule(ruleId, executionQueryOf(ruleId, query));
   }
@@ -276,6 +273,21 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     await this.ready();
     await this.#p.dedup.prune();
     return this.#p.store.prune(this.#p.index.ids());
+  }
+
+  /**
+   * Executions across rules, newest first, filtered by integration, rule, status and time
+   * (`since` inclusive, `until` exclusive, on `startTime`), paged with `cursor`; e.g. the
+   * dead letters of the last hour: `{ status: 'dead', since }`.
+   * @throws ValidationError for a bad query or a cursor of other filters
+   */
+  listExecutions(query?: ExecutionListQuery): Promise<{ items: Execution[]; nextCursor?: string }> {
+    return this.#p.store.list(query);
+  }
+
+  /** Every execution matching `query`, page after page (see {@link RuleEngine.listExecutions}). */
+  executions(query?: ExecutionListQuery): AsyncIterableIterator<Execution> {
+    return this.#p.store.executions(query);
   }
 
   /** One execution, as stored now (unfinished ones included). @throws NotFoundError */
@@ -317,16 +329,9 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
    */
   async startWorker(opts: { readonly concurrency?: number } = {}): Promise<void> {
     this.assertOpen();
-    const o = optionsOf(opts, 'worker options');
-    const concurrency = workerConcurrency(o.concurrency, this.#p.actions.maxConcurrent);
-    if (!this.#p.delivery) {
-      throw new ValidationError(
-        [{ path: 'delivery.mode', message: "is 'inline': there is no queue to work on" }],
-        'startWorker',
-      );
-    }
+    const { delivery, concurrency } = workerOf(this.#p, opts);
     await this.ready();
-    this.#p.delivery.startWorker(concurrency);
+    delivery.startWorker(concurrency);
   }
 
   // ---------------------------------------------------------------- events

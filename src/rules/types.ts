@@ -276,7 +276,7 @@ export interface Execution {
 }
 
 /** Components an execution log entry can come from. */
-export type ExecutionComponent = 'trigger' | 'condition' | 'action';
+export type ExecutionComponent = ExecutionLog['component'];
 
 /** One log entry of an execution. */
 export interface ExecutionLog {
@@ -291,7 +291,7 @@ export interface ExecutionLog {
   /** Structured detail. */
   readonly data?: unknown;
   /** Which part of the rule wrote it. */
-  readonly component: ExecutionComponent;
+  readonly component: 'trigger' | 'condition' | 'action';
   /** The condition or action id. */
   readonly componentId?: string;
 }

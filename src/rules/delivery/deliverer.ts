@@ -136,7 +136,7 @@ export class Deliverer {
       return stored;
     })();
     // A local run starts at once, whether or not the dispatch waits for it.
-    const running = local ? recorded.then((stored) => this.run(stored, cr, newScope())) : undefined;
+    const running = local ? recorded.then((stored) => this.run(stored, cr, scope)) : undefined;
     running?.catch(() => undefined); // observed by `finished`; else the sweep resumes it
     const finished = async (): Promise<Execution> => (await running) ?? this.waiters.wait(doc.id);
     return { recorded: recorded.then(() => first), finished };
@@ -154,7 +154,10 @@ export class Deliverer {
     // going (a queue may deliver a job twice); a sweep finds it if its process dies.
     if (doc.leaseUntil !== undefined && doc.leaseUntil > now) return;
     if (doc.status !== 'running' && doc.nextAttemptAt > now) {
-      await this.o.queue.enqueue({ id: jobIdOf(doc), executionId }, { runAt: doc.nextAttemptAt });
+      // Not due yet (a sweep's early job): a job of its own for then, not this job's id,
+      // which the queue would ignore while this job runs.
+      const id = `${jobIdOf(doc)}-${doc.nextAttemptAt}`;
+      await this.o.queue.enqueue({ id, executionId }, { runAt: doc.nextAttemptAt });
       return;
     }
     const recorded = await this.stored(executionId);
