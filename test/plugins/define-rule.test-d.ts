@@ -201,6 +201,29 @@ describe('DefinedIntegration.rule types', () => {
     });
   });
 
+  it('accepts any payload path of a trigger without a payload schema', () => {
+    const loose = defineIntegration({
+      id: 'loose',
+      name: 'Loose',
+      version: '1.0.0',
+      authType: 'none',
+    }).trigger('anything', { name: 'Anything' });
+    loose.rule('anything', {
+      name: 'Loose',
+      conditions: [
+        { type: 'match', config: { path: 'payload.a.b', operator: 'greaterThan', value: 1 } },
+        { type: 'match', config: { path: 'payload', operator: 'exists' } },
+      ],
+      actions: [],
+    });
+    loose.rule('anything', {
+      name: 'Still checked',
+      // @ts-expect-error `size` is not an operator
+      conditions: [{ type: 'match', config: { path: 'payload.a', operator: 'size', value: 1 } }],
+      actions: [],
+    });
+  });
+
   it('refuses an unknown trigger type', () => {
     // @ts-expect-error `message.deleted` is not a trigger of chat
     chat.rule('message.deleted', { name: 'Unknown trigger', actions: [] });
