@@ -32,7 +32,7 @@ import { Waiters } from './waiters.js';
 /** What a {@link Deliverer} works with. */
 export interface DelivererOptions {
   readonly deliveries: DeliveryStore;
-  readonly store: Pick<ExecutionStore, 'recordOne' | 'get' | 'finishOwn' | 'updateOwn'>;
+  readonly store: Pick<ExecutionStore, 'recordPending' | 'get' | 'finishOwn' | 'updateOwn'>;
   readonly queue: ExecutionQueue;
   readonly actions: ActionRunner;
   /** Compiles the rule an execution was dispatched with (its actions, as recorded). */
@@ -130,8 +130,7 @@ export class Deliverer {
     const first = this.execution(doc as DeliveryDocument, doc.status, draft.startTime);
     const recorded = (async () => {
       const stored = await this.o.deliveries.insert(doc);
-      // Its log entries are written when it finishes; retention is told now.
-      await this.o.store.recordOne(first, [], undefined, true);
+      await this.o.store.recordPending(first);
       if (!local) await this.o.queue.enqueue({ id: jobIdOf(stored), executionId: doc.id });
       return stored;
     })();

@@ -83,18 +83,16 @@ export class ExecutionStore {
     exec: Execution,
     entries: readonly LogEntry[],
     stale?: StaleRules,
-    logsLater = false,
   ): Promise<Execution> {
     const [q] = await this.retention.queuesOf([exec.ruleId]);
     if (stale?.()?.(exec.ruleId)) return exec;
-    return this.track(this.writeOne(exec, entries, q!, logsLater));
+    return this.track(this.writeOne(exec, entries, q!));
   }
 
   private async writeOne(
     exec: Execution,
     entries: readonly LogEntry[],
     q: Queue,
-    logsLater = false,
   ): Promise<Execution> {
     const insert = this.records.insertOwn(exec);
     await (entries.length > 0
@@ -102,8 +100,7 @@ export class ExecutionStore {
       : insert);
     const state = this.retention.admit(exec.id, 1);
     const removals: Promise<unknown>[] = [];
-    const logged = entries.length > 0 || logsLater;
-    this.retention.enqueue(q, state, exec.startTime, logged ? exec.id : undefined);
+    this.retention.enqueue(q, state, exec.startTime, entries.length > 0 ? exec.id : undefined);
     this.retention.expire(q, removals);
     if (removals.length > 0) await Promise.all(removals);
     return exec;
@@ -182,7 +179,26 @@ export class ExecutionStore {
         await this.records.insertLogs(exec.id, exec.ruleId, entries).catch(() => undefined);
       }
     }
+    // Retention counts it from now: an unfinished execution is never expired.
+    const [q] = await this.retention.queuesOf([exec.ruleId]);
+    // A queue built from storage after its first write counts it already.
+    if (this.retention.counts(exec.id)) return exec;
+    const state = this.retention.admit(exec.id, 1);
+    const removals: Promise<unknown>[] = [];
+    this.retention.enqueue(q!, state, exec.startTime, exec.id);
+    this.retention.expire(q!, removals);
+    if (removals.length > 0) await Promise.all(removals);
     return exec;
+  }
+
+  /**
+   * Inserts the record of a durable execution before its first action runs. Retention
+   * counts it only once it finishes (`finishOwn`), so a backlog of unfinished executions
+   * never expires one of them.
+   */
+  async recordPending(exec: Execution): Promise<void> {
+    await this.migrate();
+    await this.track(this.records.insertOwn(exec));
   }
 
   /**

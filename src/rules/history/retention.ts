@@ -147,6 +147,11 @@ export class Retention {
   }
 
   /** Starts tracking a record just written, holding `live` executions. */
+  /** Whether a record is counted already (e.g. read from storage when its rule's queue was built). */
+  counts(id: string): boolean {
+    return this.live.has(id);
+  }
+
   admit(id: string, live: number): RecordState {
     const state: RecordState = { id, live };
     this.live.set(id, state);
