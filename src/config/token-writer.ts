@@ -20,7 +20,8 @@ import type { CredentialVault } from './credential-vault.js';
 import { statusOf } from './instance-document.js';
 import type { InstanceStore } from './instance-store.js';
 import type { ConfigEmitter } from './ports.js';
-import type { TokenInfo } from './types.js';
+import { driftStatus, scopesOf } from './scope-drift.js';
+import type { InstanceStatus, TokenInfo } from './types.js';
 
 /** Options of {@link TokenWriter}. */
 export interface TokenWriterOptions {
@@ -43,6 +44,11 @@ export interface TokenWrite {
   readonly grant: 'refresh_token' | 'authorization_code';
   /** Which credential fields the views of the instance's definition version show. */
   readonly visibility: CredentialVisibility;
+  /**
+   * The scopes the instance's version asks for (a code exchange): a `needs-reconsent`
+   * status is recomputed from the new grant.
+   */
+  readonly requiredScopes?: readonly string[];
 }
 
 /** Outcome of {@link TokenWriter.store}. */
@@ -118,9 +124,10 @@ export class TokenWriter {
       }
       credentials['oauth2'] = write.stored;
       const now = isoAt(this.o.now());
+      const status = statusAfter(doc.status, write, now);
       return {
         ...this.o.vault.seal(doc.id, credentials, write.visibility),
-        ...(doc.status.state === 'error' ? { status: statusOf('active', now) } : {}),
+        ...(status ? { status } : {}),
         updatedAt: now,
       };
     });
@@ -141,6 +148,24 @@ export class TokenWriter {
     this.o.store.emitStatus(before, after);
     return 'stored';
   }
+}
+
+/**
+ * The status after new tokens were written: `error` becomes `active`; after a code
+ * exchange, the missing scopes are recomputed from the new grant.
+ */
+function statusAfter(
+  status: InstanceStatus,
+  write: TokenWrite,
+  now: string,
+): InstanceStatus | undefined {
+  if (write.requiredScopes !== undefined && status.missingScopes !== undefined) {
+    const granted = new Set(scopesOf(write.stored.scope ?? ''));
+    const missing = write.requiredScopes.filter((s) => !granted.has(s));
+    const base = status.state === 'error' ? statusOf('active', now) : status;
+    return driftStatus(base, missing, now);
+  }
+  return status.state === 'error' ? statusOf('active', now) : undefined;
 }
 
 /** Whether two stored token sets are the same tokens. */
