@@ -217,7 +217,13 @@ export class InstanceUpgrader {
     });
     const granted = grantedScopes(credentials, prev?.oauth2Config?.scopes);
     const nowIso = isoAt(this.o.now());
-    const status = driftStatus(doc.status, missingScopes(def, granted), nowIso);
+    // A successful move ends the failure an earlier migration recorded.
+    const base =
+      doc.status.reason === 'migration'
+        ? statusOf(doc.status.state === 'inactive' ? 'inactive' : 'active', nowIso)
+        : doc.status;
+    const drift = driftStatus(base, missingScopes(def, granted), nowIso);
+    const status = drift ?? (base !== doc.status ? base : undefined);
     return {
       version: def.version,
       config,

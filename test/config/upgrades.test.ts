@@ -6,6 +6,7 @@ import {
   type IntegrationDefinitionInput,
   IntegrationRegistry,
   MemoryStorage,
+  PluginLoader,
   ValidationError,
 } from '../../src/index.js';
 import type { ConfigMigration } from '../../src/migrations.js';
@@ -137,6 +138,9 @@ describe('ConfigManager.upgradeInstance with declared migrations', () => {
     expect(changes).toHaveLength(1);
     const { items } = await config.getAuditLog({ instanceId: 'b', action: 'instance.upgrade' });
     expect(items[0]?.outcome).toBe('failure');
+    // moving it with a config of the caller's ends the failure
+    const fixed = await config.upgradeInstance('b', '2.0.0', { config: { location: 'eu' } });
+    expect(fixed.status).toEqual({ state: 'active', lastChecked: expect.any(String) });
   });
 
   it('treats a migrated config the new schema refuses as a failed migration, naming the path', async () => {
@@ -189,6 +193,26 @@ describe('ConfigManager.upgradeInstance with declared migrations', () => {
       migrations: [toV2],
     });
     expect(plugin.getDefinition().migrations).toEqual([toV2]);
+  });
+
+  it("gets a plugin's migrations when it is loaded again over a stored version", async () => {
+    const store = new MemoryStorage();
+    const plugin = () =>
+      defineIntegration({
+        id: 'typed',
+        name: 'Typed',
+        version: '2.0.0',
+        authType: 'none',
+        migrations: [toV2],
+      });
+    const first = new IntegrationRegistry({ storage: store });
+    await new PluginLoader({ registry: first }).load(plugin(), { publish: true });
+    expect(first.getMigrations('typed', '2.0.0')).toEqual([toV2]);
+    // another process: the version is stored, the loader attaches the runtime parts
+    const second = new IntegrationRegistry({ storage: store });
+    await new PluginLoader({ registry: second }).load(plugin(), { publish: true });
+    expect(second.getMigrations('typed', '2.0.0')).toEqual([toV2]);
+    await store.close();
   });
 });
 
