@@ -120,12 +120,12 @@ export class HealthMonitor {
     )
       return;
     const checkedAt = isoAt(this.o.now());
-    await this.o.store.recordStatus(instanceId, (current) =>
-      statusOf(current.status.state === 'inactive' ? 'inactive' : 'error', checkedAt, {
-        error,
-        reason: 'auth',
-      }),
-    );
+    await this.o.store.recordStatus(instanceId, (current) => {
+      const state = current.status.state === 'inactive' ? 'inactive' : 'error';
+      const status = statusOf(state, checkedAt, { error, reason: 'auth' });
+      const missing = current.status.missingScopes;
+      return missing ? { ...status, missingScopes: missing } : status;
+    });
   }
 
   /** See `ConfigManager.checkHealth`. */

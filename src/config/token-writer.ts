@@ -151,21 +151,25 @@ export class TokenWriter {
 }
 
 /**
- * The status after new tokens were written: `error` becomes `active`; after a code
- * exchange, the missing scopes are recomputed from the new grant.
+ * The status after new tokens were written: `error` becomes `active`; missing OAuth2
+ * scopes are kept, and after a code exchange recomputed from the new grant (a refresh
+ * cannot add scopes, RFC 6749 §6).
  */
 function statusAfter(
   status: InstanceStatus,
   write: TokenWrite,
   now: string,
 ): InstanceStatus | undefined {
-  if (write.requiredScopes !== undefined && status.missingScopes !== undefined) {
+  let missing = status.missingScopes;
+  if (write.requiredScopes !== undefined && missing !== undefined) {
     const granted = new Set(scopesOf(write.stored.scope ?? ''));
-    const missing = write.requiredScopes.filter((s) => !granted.has(s));
-    const base = status.state === 'error' ? statusOf('active', now) : status;
-    return driftStatus(base, missing, now);
+    missing = write.requiredScopes.filter((s) => !granted.has(s));
   }
-  return status.state === 'error' ? statusOf('active', now) : undefined;
+  if (status.state !== 'error') {
+    return missing === status.missingScopes ? undefined : driftStatus(status, missing ?? [], now);
+  }
+  const active = statusOf('active', now);
+  return missing ? (driftStatus(active, missing, now) ?? active) : active;
 }
 
 /** Whether two stored token sets are the same tokens. */

@@ -90,6 +90,14 @@ describe('OAuth2 scope drift on upgrade', () => {
     expect(test).toMatchObject({ ok: true, state: 'needs-reconsent' });
     const listed = await config.listInstances({ status: 'needs-reconsent' });
     expect(listed.items.map((i) => i.instanceId)).toEqual(['a']);
+    // a refused action marks it error/auth; the missing scopes stay, and come back
+    await config.reportAuthFailure('a', 'refused by the provider');
+    expect((await config.getInstance('a')).status).toMatchObject({
+      state: 'error',
+      reason: 'auth',
+      missingScopes: ['write'],
+    });
+    expect((await config.testConnection('a')).state).toBe('needs-reconsent');
 
     const req = await config.buildAuthorizationUrl('a', { redirectUri: REDIRECT });
     const url = new URL(req.url);
@@ -110,7 +118,12 @@ describe('OAuth2 scope drift on upgrade', () => {
     const after = await config.getInstance('a');
     expect(after.status.state).toBe('active');
     expect(after.status.missingScopes).toBeUndefined();
-    expect(changes.map((s) => s.state)).toEqual(['needs-reconsent', 'active']);
+    expect(changes.map((s) => s.state)).toEqual([
+      'needs-reconsent',
+      'error',
+      'needs-reconsent',
+      'active',
+    ]);
   });
 
   it('asks for every scope when the provider has no incremental authorization', async () => {
