@@ -1,7 +1,9 @@
 /**
- * Storage migrations (`plugboard/migrations`): a versioned runner over any
- * `StorageAdapter`, recording applied migrations in the `migrations` collection, and an
- * importer for legacy per-integration rule shapes.
+ * Migrations (`plugboard/migrations`): a versioned runner over any `StorageAdapter`,
+ * recording applied migrations in the `migrations` collection, an importer for legacy
+ * per-integration rule shapes, and the types of instance config migrations
+ * (`IntegrationDefinitionInput.migrations`, `ConfigManager.upgradeInstance` and
+ * `upgradeInstances`; see docs/versioning.md).
  *
  * @example
  * ```ts
@@ -21,11 +23,17 @@
  */
 
 export type {
+  UpgradeInstanceOptions,
+  UpgradeInstancesOptions,
+  UpgradeInstancesReport,
+} from './config/types.js';
+export type {
   ImportLegacyRulesOptions,
   LegacyImportReport,
   LegacyRuleProblem,
 } from './rules/legacy-rules.js';
 export { importLegacyRules } from './rules/legacy-rules.js';
+export type { ConfigMigration, ConfigMigrationContext } from './schema/runtime.js';
 export type {
   Migration,
   MigrationContext,

@@ -14,6 +14,10 @@ import type { Collection, StorageAdapter, StoredDocument } from '../storage/type
 interface StateDocument extends StoredDocument {
   readonly instanceId: string;
   readonly redirectUri: string;
+  /** The scopes the URL asked for (absent in states issued before they were recorded). */
+  readonly scopes?: readonly string[];
+  /** Whether the URL asked for more scopes on top of the granted ones. */
+  readonly incremental?: boolean;
   /** Epoch ms after which the state is refused. */
   readonly expiresAt: number;
 }
@@ -22,6 +26,10 @@ interface StateDocument extends StoredDocument {
 export interface IssuedState {
   readonly instanceId: string;
   readonly redirectUri: string;
+  /** The scopes requested. */
+  readonly scopes?: readonly string[];
+  /** Whether the request was incremental (`include_granted_scopes`). */
+  readonly incremental?: boolean;
 }
 
 /** Expired states removed per issue, so abandoned authorizations do not pile up. */
@@ -40,13 +48,19 @@ export class AuthorizationStates {
   }
 
   /** Issues and records a new state (256 random bits, base64url) for an instance. */
-  async issue(instanceId: string, redirectUri: string): Promise<string> {
+  async issue(
+    instanceId: string,
+    redirectUri: string,
+    request: { readonly scopes: readonly string[]; readonly incremental: boolean },
+  ): Promise<string> {
     const state = randomBytes(32).toString('base64url');
     const now = this.now();
     await this.col.insert({
       id: digest(state),
       instanceId,
       redirectUri,
+      scopes: [...request.scopes],
+      ...(request.incremental ? { incremental: true } : {}),
       expiresAt: now + this.ttlMs,
     });
     await this.prune(now);
@@ -82,7 +96,12 @@ export class AuthorizationStates {
         'was issued for another instance; exchange the code for the instance that built the authorization URL',
       );
     }
-    return { instanceId: doc.instanceId, redirectUri: doc.redirectUri };
+    return {
+      instanceId: doc.instanceId,
+      redirectUri: doc.redirectUri,
+      ...(doc.scopes !== undefined ? { scopes: doc.scopes } : {}),
+      ...(doc.incremental === true ? { incremental: true } : {}),
+    };
   }
 
   /** Deletes the state if nobody else did first; resolves whether this call did. */

@@ -28,6 +28,7 @@ import {
   type HealthRegistry,
   pluginFor,
 } from './ports.js';
+import { driftStatus } from './scope-drift.js';
 import type { TokenService } from './token-service.js';
 import type {
   CheckHealthOptions,
@@ -81,12 +82,17 @@ export class HealthMonitor {
     const checkedAt = isoAt(now());
     const after = await store.recordStatus(instanceId, (current) => {
       const inactive = current.status.state === 'inactive';
-      return result.ok
+      // Missing OAuth2 scopes outlive connection tests: only a new grant clears them.
+      const missing = current.status.missingScopes;
+      if (result.ok && missing)
+        return driftStatus(current.status, missing, checkedAt) ?? current.status;
+      const status = result.ok
         ? statusOf(inactive ? 'inactive' : 'active', checkedAt)
         : statusOf(inactive ? 'inactive' : 'error', checkedAt, {
             error: result.error ?? 'connection test failed',
             reason: result.reason ?? 'transient',
           });
+      return missing ? { ...status, missingScopes: missing } : status;
     });
     const state = after?.status.state ?? 'error';
     return { instanceId, state, ...result, checkedAt, durationMs: now() - started };
@@ -114,12 +120,12 @@ export class HealthMonitor {
     )
       return;
     const checkedAt = isoAt(this.o.now());
-    await this.o.store.recordStatus(instanceId, (current) =>
-      statusOf(current.status.state === 'inactive' ? 'inactive' : 'error', checkedAt, {
-        error,
-        reason: 'auth',
-      }),
-    );
+    await this.o.store.recordStatus(instanceId, (current) => {
+      const state = current.status.state === 'inactive' ? 'inactive' : 'error';
+      const status = statusOf(state, checkedAt, { error, reason: 'auth' });
+      const missing = current.status.missingScopes;
+      return missing ? { ...status, missingScopes: missing } : status;
+    });
   }
 
   /** See `ConfigManager.checkHealth`. */

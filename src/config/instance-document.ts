@@ -52,14 +52,19 @@ export const MAX_MUTATE_ATTEMPTS = 5;
 
 /** Whether two statuses say the same (ignoring when they were checked). */
 export function sameStatus(a: InstanceStatus, b: InstanceStatus): boolean {
-  return a.state === b.state && a.reason === b.reason && a.error === b.error;
+  return (
+    a.state === b.state &&
+    a.reason === b.reason &&
+    a.error === b.error &&
+    (a.missingScopes ?? []).join(' ') === (b.missingScopes ?? []).join(' ')
+  );
 }
 
 /** A status value, with the failure only when there is one. */
 export function statusOf(
   state: InstanceStatus['state'],
   lastChecked: string | undefined,
-  failure?: { error: string; reason: 'auth' | 'transient' },
+  failure?: { error: string; reason: NonNullable<InstanceStatus['reason']> },
 ): InstanceStatus {
   return {
     state,

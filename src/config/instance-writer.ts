@@ -1,7 +1,8 @@
 /**
- * The instance writes the API offers: create, update, upgrade and delete. Each checks
- * its input, validates config and credentials against the pinned definition version,
- * seals the credentials, keeps one default per scope, audits and announces the change.
+ * The instance writes the API offers: create, update and delete (upgrades are in
+ * instance-upgrade.ts). Each checks its input, validates config and credentials against
+ * the pinned definition version, seals the credentials, keeps one default per scope,
+ * audits and announces the change.
  *
  * @internal
  * @module
@@ -11,13 +12,12 @@ import { REDACTED } from '../credentials/redact.js';
 import { ConnectionTestError, isPlugboardError, ReferencedError } from '../errors.js';
 import { isoAt } from '../internal/clock.js';
 import { objectIssue, throwIfIssues } from '../internal/options.js';
-import { assertRange, assertString } from '../registry/input-checks.js';
 import type { IntegrationDefinition } from '../schema/definition.js';
 import type { AuditRecorder } from './audit-recorder.js';
 import type { CredentialVault } from './credential-vault.js';
 import type { HealthMonitor } from './health-monitor.js';
 import { instanceCall } from './input-checks.js';
-import { type Changes, type InstanceDocument, statusOf, VIEW_FORMAT } from './instance-document.js';
+import { type Changes, type InstanceDocument, statusOf } from './instance-document.js';
 import { checkCreateInput, checkUpdateChanges, contextOf } from './instance-schemas.js';
 import type { InstanceStore } from './instance-store.js';
 import type { ConfigEmitter, WriterRegistry } from './ports.js';
@@ -124,51 +124,6 @@ export class InstanceWriter {
     });
     this.o.emitter.emit('instance:updated', view);
     this.o.store.emitStatus(result.before, result.after);
-    return view;
-  }
-
-  /** See `ConfigManager.upgradeInstance`. */
-  async upgrade(
-    instanceId: string,
-    toVersion: string,
-    opts: InstanceWriteOptions & { readonly config?: Readonly<Record<string, unknown>> },
-  ): Promise<InstanceView> {
-    instanceCall('upgradeInstance', instanceId, opts);
-    assertString(toVersion, 'toVersion', 'upgradeInstance arguments');
-    assertRange(toVersion);
-    const actor = opts.actor ?? this.o.recorder.defaultActor;
-    let result: { before: InstanceDocument; after: InstanceDocument };
-    try {
-      result = await this.o.store.mutate(instanceId, opts.expectedRevision, async (doc) => {
-        const def = await this.o.registry.get(doc.integrationId, toVersion);
-        const visibility = await this.o.vault.visibility(def.id, def.version);
-        const config = opts.config ?? doc.config;
-        const credentials = this.o.vault.open(doc);
-        const what = `upgrade to ${def.id}@${def.version}`;
-        this.o.vault.validate(def, config, credentials, visibility, what);
-        return {
-          version: def.version,
-          config,
-          // Public fields may differ between versions: re-derive the view.
-          credentialsView: visibility.view(credentials),
-          viewFormat: VIEW_FORMAT,
-          updatedAt: this.iso(),
-        };
-      });
-    } catch (error) {
-      await this.o.recorder.failure(actor, 'instance.upgrade', instanceId, error);
-      throw error;
-    }
-    const view = this.o.store.view(result.after);
-    await this.o.recorder.record({
-      actor,
-      action: 'instance.upgrade',
-      instanceId,
-      integrationId: result.after.integrationId,
-      outcome: 'success',
-      detail: `${result.before.version} -> ${result.after.version}`,
-    });
-    this.o.emitter.emit('instance:updated', view);
     return view;
   }
 

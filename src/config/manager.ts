@@ -8,22 +8,10 @@
  */
 import { inspect } from 'node:util';
 import { EventEmitter } from 'eventemitter3';
-import type { Keyring } from '../credentials/keyring.js';
-import { integerIssue, missingOptions, throwIfIssues } from '../internal/options.js';
-import type { Collection } from '../storage/types.js';
-import { auditRefusals, ConfigAccess } from './access.js';
-import { AuditLog } from './audit.js';
-import { AuditRecorder } from './audit-recorder.js';
-import { migrateCredentialViews } from './credential-migration.js';
-import { CredentialVault } from './credential-vault.js';
 import type { ConfigManagerEvents } from './events.js';
-import { HealthMonitor } from './health-monitor.js';
-import type { InstanceDocument } from './instance-document.js';
-import { InstanceStore } from './instance-store.js';
-import { InstanceWriter } from './instance-writer.js';
-import { IntegrationSettings } from './integration-settings.js';
 import type { ConfigManagerOptions } from './manager-options.js';
-import { type ExchangeCodeParams, TokenService } from './token-service.js';
+import { createManagerParts, type ManagerParts } from './manager-parts.js';
+import type { ExchangeCodeParams } from './token-service.js';
 import type {
   AuditEntry,
   AuditInput,
@@ -46,6 +34,9 @@ import type {
   ResolveContext,
   TokenInfo,
   UpdateInstanceChanges,
+  UpgradeInstanceOptions,
+  UpgradeInstancesOptions,
+  UpgradeInstancesReport,
 } from './types.js';
 
 export type { ConfigManagerOptions } from './manager-options.js';
@@ -71,49 +62,12 @@ export type { ConfigOAuth2Options, ExchangeCodeParams } from './token-service.js
  * ```
  */
 export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
-  private readonly keyring: Keyring;
-  private readonly recorder: AuditRecorder;
-  private readonly vault: CredentialVault;
-  private readonly store: InstanceStore;
-  private readonly writer: InstanceWriter;
-  private readonly tokens: TokenService;
-  private readonly health: HealthMonitor;
-  private readonly settings: IntegrationSettings;
-  private readonly access: ConfigAccess;
+  private readonly p: ManagerParts;
 
   /** @throws ValidationError for malformed options. */
   constructor(options: ConfigManagerOptions) {
     super();
-    const what = 'ConfigManager options';
-    throwIfIssues(what, missingOptions(options, ['storage', 'registry', 'keyring']));
-    const cacheSize = options.credentialCacheSize ?? 1000;
-    throwIfIssues(what, [integerIssue('credentialCacheSize', cacheSize, 0)]);
-    const { storage, registry, keyring, plugins, fetch, oauth2 } = options;
-    const now = options.now ?? Date.now;
-    const log = new AuditLog(storage, options.auditRetention, now);
-    const recorder = new AuditRecorder(log, options.defaultActor ?? 'system', options.logger);
-    // What every piece gets: the registry (each reads its own narrow port of it), the
-    // audit log, this manager as the emitter of events, and the clock.
-    const shared = { registry, recorder, emitter: this, now };
-    const lastUsedThrottleMs = options.lastUsedThrottleMs ?? 60_000;
-    // The store migrates 0.1.0 documents with the vault on first use (after this constructor).
-    const migrate = (col: Collection<InstanceDocument>): Promise<void> =>
-      migrateCredentialViews(storage, col, (doc) => vault.rebuildView(doc));
-    const store = new InstanceStore({ ...shared, storage, lastUsedThrottleMs, migrate });
-    const vault = new CredentialVault({ ...shared, keyring, instances: store, cacheSize });
-    const tokens = new TokenService({ ...shared, plugins, storage, store, vault, fetch, oauth2 });
-    const testTimeoutMs = options.testTimeoutMs ?? 30_000;
-    const health = new HealthMonitor({ ...shared, plugins, store, vault, tokens, testTimeoutMs });
-    this.writer = new InstanceWriter({ ...shared, store, vault, tester: health });
-    this.settings = new IntegrationSettings(storage, registry, this, now);
-    const sink = auditRefusals((e) => recorder.record(e), recorder.defaultActor);
-    this.access = new ConfigAccess(options.authorize, sink, (id) => store.find(id));
-    this.keyring = keyring;
-    this.recorder = recorder;
-    this.store = store;
-    this.vault = vault;
-    this.tokens = tokens;
-    this.health = health;
+    this.p = createManagerParts(options, this);
   }
 
   // ---------------------------------------------------------------- instances
@@ -130,12 +84,12 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     input: CreateInstanceInput,
     opts: CreateInstanceOptions = {},
   ): Promise<InstanceView> {
-    await this.access.check(
+    await this.p.access.check(
       'instance.create',
       { integrationId: input?.integrationId, context: input?.context },
       opts?.actor,
     );
-    return this.writer.create(input, opts);
+    return this.p.writer.create(input, opts);
   }
 
   /**
@@ -143,7 +97,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
    * @throws NotFoundError
    */
   async getInstance(instanceId: string): Promise<InstanceView> {
-    return this.store.view(await this.store.require(instanceId));
+    return this.p.store.view(await this.p.store.require(instanceId));
   }
 
   /**
@@ -157,25 +111,45 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     changes: UpdateInstanceChanges,
     opts: InstanceWriteOptions = {},
   ): Promise<InstanceView> {
-    await this.access.instance('instance.update', instanceId, opts?.actor, changes?.context);
-    return this.writer.update(instanceId, changes, opts);
+    await this.p.access.instance('instance.update', instanceId, opts?.actor, changes?.context);
+    return this.p.writer.update(instanceId, changes, opts);
   }
 
   /**
-   * Moves an instance to another version of its definition. Config and credentials are
-   * validated against the new version first; if that fails the instance is left as it
-   * was.
+   * Moves an instance to another version of its definition. Its config goes through the
+   * target version's declared `migrations` (unless `opts.config` is given), then config
+   * and credentials are validated against the new version; if that fails the instance is
+   * left as it was (a failed migration also sets status `error`, reason `migration`).
+   * New OAuth2 scopes its tokens lack set state `needs-reconsent`.
+   * See docs/versioning.md.
    *
    * @param toVersion - an exact version or a semver range (highest non-archived match)
-   * @throws ValidationError (instance unchanged); NotFoundError; ConflictError
+   * @throws ValidationError naming the path (instance unchanged); NotFoundError; ConflictError
    */
   async upgradeInstance(
     instanceId: string,
     toVersion: string,
-    opts: InstanceWriteOptions & { readonly config?: Readonly<Record<string, unknown>> } = {},
+    opts: UpgradeInstanceOptions = {},
   ): Promise<InstanceView> {
-    await this.access.instance('instance.upgrade', instanceId, opts?.actor);
-    return this.writer.upgrade(instanceId, toVersion, opts);
+    await this.p.access.instance('instance.upgrade', instanceId, opts?.actor);
+    return this.p.upgrader.upgrade(instanceId, toVersion, opts);
+  }
+
+  /**
+   * Moves every instance of an integration on an older version to `toVersion` where it
+   * can move unattended (same major without breaking config or credential changes, or a
+   * major a declared migration covers); reports the others with a reason. Each instance
+   * is also put to the `authorize` hook (`instance.upgrade`).
+   *
+   * @throws ValidationError for bad arguments; NotFoundError for an unknown integration or version
+   */
+  async upgradeInstances(
+    integrationId: string,
+    toVersion: string,
+    opts: UpgradeInstancesOptions = {},
+  ): Promise<UpgradeInstancesReport> {
+    await this.p.access.check('instance.upgrade', { integrationId }, opts?.actor);
+    return this.p.upgrader.upgradeAll(integrationId, toVersion, opts);
   }
 
   /**
@@ -185,8 +159,8 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
    *   stale; ReferencedError listing the references
    */
   async deleteInstance(instanceId: string, opts: DeleteInstanceOptions = {}): Promise<void> {
-    await this.access.instance('instance.delete', instanceId, opts?.actor);
-    return this.writer.remove(instanceId, opts);
+    await this.p.access.instance('instance.delete', instanceId, opts?.actor);
+    return this.p.writer.remove(instanceId, opts);
   }
 
   /**
@@ -196,14 +170,14 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
    * @throws ValidationError when `checker` is not a function
    */
   addReferenceChecker(checker: InstanceReferenceChecker): () => void {
-    return this.store.addReferenceChecker(checker);
+    return this.p.store.addReferenceChecker(checker);
   }
 
   /** Instances matching the query, ordered by id, paged. Credentials are redacted. */
   async listInstances(
     q: ListInstancesQuery = {},
   ): Promise<{ items: InstanceView[]; nextCursor?: string }> {
-    return this.store.list(q);
+    return this.p.store.list(q);
   }
 
   /**
@@ -214,7 +188,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
    * @throws AmbiguousInstanceError listing the candidates; NotFoundError naming the scopes searched
    */
   async resolveInstance(integrationId: string, ctx?: ResolveContext): Promise<InstanceView> {
-    return this.store.resolve(integrationId, ctx);
+    return this.p.store.resolve(integrationId, ctx);
   }
 
   /**
@@ -222,8 +196,8 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
    * process writes the same storage; this manager's own writes keep it current.
    */
   invalidateCache(integrationId?: string): void {
-    this.store.invalidate(integrationId);
-    this.settings.invalidate(integrationId);
+    this.p.store.invalidate(integrationId);
+    this.p.settings.invalidate(integrationId);
   }
 
   // -------------------------------------------------------------- credentials
@@ -238,9 +212,9 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     instanceId: string,
     opts: { readonly actor?: string } = {},
   ): Promise<Record<string, unknown>> {
-    const actor = this.vault.actorOf(instanceId, opts);
-    await this.access.instance('credentials.read', instanceId, opts?.actor);
-    return this.vault.read(instanceId, actor);
+    const actor = this.p.vault.actorOf(instanceId, opts);
+    await this.p.access.instance('credentials.read', instanceId, opts?.actor);
+    return this.p.vault.read(instanceId, actor);
   }
 
   /**
@@ -256,8 +230,8 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
    * ```
    */
   async reencryptAll(opts: ReencryptOptions = {}): Promise<ReencryptReport> {
-    await this.access.check('credentials.reencrypt', {}, opts?.actor);
-    return this.vault.reencryptAll(opts);
+    await this.p.access.check('credentials.reencrypt', {}, opts?.actor);
+    return this.p.vault.reencryptAll(opts);
   }
 
   // ---------------------------------------------------------------- health
@@ -274,8 +248,8 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     instanceId: string,
     opts: { readonly actor?: string } = {},
   ): Promise<ConnectionTestResult> {
-    await this.access.instance('instance.test', instanceId, opts?.actor);
-    return this.health.testConnection(instanceId, opts);
+    await this.p.access.instance('instance.test', instanceId, opts?.actor);
+    return this.p.health.testConnection(instanceId, opts);
   }
 
   /**
@@ -291,18 +265,18 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     message: string,
     opts: { readonly actor?: string } = {},
   ): Promise<void> {
-    await this.access.instance('instance.report-auth-failure', instanceId, opts?.actor);
-    await this.health.recordAuthFailure(instanceId, message);
+    await this.p.access.instance('instance.report-auth-failure', instanceId, opts?.actor);
+    await this.p.health.recordAuthFailure(instanceId, message);
   }
 
   /** Tests every instance (or those of one integration), at most `concurrency` at a time. */
   async checkHealth(opts: CheckHealthOptions = {}): Promise<HealthReport> {
-    await this.access.check(
+    await this.p.access.check(
       'instance.check-health',
       { integrationId: opts?.integrationId },
       opts?.actor,
     );
-    return this.health.checkHealth(opts);
+    return this.p.health.checkHealth(opts);
   }
 
   /**
@@ -312,7 +286,7 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
    * @returns a function that stops the schedule and resolves when a running check ends
    */
   startHealthChecks(schedule: HealthCheckSchedule): () => Promise<void> {
-    return this.health.startHealthChecks(schedule);
+    return this.p.health.startHealthChecks(schedule);
   }
 
   // ---------------------------------------------------------------- OAuth2
@@ -321,7 +295,10 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
    * The provider URL to send the user to for consent, with a fresh `state` (recorded in
    * storage, valid for `oauth2.stateTtlMs`, accepted once) and PKCE (S256) unless the
    * definition sets `oauth2Config.pkce: false`. Keep the returned `codeVerifier`
-   * server-side and pass it to {@link ConfigManager.exchangeCode}.
+   * server-side and pass it to {@link ConfigManager.exchangeCode}. Without `scopes` it asks
+   * for the version's scopes; for an instance in `needs-reconsent` whose definition sets
+   * `oauth2Config.incrementalAuthorization`, only the missing ones, with
+   * `include_granted_scopes=true`.
    *
    * @throws ValidationError when the integration is not OAuth2, has no `clientId`, or
    * `state` is passed (it is issued here)
@@ -334,8 +311,8 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
       readonly actor?: string;
     },
   ): Promise<AuthorizationRequest> {
-    await this.access.instance('credentials.authorization-url', instanceId, params?.actor);
-    return this.tokens.authorizationUrl(instanceId, params);
+    await this.p.access.instance('credentials.authorization-url', instanceId, params?.actor);
+    return this.p.tokens.authorizationUrl(instanceId, params);
   }
 
   /**
@@ -349,8 +326,8 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
    * refused code, `transient` for server trouble)
    */
   async exchangeCode(instanceId: string, params: ExchangeCodeParams): Promise<TokenInfo> {
-    await this.access.instance('credentials.exchange-code', instanceId, params?.actor);
-    return this.tokens.exchangeCode(instanceId, params);
+    await this.p.access.instance('credentials.exchange-code', instanceId, params?.actor);
+    return this.p.tokens.exchangeCode(instanceId, params);
   }
 
   /**
@@ -368,16 +345,16 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     instanceId: string,
     opts: { readonly actor?: string } = {},
   ): Promise<string> {
-    const actor = this.vault.actorOf(instanceId, opts);
-    await this.access.instance('credentials.access-token', instanceId, opts?.actor);
-    return this.tokens.getAccessToken(instanceId, actor);
+    const actor = this.p.vault.actorOf(instanceId, opts);
+    await this.p.access.instance('credentials.access-token', instanceId, opts?.actor);
+    return this.p.tokens.getAccessToken(instanceId, actor);
   }
 
   // ------------------------------------------------------- integration config
 
   /** Integration-level settings; `{ enabled: true, settings: {} }` when never saved. */
   async getConfig(integrationId: string): Promise<IntegrationConfig> {
-    return this.settings.get(integrationId);
+    return this.p.settings.get(integrationId);
   }
 
   /**
@@ -391,13 +368,13 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
     changes: { readonly enabled?: boolean; readonly settings?: Readonly<Record<string, unknown>> },
     opts: { readonly actor?: string } = {},
   ): Promise<IntegrationConfig> {
-    await this.access.check('integration-config.update', { integrationId }, opts?.actor);
-    return this.settings.update(integrationId, changes);
+    await this.p.access.check('integration-config.update', { integrationId }, opts?.actor);
+    return this.p.settings.update(integrationId, changes);
   }
 
   /** Whether rules may use the integration (its config is `enabled`, the default). */
   async isEnabled(integrationId: string): Promise<boolean> {
-    return this.settings.isEnabled(integrationId);
+    return this.p.settings.isEnabled(integrationId);
   }
 
   // ---------------------------------------------------------------- audit
@@ -407,28 +384,28 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
    * `detail` free of secrets.
    */
   async recordAudit(entry: AuditInput): Promise<void> {
-    await this.recorder.record(entry);
+    await this.p.recorder.record(entry);
   }
 
   /** Audit entries, newest first, optionally for one instance and/or action. */
   getAuditLog(q: AuditQuery = {}): Promise<{ items: AuditEntry[]; nextCursor?: string }> {
-    return this.recorder.query(q);
+    return this.p.recorder.query(q);
   }
 
   /** Applies the audit retention policy now (it also runs every tenth of `maxEntries` appends); resolves how many entries were removed. */
   async pruneAuditLog(opts: { readonly actor?: string } = {}): Promise<number> {
-    await this.access.check('audit.prune', {}, opts?.actor);
-    return this.recorder.prune();
+    await this.p.access.check('audit.prune', {}, opts?.actor);
+    return this.p.recorder.prune();
   }
 
   // ---------------------------------------------------------------- lifecycle
 
   /** Stops health checks and unregisters from the registry. Does not close the storage. */
   async close(): Promise<void> {
-    await this.health.close();
-    this.store.close();
-    await this.tokens.close();
-    this.vault.clear();
+    await this.p.health.close();
+    this.p.store.close();
+    await this.p.tokens.close();
+    this.p.vault.clear();
   }
 
   /** Same as {@link ConfigManager.close}, for `await using`. */
@@ -438,11 +415,11 @@ export class ConfigManager extends EventEmitter<ConfigManagerEvents> {
 
   /** `util.inspect` shows a summary, never keys or credentials. */
   [inspect.custom](): string {
-    return `ConfigManager { keyring: ${inspect(this.keyring)} }`;
+    return `ConfigManager { keyring: ${inspect(this.p.keyring)} }`;
   }
 
   /** A serialisable summary. */
   toJSON(): { name: 'ConfigManager'; primaryKeyId: string } {
-    return { name: 'ConfigManager', primaryKeyId: this.keyring.primaryKeyId };
+    return { name: 'ConfigManager', primaryKeyId: this.p.keyring.primaryKeyId };
   }
 }

@@ -11,6 +11,7 @@ import type { EventEmitter } from 'eventemitter3';
 import type { OAuth2Tokens } from '../credentials/oauth2.js';
 import type { Reference, ValidationIssue } from '../errors.js';
 import type { IntegrationDefinition } from '../schema/definition.js';
+import type { ConfigMigration } from '../schema/runtime.js';
 import type { ConfigManagerEvents } from './events.js';
 
 /** What ConfigManager needs from the integration registry (`IntegrationRegistry` fits). */
@@ -27,6 +28,11 @@ export interface ConfigRegistry {
     version: string,
     target: { readonly kind: 'config' } | { readonly kind: 'credentials' },
   ): (value: unknown) => { valid: boolean; errors: readonly ValidationIssue[] };
+  /**
+   * The config migrations declared by one version (`IntegrationRegistry` has it); without
+   * it no migration runs.
+   */
+  getMigrations?(id: string, version: string): readonly ConfigMigration[];
   /** Lets the registry ask what still uses a definition before archiving or deleting it. */
   addReferenceChecker(
     checker: (ref: {
@@ -66,6 +72,8 @@ export interface ConfigLogger {
 export type StoreRegistry = Pick<ConfigRegistry, 'addReferenceChecker'>;
 /** The registry methods the instance writer calls. */
 export type WriterRegistry = Pick<ConfigRegistry, 'get' | 'getVersion'>;
+/** The registry methods instance upgrades call. */
+export type UpgradeRegistry = Pick<ConfigRegistry, 'get' | 'getVersion' | 'getMigrations'>;
 /** The registry methods the credential vault calls. */
 export type VaultRegistry = Pick<ConfigRegistry, 'getValidator' | 'getVersion'>;
 /** The registry methods the token service calls. */

@@ -30,7 +30,7 @@ import { isObject } from '../internal/json.js';
 import type { IntegrationDefinition } from '../schema/definition.js';
 import type { StorageAdapter } from '../storage/types.js';
 import type { AuditRecorder } from './audit-recorder.js';
-import { AuthorizationStates } from './authorization-states.js';
+import { AuthorizationStates, type IssuedState } from './authorization-states.js';
 import type { CredentialVault } from './credential-vault.js';
 import { instanceCall } from './input-checks.js';
 import { type InstanceDocument, kindOf, statusOf } from './instance-document.js';
@@ -43,6 +43,7 @@ import {
   type TokenRegistry,
 } from './ports.js';
 import { type Lease, RefreshLeases } from './refresh-leases.js';
+import { grantedByRequest, reconsentRequest } from './scope-drift.js';
 import {
   type ConfigOAuth2Options,
   type ExchangeCodeParams,
@@ -101,15 +102,21 @@ export class TokenService {
     const doc = await this.o.store.require(instanceId);
     const def = await this.o.registry.getVersion(doc.integrationId, doc.version);
     const oauth = oauthConfig(def);
-    const { clientId } = clientOf(this.o.vault.open(doc));
+    const credentials = this.o.vault.open(doc);
+    const { clientId } = clientOf(credentials);
     const pkce = oauth.pkce === false ? undefined : createPkcePair();
-    const state = await this.states.issue(instanceId, params.redirectUri);
+    // Without explicit scopes, a drifted grant asks only for what is missing where it can.
+    const drift = params.scopes === undefined ? reconsentRequest(def, credentials) : undefined;
+    const scopes = params.scopes ?? drift?.scopes ?? oauth.scopes;
+    const incremental = drift !== undefined;
+    const state = await this.states.issue(instanceId, params.redirectUri, { scopes, incremental });
     const url = buildAuthorizationUrl(oauth, {
       clientId,
       redirectUri: params.redirectUri,
       state,
-      ...(params.scopes !== undefined ? { scopes: params.scopes } : {}),
+      scopes,
       ...(pkce ? { codeChallenge: pkce.codeChallenge } : {}),
+      ...(incremental ? { extraParams: { include_granted_scopes: 'true' } } : {}),
     });
     return { url, state, ...(pkce ? { codeVerifier: pkce.codeVerifier } : {}) };
   }
@@ -125,12 +132,13 @@ export class TokenService {
     const { clientId, clientSecret } = clientOf(credentials);
     const visibility = await this.o.vault.visibility(doc.integrationId, doc.version);
     let tokens: OAuth2Tokens;
+    let issued: IssuedState;
     try {
-      const redirectUri = await this.checkCallback(instanceId, oauth, params);
+      issued = await this.checkCallback(instanceId, oauth, params);
       const grant: Record<string, string> = {
         grant_type: 'authorization_code',
         code: params.code,
-        redirect_uri: redirectUri,
+        redirect_uri: issued.redirectUri,
       };
       if (params.codeVerifier !== undefined) grant['code_verifier'] = params.codeVerifier;
       // Codes are single-use: a retry after a lost answer could only fail.
@@ -143,11 +151,18 @@ export class TokenService {
       throw error;
     }
     const previous = storedOf(credentials);
+    const scope =
+      tokens.scope ?? grantedByRequest(issued.scopes ?? [], issued.incremental === true, previous);
     const { info } = await this.writer.store(instanceId, {
-      stored: toStoredTokens(tokens, previous, this.o.now()),
+      stored: toStoredTokens(
+        scope === undefined ? tokens : { ...tokens, scope },
+        previous,
+        this.o.now(),
+      ),
       base: 'any',
       grant: 'authorization_code',
       visibility,
+      requiredScopes: oauth.scopes,
     });
     await this.o.recorder.record({
       actor,
@@ -181,12 +196,12 @@ export class TokenService {
     return isFreshToken(tokens, this.o.now(), this.oauth.refreshSkewMs);
   }
 
-  /** Checks the callback's state and issuer; resolves the redirect URI to send. */
+  /** Checks the callback's state and issuer; resolves what the state was issued for. */
   private async checkCallback(
     instanceId: string,
     oauth: OAuth2Config,
     params: ExchangeCodeParams,
-  ): Promise<string> {
+  ): Promise<IssuedState> {
     if (typeof params.code !== 'string' || params.code === '') {
       throw callbackError('code', 'is required: pass the code the provider sent back');
     }
@@ -199,7 +214,7 @@ export class TokenService {
     }
     const problem = issuerProblem(oauth, params.iss);
     if (problem !== undefined) throw callbackError('iss', problem);
-    return issued.redirectUri;
+    return issued;
   }
 
   private async freshAccessToken(instanceId: string): Promise<string> {

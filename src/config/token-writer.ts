@@ -20,7 +20,8 @@ import type { CredentialVault } from './credential-vault.js';
 import { statusOf } from './instance-document.js';
 import type { InstanceStore } from './instance-store.js';
 import type { ConfigEmitter } from './ports.js';
-import type { TokenInfo } from './types.js';
+import { driftStatus, scopesOf } from './scope-drift.js';
+import type { InstanceStatus, TokenInfo } from './types.js';
 
 /** Options of {@link TokenWriter}. */
 export interface TokenWriterOptions {
@@ -43,6 +44,11 @@ export interface TokenWrite {
   readonly grant: 'refresh_token' | 'authorization_code';
   /** Which credential fields the views of the instance's definition version show. */
   readonly visibility: CredentialVisibility;
+  /**
+   * The scopes the instance's version asks for (a code exchange): a `needs-reconsent`
+   * status is recomputed from the new grant.
+   */
+  readonly requiredScopes?: readonly string[];
 }
 
 /** Outcome of {@link TokenWriter.store}. */
@@ -118,9 +124,10 @@ export class TokenWriter {
       }
       credentials['oauth2'] = write.stored;
       const now = isoAt(this.o.now());
+      const status = statusAfter(doc.status, write, now);
       return {
         ...this.o.vault.seal(doc.id, credentials, write.visibility),
-        ...(doc.status.state === 'error' ? { status: statusOf('active', now) } : {}),
+        ...(status ? { status } : {}),
         updatedAt: now,
       };
     });
@@ -141,6 +148,28 @@ export class TokenWriter {
     this.o.store.emitStatus(before, after);
     return 'stored';
   }
+}
+
+/**
+ * The status after new tokens were written: `error` becomes `active`; missing OAuth2
+ * scopes are kept, and after a code exchange recomputed from the new grant (a refresh
+ * cannot add scopes, RFC 6749 §6).
+ */
+function statusAfter(
+  status: InstanceStatus,
+  write: TokenWrite,
+  now: string,
+): InstanceStatus | undefined {
+  let missing = status.missingScopes;
+  if (write.requiredScopes !== undefined && missing !== undefined) {
+    const granted = new Set(scopesOf(write.stored.scope ?? ''));
+    missing = write.requiredScopes.filter((s) => !granted.has(s));
+  }
+  if (status.state !== 'error') {
+    return missing === status.missingScopes ? undefined : driftStatus(status, missing ?? [], now);
+  }
+  const active = statusOf('active', now);
+  return missing ? (driftStatus(active, missing, now) ?? active) : active;
 }
 
 /** Whether two stored token sets are the same tokens. */

@@ -276,3 +276,40 @@ export interface AuthorizationRequest {
   /** Keep it server-side (e.g. in the session) and pass it to `exchangeCode`; absent when PKCE is disabled. */
   readonly codeVerifier?: string;
 }
+
+/** Options of `ConfigManager.upgradeInstance`. */
+export interface UpgradeInstanceOptions extends InstanceWriteOptions {
+  /**
+   * The config to use on the new version (validated against it); the declared
+   * migrations are then not run. Default: the current config, migrated.
+   */
+  readonly config?: Readonly<Record<string, unknown>>;
+}
+
+/** Options of `ConfigManager.upgradeInstances`. */
+export interface UpgradeInstancesOptions {
+  /**
+   * Only say what would happen: migrations run and results are validated in memory,
+   * nothing is written. Default `false`.
+   */
+  readonly dryRun?: boolean;
+  /** Who is acting, for the `authorize` hook and the audit log. */
+  readonly actor?: string;
+}
+
+/** What `ConfigManager.upgradeInstances` did (or, in a dry run, would do). */
+export interface UpgradeInstancesReport {
+  /** The exact version instances were moved to. */
+  readonly toVersion: string;
+  /** Instances moved (or that would move), by id. */
+  readonly upgraded: readonly string[];
+  /**
+   * Of `upgraded`, those whose tokens lack scopes the new version asks for: their state
+   * is `needs-reconsent`.
+   */
+  readonly needsReconsent: readonly string[];
+  /** Instances not tried, and why (a credential or config change, no migration, …). */
+  readonly skipped: readonly { readonly instanceId: string; readonly reason: string }[];
+  /** Instances whose move failed (migration, validation, conflict), with the error message. */
+  readonly failed: readonly { readonly instanceId: string; readonly error: string }[];
+}

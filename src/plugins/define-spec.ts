@@ -7,7 +7,12 @@
  */
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { AuthType, OAuth2Config } from '../schema/definition.js';
-import type { ActionContext, ConditionContext, IntegrationEvent } from '../schema/runtime.js';
+import type {
+  ActionContext,
+  ConditionContext,
+  ConfigMigration,
+  IntegrationEvent,
+} from '../schema/runtime.js';
 import type {
   OAuth2Tokens,
   PayloadValidationResult,
@@ -58,6 +63,11 @@ export interface IntegrationSpec<TConfig extends TSchema, TCredentials extends T
   readonly definitions?: Record<string, unknown>;
   /** Shared schema components (2020-12), referenced as `#/$defs/<name>`. */
   readonly $defs?: Record<string, unknown>;
+  /**
+   * Config migrations from earlier versions to this one, in order (see
+   * `IntegrationDefinitionInput.migrations` and docs/versioning.md).
+   */
+  readonly migrations?: readonly ConfigMigration[];
   /** One-time set-up; the loader bounds it with a timeout. */
   initialize?(ctx: PluginContext): Promise<void>;
   /** Checks credentials and config against the service; throws on failure. */

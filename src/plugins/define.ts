@@ -335,6 +335,7 @@ export class DefinedIntegration<
       ...(s.icon === undefined ? {} : { icon: s.icon }),
       ...(s.definitions === undefined ? {} : { definitions: structuredClone(s.definitions) }),
       ...(s.$defs === undefined ? {} : { $defs: structuredClone(s.$defs) }),
+      ...(s.migrations === undefined ? {} : { migrations: s.migrations }),
       triggers,
       conditions,
       actions,

@@ -75,7 +75,12 @@ function runtimeOf(def: IntegrationDefinitionInput): DefinitionRuntime {
   const actions: Record<string, ActionRuntime> = {};
   for (const a of def.actions ?? [])
     if (typeof a.handler === 'function') actions[a.type] = { handler: a.handler };
-  return { triggers, conditions, actions };
+  return {
+    triggers,
+    conditions,
+    actions,
+    ...(def.migrations ? { migrations: def.migrations } : {}),
+  };
 }
 
 /**

@@ -15,9 +15,11 @@ import { KNOWN_KEYWORDS } from '../schema/json-schema.js';
 import type {
   ActionRuntime,
   ConditionRuntime,
+  ConfigMigration,
   IntegrationDefinitionInput,
   TriggerRuntime,
 } from '../schema/runtime.js';
+import { migrationIssues } from './config-migrations.js';
 import type { DefinitionRuntime } from './types.js';
 
 /** A definition that passed every check, and the runtime parts split off it. */
@@ -168,7 +170,11 @@ function splitRuntime(input: IntegrationDefinitionInput): {
   strip('triggers', 'factory', triggers as Record<string, Record<string, unknown>>);
   strip('conditions', 'factory', conditions as Record<string, Record<string, unknown>>);
   strip('actions', 'handler', actions as Record<string, Record<string, unknown>>);
-  return { data, runtime: { triggers, conditions, actions }, issues };
+  const migrations = data['migrations'] as readonly ConfigMigration[] | undefined;
+  delete data['migrations'];
+  issues.push(...migrationIssues(migrations));
+  const runtime = { triggers, conditions, actions, ...(migrations ? { migrations } : {}) };
+  return { data, runtime, issues };
 }
 
 /** Rules the meta-schema cannot express. */

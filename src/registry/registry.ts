@@ -19,6 +19,7 @@ import {
 import { closest } from '../internal/suggest.js';
 import type { DefinitionStatus, Deprecation, IntegrationDefinition } from '../schema/definition.js';
 import type {
+  ConfigMigration,
   IntegrationDefinitionInput,
   RegisteredAction,
   RegisteredCondition,
@@ -228,6 +229,12 @@ export class IntegrationRegistry extends EventEmitter<RegistryEvents> {
   hasRuntime(id: string, version: string): boolean {
     assertIdVersion(id, version);
     return this.runtimes.has(`${id}@${version}`);
+  }
+
+  /** The config migrations declared by `id@version` (empty when none are attached). */
+  getMigrations(id: string, version: string): readonly ConfigMigration[] {
+    assertIdVersion(id, version);
+    return this.runtimes.get(`${id}@${version}`)?.migrations ?? [];
   }
 
   // ---------------------------------------------------------------- lookups

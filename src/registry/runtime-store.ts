@@ -8,6 +8,7 @@
  */
 import { ValidationError, type ValidationIssue } from '../errors.js';
 import type { IntegrationDefinition } from '../schema/definition.js';
+import { migrationIssues } from './config-migrations.js';
 import type { DefinitionComponents, DefinitionRuntime } from './types.js';
 
 /** Runtime parts by `id@version`, and the components merged with them. */
@@ -19,6 +20,7 @@ export class RuntimeStore {
   set(key: string, runtime: DefinitionRuntime): void {
     const empty =
       !runtime.validateEventPayload &&
+      (runtime.migrations ?? []).length === 0 &&
       Object.keys(runtime.triggers ?? {}).length === 0 &&
       Object.keys(runtime.conditions ?? {}).length === 0 &&
       Object.keys(runtime.actions ?? {}).length === 0;
@@ -55,6 +57,7 @@ export class RuntimeStore {
     check('triggers', 'factory');
     check('conditions', 'factory');
     check('actions', 'handler');
+    issues.push(...migrationIssues(runtime.migrations));
     if (issues.length > 0) throw new ValidationError(issues, 'runtime parts');
     this.set(`${id}@${version}`, runtime);
   }

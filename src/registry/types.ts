@@ -10,6 +10,7 @@ import type { AuthType, DefinitionStatus, IntegrationDefinition } from '../schem
 import type {
   ActionRuntime,
   ConditionRuntime,
+  ConfigMigration,
   RegisteredAction,
   RegisteredCondition,
   RegisteredTrigger,
@@ -99,6 +100,8 @@ export interface DefinitionRuntime {
   readonly conditions?: Readonly<Record<string, ConditionRuntime>>;
   /** Action runtime parts keyed by action type. */
   readonly actions?: Readonly<Record<string, ActionRuntime>>;
+  /** Config migrations to this version, in order (see `IntegrationDefinitionInput.migrations`). */
+  readonly migrations?: readonly ConfigMigration[];
   /** A plugin's own payload validator; replaces schema validation of payloads. */
   readonly validateEventPayload?: (
     eventType: string,

@@ -52,6 +52,12 @@ export const OAuth2Config = Type.Object(
     ),
     pkce: Type.Optional(Type.Boolean()),
     /**
+     * The provider supports incremental authorization (Google's
+     * `include_granted_scopes`): a re-consent URL then asks only for the missing scopes
+     * and sends `include_granted_scopes=true`. Default `false`: it asks for every scope.
+     */
+    incrementalAuthorization: Type.Optional(Type.Boolean()),
+    /**
      * The authorization server's issuer identifier (RFC 8414 `issuer`). When set, the
      * `iss` of an authorization response must equal it (RFC 9207).
      */

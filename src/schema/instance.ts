@@ -29,8 +29,12 @@ export interface ResolveContext {
   readonly clientId?: string;
 }
 
-/** Health states of an instance. */
-export type InstanceState = 'active' | 'inactive' | 'error';
+/**
+ * Health states of an instance. `needs-reconsent`: the instance moved to a version whose
+ * OAuth2 scopes its tokens were not granted (`InstanceStatus.missingScopes`); it keeps
+ * working with the scopes it has until the user consents again.
+ */
+export type InstanceState = 'active' | 'inactive' | 'error' | 'needs-reconsent';
 
 /** Last known health of an instance. */
 export interface InstanceStatus {
@@ -40,8 +44,18 @@ export interface InstanceStatus {
   readonly lastChecked?: string;
   /** Why it is in `error`, without secrets. */
   readonly error?: string;
-  /** `auth`: needs the user (re-consent, revoked key); `transient`: retry later. */
-  readonly reason?: FailureKind;
+  /**
+   * `auth`: needs the user (re-consent, revoked key); `transient`: retry later;
+   * `migration`: a config migration of `ConfigManager.upgradeInstance` failed (the
+   * instance kept its version and config; `error` says why).
+   */
+  readonly reason?: FailureKind | 'migration';
+  /**
+   * OAuth2 scopes the instance's version asks for that its tokens were not granted; set
+   * with state `needs-reconsent` (or kept beside `inactive`), cleared by a code exchange
+   * that grants them.
+   */
+  readonly missingScopes?: readonly string[];
 }
 
 /**

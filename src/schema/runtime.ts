@@ -125,6 +125,12 @@ export type IntegrationDefinitionInput = Omit<
   readonly conditions?: readonly RegisteredCondition[];
   /** Methods the integration offers. */
   readonly actions?: readonly RegisteredAction[];
+  /**
+   * How instances of earlier versions get their config into this version's shape, in
+   * order; kept in memory beside the stored definition, like handlers. See
+   * `ConfigManager.upgradeInstance` and docs/versioning.md.
+   */
+  readonly migrations?: readonly ConfigMigration[];
 };
 
 /**
@@ -149,4 +155,40 @@ export interface RetryPolicy {
    * actions failing together do not retry together. Default 0.2; 0 turns jitter off.
    */
   readonly jitter?: number;
+}
+
+/** The exact versions of one instance move, as a {@link ConfigMigration} sees them. */
+export interface ConfigMigrationContext {
+  /** The version the instance is on. */
+  readonly from: string;
+  /** The version it moves to. */
+  readonly to: string;
+}
+
+/**
+ * Rewrites the config of instances moving between versions, e.g. across a major that
+ * renamed a field. Declared on the version instances move to; applied by
+ * `ConfigManager.upgradeInstance` when the instance's version satisfies `from` and the
+ * chain of migrations reaches the target version, and the result is validated against
+ * the target's `configSchema`.
+ *
+ * @example
+ * ```ts
+ * { from: '^1', to: '^2', migrate: ({ region, ...rest }) => ({ ...rest, location: region }) }
+ * ```
+ */
+export interface ConfigMigration {
+  /** Semver range of the versions it migrates from, e.g. `^1`. */
+  readonly from: string;
+  /** Semver range of the versions its result fits, e.g. `^2`. */
+  readonly to: string;
+  /**
+   * The new config from the old one (a copy: change it freely). Throwing stops the
+   * upgrade: the instance keeps its version and config and gets status `error` with
+   * reason `migration`.
+   */
+  migrate(
+    config: Record<string, unknown>,
+    ctx: ConfigMigrationContext,
+  ): Record<string, unknown> | Promise<Record<string, unknown>>;
 }
