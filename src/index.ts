@@ -137,6 +137,7 @@ export type {
   RuleConditionInput,
   RuleEvaluation,
   RuleInput,
+  RuleValidation,
 } from './rules/types.js';
 export {
   ActionDefinition,

@@ -5,7 +5,7 @@
  * @internal
  * @module
  */
-import { StorageClosedError, ValidationError } from '../errors.js';
+import { StorageClosedError, ValidationError, type ValidationIssue } from '../errors.js';
 import { optionsOf } from '../internal/options.js';
 import type { Collection } from '../storage/types.js';
 import { ActionRunner } from './action-runner.js';
@@ -48,6 +48,8 @@ export interface EngineParts {
   readonly replays: Replays;
   readonly dedup: Deduplicator;
   readonly closeGraceMs: number;
+  /** Emits `rule:warnings` for a saved rule when its check left warnings. */
+  readonly warned: (rule: Rule, warnings: readonly ValidationIssue[]) => void;
   /** Undoes the reference checkers and stops the timers. */
   readonly detach: () => void;
 }
@@ -110,7 +112,7 @@ export function buildParts(
     rules,
     store,
     index,
-    validator: new RuleValidator(registry, config, index),
+    validator: new RuleValidator(registry, config, index, o.schemaChecks),
     inFlight,
     actions,
     dispatcher,
@@ -120,7 +122,15 @@ export function buildParts(
     replays: new Replays({ store, actions, delivery, compile, getRule: facade.getRule }),
     dedup,
     closeGraceMs: o.closeGraceMs,
+    warned: warnerOf(events),
     detach,
+  };
+}
+
+/** Emits `rule:warnings` for a saved rule whose check left warnings. */
+function warnerOf(events: Pick<RuleEventsPort, 'emit'>): EngineParts['warned'] {
+  return (rule, warnings) => {
+    if (warnings.length > 0) events.emit('rule:warnings', rule, warnings);
   };
 }
 

@@ -5,12 +5,7 @@
  * @module
  */
 import { EventEmitter } from 'eventemitter3';
-import {
-  NotFoundError,
-  StorageClosedError,
-  ValidationError,
-  type ValidationIssue,
-} from '../errors.js';
+import { NotFoundError, StorageClosedError, ValidationError } from '../errors.js';
 import { optionsOf } from '../internal/options.js';
 import type { IntegrationEvent } from '../schema/runtime.js';
 import { isFinal } from './delivery/deliverer.js';
@@ -35,6 +30,7 @@ import type {
   RuleChanges,
   RuleEvaluation,
   RuleInput,
+  RuleValidation,
 } from './types.js';
 
 export type { RuleEngineOptions } from './engine-options.js';
@@ -62,9 +58,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   private closed = false;
   private closing: Promise<void> | undefined;
 
-  /**
-   * @throws ValidationError for invalid options
-   */
+  /** @throws ValidationError for invalid options */
   constructor(options: RuleEngineOptions) {
     super();
     this.#p = buildParts(options, this, {
@@ -121,12 +115,12 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
 
   /**
    * Checks a rule input exactly as {@link RuleEngine.createRule} would, without saving.
-   * Never throws for an invalid rule.
+   * Never throws for an invalid rule. `warnings`: payload schema problems under
+   * `schemaChecks: 'warn'` (they do not make it invalid).
    */
-  async validateRule(input: RuleInput): Promise<{ valid: boolean; errors: ValidationIssue[] }> {
+  async validateRule(input: RuleInput): Promise<RuleValidation> {
     await this.ready();
-    const { issues } = await this.#p.validator.checkNew(input, input?.id ?? 'rule_validation');
-    return { valid: issues.length === 0, errors: issues };
+    return this.#p.validator.dryRun(input);
   }
 
   /**
@@ -140,13 +134,14 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     await this.#p.access.create(input, opts?.actor);
     await this.ready();
     const id = input?.id ?? `rule_${globalThis.crypto.randomUUID()}`;
-    const { rule: draft, issues } = await this.#p.validator.checkNew(input, id);
+    const { rule: draft, issues, warnings } = await this.#p.validator.checkNew(input, id);
     if (issues.length > 0) throw new ValidationError(issues, 'rule');
     return this.#p.index.withLock(id, async () => {
       const { revision: _r, ...doc } = draft;
       const stored = await this.#p.rules.insert(doc);
       this.#p.index.install(stored, false);
       this.emit('rule:created', stored);
+      this.#p.warned(stored, warnings);
       return stored;
     });
   }
@@ -171,8 +166,8 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
         // Let storage produce the standard ConflictError.
         await this.#p.rules.update(id, {}, { expectedRevision: opts.expectedRevision });
       }
-      const { rule: next, issues } = await this.#p.validator.checkChanged(id, current, changes);
-      if (issues.length > 0) throw new ValidationError(issues, 'rule');
+      const { rule: next, ...found } = await this.#p.validator.checkChanged(id, current, changes);
+      if (found.issues.length > 0) throw new ValidationError(found.issues, 'rule');
       const { id: _id, revision: _rev, ...fields } = next;
       const cleared = { description: next.description, metadata: next.metadata };
       const stored = await this.#p.rules.update(
@@ -182,6 +177,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
       );
       this.#p.index.install(stored, false);
       this.emit('rule:updated', stored, current);
+      this.#p.warned(stored, found.warnings);
       return stored;
     });
   }
