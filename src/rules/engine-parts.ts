@@ -5,7 +5,7 @@
  * @internal
  * @module
  */
-import { StorageClosedError, ValidationError, type ValidationIssue } from '../errors.js';
+import { StorageClosedError, ValidationError } from '../errors.js';
 import { optionsOf } from '../internal/options.js';
 import type { Collection } from '../storage/types.js';
 import { ActionRunner } from './action-runner.js';
@@ -26,7 +26,7 @@ import { workerConcurrency } from './input-checks.js';
 import type { RuleEventsPort } from './ports.js';
 import { compileOrThrow, RuleIndex } from './rule-index.js';
 import type { CompiledRule } from './rule-shape.js';
-import { RuleValidator } from './rule-validation.js';
+import { RuleValidator, type WarningsHook } from './rule-validation.js';
 import type { Rule } from './types.js';
 
 /** The indexed fields of `rules`. */
@@ -48,8 +48,6 @@ export interface EngineParts {
   readonly replays: Replays;
   readonly dedup: Deduplicator;
   readonly closeGraceMs: number;
-  /** Emits `rule:warnings` for a saved rule when its check left warnings. */
-  readonly warned: (rule: Rule, warnings: readonly ValidationIssue[]) => void;
   /** Undoes the reference checkers and stops the timers. */
   readonly detach: () => void;
 }
@@ -112,7 +110,7 @@ export function buildParts(
     rules,
     store,
     index,
-    validator: new RuleValidator(registry, config, index, o.schemaChecks),
+    validator: new RuleValidator(registry, config, index, o.schemaChecks, warnerOf(events)),
     inFlight,
     actions,
     dispatcher,
@@ -122,15 +120,14 @@ export function buildParts(
     replays: new Replays({ store, actions, delivery, compile, getRule: facade.getRule }),
     dedup,
     closeGraceMs: o.closeGraceMs,
-    warned: warnerOf(events),
     detach,
   };
 }
 
 /** Emits `rule:warnings` for a saved rule whose check left warnings. */
-function warnerOf(events: Pick<RuleEventsPort, 'emit'>): EngineParts['warned'] {
+function warnerOf(events: Pick<RuleEventsPort, 'emit'>): WarningsHook {
   return (rule, warnings) => {
-    if (warnings.length > 0) events.emit('rule:warnings', rule, warnings);
+    events.emit('rule:warnings', rule, warnings);
   };
 }
 

@@ -141,7 +141,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
       const stored = await this.#p.rules.insert(doc);
       this.#p.index.install(stored, false);
       this.emit('rule:created', stored);
-      this.#p.warned(stored, warnings);
+      this.#p.validator.warned(stored, warnings);
       return stored;
     });
   }
@@ -177,7 +177,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
       );
       this.#p.index.install(stored, false);
       this.emit('rule:updated', stored, current);
-      this.#p.warned(stored, found.warnings);
+      this.#p.validator.warned(stored, found.warnings);
       return stored;
     });
   }

@@ -42,6 +42,9 @@ export interface CheckedRule {
   readonly warnings: ValidationIssue[];
 }
 
+/** Told about a saved rule whose check left warnings (`schemaChecks: 'warn'`). */
+export type WarningsHook = (rule: Rule, warnings: readonly ValidationIssue[]) => void;
+
 /** Validates rules on save, against the registry and the config. */
 export class RuleValidator {
   private readonly schemas = new SchemaChecker();
@@ -51,7 +54,13 @@ export class RuleValidator {
     private readonly config: Pick<ConfigPort, 'isEnabled' | 'getInstance'>,
     private readonly index: Pick<RuleIndex, 'compile'>,
     private readonly schemaChecks: SchemaCheckMode = 'error',
+    private readonly onWarnings: WarningsHook = () => undefined,
   ) {}
+
+  /** Reports the warnings of a rule just saved, if there are any. */
+  warned(rule: Rule, warnings: readonly ValidationIssue[]): void {
+    if (warnings.length > 0) this.onWarnings(rule, warnings);
+  }
 
   /**
    * A new rule built from `input` (revision 0, timestamps now) with every problem found
