@@ -137,7 +137,6 @@ export type {
   RuleConditionInput,
   RuleEvaluation,
   RuleInput,
-  RuleValidation,
 } from './rules/types.js';
 export {
   ActionDefinition,

@@ -30,7 +30,6 @@ import type {
   RuleChanges,
   RuleEvaluation,
   RuleInput,
-  RuleValidation,
 } from './types.js';
 
 export type { RuleEngineOptions } from './engine-options.js';
@@ -115,10 +114,10 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
 
   /**
    * Checks a rule input exactly as {@link RuleEngine.createRule} would, without saving.
-   * Never throws for an invalid rule. `warnings`: payload schema problems under
-   * `schemaChecks: 'warn'` (they do not make it invalid).
+   * Never throws for an invalid rule. Answers `{ valid, errors, warnings }`: `warnings`
+   * are payload schema problems under `schemaChecks: 'warn'` (they leave it valid).
    */
-  async validateRule(input: RuleInput): Promise<RuleValidation> {
+  async validateRule(input: RuleInput) {
     await this.ready();
     return this.#p.validator.dryRun(input);
   }

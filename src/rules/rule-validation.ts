@@ -12,7 +12,7 @@ import type { ConfigPort, RegistryPort } from './ports.js';
 import type { RuleIndex } from './rule-index.js';
 import { type CompiledAction, normaliseRule } from './rule-shape.js';
 import { SchemaChecker, type SchemaCheckMode } from './schema-check.js';
-import type { Rule, RuleChanges, RuleInput, RuleValidation } from './types.js';
+import type { Rule, RuleChanges, RuleInput } from './types.js';
 
 type Definition = Awaited<ReturnType<IntegrationRegistry['get']>>;
 
@@ -76,8 +76,13 @@ export class RuleValidator {
     return { rule, issues, warnings };
   }
 
-  /** What `validateRule` answers: {@link RuleValidator.checkNew} without the rule. */
-  async dryRun(input: RuleInput): Promise<RuleValidation> {
+  /**
+   * What `validateRule` answers: {@link RuleValidator.checkNew} without the rule;
+   * `warnings` are payload schema problems under `schemaChecks: 'warn'`.
+   */
+  async dryRun(
+    input: RuleInput,
+  ): Promise<{ valid: boolean; errors: ValidationIssue[]; warnings: ValidationIssue[] }> {
     const { issues, warnings } = await this.checkNew(input, input?.id ?? 'rule_validation');
     return { valid: issues.length === 0, errors: issues, warnings };
   }

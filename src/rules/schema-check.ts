@@ -55,6 +55,9 @@ function operatorTypes(operator: string, value: unknown): readonly JsonType[] | 
   }
 }
 
+/** The top-level fields of an event, for messages. */
+const EVENT_FIELDS = 'integrationId, type, id, timestamp, context and payload';
+
 function formatPath(parts: readonly PathPart[]): string {
   let out = '';
   for (const p of parts) out += typeof p === 'number' ? `[${p}]` : out ? `.${p}` : p;
@@ -177,16 +180,17 @@ class TreeWalker {
       best === undefined
         ? ''
         : ` (did you mean '${formatPath([...parts.slice(0, answer.at), best, ...parts.slice(answer.at + 1)])}'?)`;
+    const where = ` in the payload schema of ${this.where}`;
+    const fits = typeof part === 'number' ? 'array' : 'object';
     const reason =
       answer.at === 0 && !base
-        ? `events have no field '${part}'`
-        : typeof part === 'number'
-          ? `'${within}' is never an array with an element ${part}`
-          : `'${within}' has no property '${part}'`;
-    this.issues.push({
-      path: at,
-      message: `${what} can never be present: ${reason} in the payload schema of ${this.where}${hint}`,
-    });
+        ? `events have no field '${part}' (only ${EVENT_FIELDS})`
+        : answer.parent && !answer.parent.has(fits)
+          ? `'${within}' can only be ${typeList(answer.parent)}${where}`
+          : typeof part === 'number'
+            ? `'${within}' never has an element ${part}${where}`
+            : `'${within}' has no property '${part}'${where}`;
+    this.issues.push({ path: at, message: `${what} can never be present: ${reason}${hint}` });
     return undefined;
   }
 }

@@ -53,6 +53,8 @@ export type PathAnswer =
       readonly at: number;
       /** The property names the schema allows where that part is. */
       readonly names: readonly string[];
+      /** The types the path before that part may have (undefined: unknown). */
+      readonly parent: ReadonlySet<JsonType> | undefined;
     };
 
 const OPEN: Shape = Object.freeze({ alts: [], open: true });
@@ -151,7 +153,8 @@ export class PayloadShape {
       const part = parts[i]!;
       const next = cur === this.event && part === 'payload' ? this.payload : this.step(cur, part);
       if (!next.open && next.alts.length === 0) {
-        return { exists: false, at: i, names: typeof part === 'string' ? namesOf(cur) : [] };
+        const names = typeof part === 'string' ? namesOf(cur) : [];
+        return { exists: false, at: i, names, parent: shapeTypes(cur) };
       }
       cur = next;
     }

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { ActionError, ValidationIssue } from '../errors.js';
+import type { ActionError } from '../errors.js';
 import type { LogLevel } from '../schema/runtime.js';
 
 /** A leaf of a `match` tree: compares the value at `path` with `value` using `operator`. */
@@ -377,19 +377,6 @@ export interface ExplainedCondition {
   readonly tree?: ExplainedNode;
   /** Why evaluation failed. */
   readonly error?: string;
-}
-
-/** What `RuleEngine.validateRule` answers. */
-export interface RuleValidation {
-  /** Whether `createRule` would accept the input. */
-  readonly valid: boolean;
-  /** The problems that refuse it, with paths within the rule. */
-  readonly errors: ValidationIssue[];
-  /**
-   * Payload schema problems that do not refuse it (`schemaChecks: 'warn'`); empty
-   * otherwise.
-   */
-  readonly warnings: ValidationIssue[];
 }
 
 /** What `evaluate` says about one candidate rule. */

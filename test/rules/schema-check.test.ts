@@ -313,6 +313,22 @@ describe('RuleEngine: rules checked against the payload schema on save', () => {
     ]);
     expect(issues[0]!.message).toContain("'payload' has no property 'custmer'");
     expect(issues[0]!.message).toContain("trigger 'order.paid' of 'shop@1.0.0'");
+    const more = await refusal(
+      w.rules.createRule(
+        shopRule({
+          any: [
+            { path: 'paylod.amount', operator: 'exists' },
+            { path: 'payload.amount.value', operator: 'exists' },
+            { path: 'payload.customer[0]', operator: 'exists' },
+          ],
+        }),
+      ),
+    );
+    expect(more.map((i) => i.message)).toEqual([
+      expect.stringMatching(/events have no field 'paylod' .*did you mean 'payload.amount'\?/),
+      expect.stringContaining("'payload.amount' can only be number"),
+      expect.stringContaining("'payload.customer' can only be object"),
+    ]);
     await w.close();
   });
 
