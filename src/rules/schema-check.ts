@@ -140,7 +140,7 @@ class TreeWalker {
     const found = this.path(path, parts, `${at}.path`, base, `path '${path}'`);
     if (!found) return;
     const fits = operatorTypes(operator, value);
-    if (found.types && fits && !fits.some((t) => found.types!.has(t))) {
+    if (found.types && found.types.size > 0 && fits && !fits.some((t) => found.types!.has(t))) {
       const compares = ['equal', 'notEqual', 'in', 'notIn'].includes(operator);
       const list = typeList(fits);
       const wants = compares

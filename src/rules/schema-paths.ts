@@ -21,6 +21,9 @@ const ALL_TYPES: readonly JsonType[] = ['string', 'number', 'boolean', 'null', '
 /** The most alternatives one walk keeps before it gives up (the path is then unknown). */
 const MAX_ALTERNATIVES = 256;
 
+/** The most path answers one shape remembers; beyond, it starts again. */
+const MAX_ANSWERS = 10_000;
+
 type Json = Record<string, unknown>;
 
 /** A schema with the document its local `$ref`s resolve in. */
@@ -140,6 +143,7 @@ export class PayloadShape {
     let hit = this.answers.get(path);
     if (!hit) {
       hit = this.walk(this.event, parts);
+      if (this.answers.size >= MAX_ANSWERS) this.answers.clear();
       this.answers.set(path, hit);
     }
     return hit;
@@ -250,9 +254,10 @@ export class PayloadShape {
       for (const key of ['allOf', 'anyOf', 'oneOf'] as const) {
         const list = schema[key];
         if (!Array.isArray(list) || list.length === 0) continue;
-        const parts = list
-          .filter(isObject)
-          .map((s) => this.expandUncached({ schema: s, root }, seen));
+        // `false` allows nothing (no alternative); `true` anything (the path is open).
+        const parts = list.map((s): Alt[] | 'open' =>
+          s === false ? [] : isObject(s) ? this.expandUncached({ schema: s, root }, seen) : 'open',
+        );
         if (key === 'allOf') {
           for (const p of parts) if (p !== 'open') alts = cross(alts, p);
         } else {

@@ -137,6 +137,9 @@ describe('PayloadShape: what a payload schema says about a path', () => {
     expect(ask(s, 'payload.a')).toBe('number');
     expect(ask(s, 'payload.b')).toBe('string');
     expect(ask(s, 'payload.c')).toBe(false);
+    // A `true` branch allows anything; a `false` one nothing.
+    expect(ask({ anyOf: [true, { type: 'string' }] }, 'payload.x')).toBe('?');
+    expect(ask({ oneOf: [false, { type: 'string' }] }, 'payload')).toBe('string');
     const any = { anyOf: [{ type: 'string' }, { type: 'number' }] };
     expect(ask({ type: 'object', properties: { v: any } }, 'payload.v')).toBe('number|string');
     const all = {
