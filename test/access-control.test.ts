@@ -437,6 +437,13 @@ const rows: readonly Row[] = [
   },
   {
     part: 'rules',
+    method: 'replayExecution',
+    operation: 'execution.replay',
+    call: (s) => s.pb.rules.replayExecution('ex_1.0000', { actor }),
+    target: () => ({ executionId: 'ex_1.0000' }),
+  },
+  {
+    part: 'rules',
     method: 'dispatch',
     operation: 'event.dispatch',
     call: (s) =>
@@ -502,6 +509,12 @@ const unguarded: Readonly<Record<Part, Readonly<Record<string, string>>>> = {
     listRules: 'read',
     getRuleExecutions: 'read',
     getExecutionLogs: 'read',
+    getExecution: 'read',
+    waitForExecution: 'read',
+    listExecutions: 'read',
+    executions: 'read',
+    startWorker:
+      'runs the actions of executions already dispatched (and authorized); the host’s own process role',
     evaluate: 'a dry run: runs no action, records nothing',
     reload: 're-reads storage, changes nothing',
     addOperator: 'synchronous, code-level setup',

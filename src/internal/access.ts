@@ -60,6 +60,8 @@ export interface AccessTarget {
   readonly newContext?: AccessContext;
   /** The rule concerned. */
   readonly ruleId?: string;
+  /** The execution concerned (`execution.replay`). */
+  readonly executionId?: string;
   /** The event type (`event.dispatch`). */
   readonly eventType?: string;
   /** Where a plugin comes from: `code`, a module path or a manifest package directory. */

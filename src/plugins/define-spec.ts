@@ -143,6 +143,8 @@ export interface DefinedTypes {
   readonly actions: Record<string, { readonly input: unknown; readonly output: unknown }>;
   /** Per trigger type: payload and rule config. */
   readonly triggers: Record<string, { readonly payload: unknown; readonly config: unknown }>;
+  /** Per condition type: its config (absent until the plugin has a condition). */
+  readonly conditions?: Record<string, { readonly config: unknown }>;
 }
 
 /** The `config` type of a plugin built with {@link defineIntegration}. */

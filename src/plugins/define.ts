@@ -14,6 +14,7 @@ import type {
   RegisteredCondition,
   RegisteredTrigger,
 } from '../schema/runtime.js';
+import type { TypedRule, TypedRuleInput } from './define-rule.js';
 import type {
   ActionSpec,
   ConditionSpec,
@@ -31,6 +32,7 @@ import type {
   PluginContext,
 } from './types.js';
 
+export type * from './define-rule.js';
 export type * from './define-spec.js';
 
 interface Components {
@@ -216,7 +218,15 @@ export class DefinedIntegration<
   condition<K extends string, TConditionConfig extends TSchema>(
     type: K,
     spec: ConditionSpec<TConditionConfig>,
-  ): DefinedIntegration<TConfig, TCredentials, TTypes> {
+  ): DefinedIntegration<
+    TConfig,
+    TCredentials,
+    TTypes & {
+      readonly conditions: {
+        readonly [P in K]: { readonly config: Static<TConditionConfig> };
+      };
+    }
+  > {
     return new DefinedIntegration(this.#spec, {
       ...this.#components,
       conditions: withKey(
@@ -226,6 +236,52 @@ export class DefinedIntegration<
         spec as unknown as ConditionSpec<TSchema>,
       ),
     });
+  }
+
+  /**
+   * A rule of this integration on `triggerType`, checked at compile time against the
+   * integration's schemas: `match` paths must exist in the event (`payload.` paths from the
+   * trigger's `payloadSchema`), each operator must suit the field's type and each value
+   * must fit; `triggerConfig` follows the trigger's `configSchema`; actions of this
+   * integration must name one of its action types, with `config` typed from its
+   * `inputSchema` (values may be `{{ path }}` templates). Actions of other integrations
+   * name their `integrationId` and are not typed. Returns the plain rule input for
+   * `RuleEngine.createRule`, which validates it as usual.
+   *
+   * @throws {ValidationError} when `triggerType` is not a trigger of this integration, or
+   * `rule` is not an object
+   * @example
+   * ```ts
+   * const rule = chat.rule('message.received', {
+   *   name: 'Escalate urgent messages',
+   *   conditions: [
+   *     { type: 'match', config: { path: 'payload.text', operator: 'contains', value: 'urgent' } },
+   *   ],
+   *   actions: [{ type: 'send_message', config: { channel: 'ops', text: '{{ payload.text }}' } }],
+   * });
+   * await engine.createRule(rule);
+   * ```
+   */
+  rule<K extends keyof TTypes['triggers'] & string>(
+    triggerType: K,
+    rule: TypedRule<TTypes, K>,
+  ): TypedRuleInput<TTypes, K> {
+    if (!this.#components.triggers.has(triggerType)) {
+      const known = [...this.#components.triggers.keys()].map((t) => `'${t}'`).join(', ');
+      throw new ValidationError(
+        [
+          {
+            path: 'triggerType',
+            message: `'${String(triggerType)}' is not a trigger of integration '${this.id}' (known: ${known || 'none'})`,
+          },
+        ],
+        'rule',
+      );
+    }
+    if (typeof rule !== 'object' || rule === null || Array.isArray(rule)) {
+      throw new ValidationError([{ path: 'rule', message: 'must be an object' }], 'rule');
+    }
+    return { ...rule, integrationId: this.id, triggerType };
   }
 
   /** {@inheritDoc IntegrationPlugin.getDefinition} */

@@ -33,6 +33,11 @@ export class RuleAccess {
     return this.#guard.check(operation, { ruleId }, actor);
   }
 
+  /** `execution.replay` of execution `executionId`. */
+  replay(executionId: string, actor: string | undefined): Promise<void> {
+    return this.#guard.check('execution.replay', { executionId }, actor);
+  }
+
   /** `history.prune`. */
   prune(actor: string | undefined): Promise<void> {
     return this.#guard.check('history.prune', {}, actor);

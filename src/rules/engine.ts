@@ -312,7 +312,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     this.assertOpen();
     assertRuleId(executionId, 'executionId', 'execution id');
     const o = optionsOf(opts, 'replay options');
-    await this.#p.access.rule('execution.replay', executionId, o.actor);
+    await this.#p.access.replay(executionId, o.actor);
     await this.ready();
     return this.#p.replays.replay(executionId, o);
   }

@@ -4,7 +4,9 @@
  * @module
  */
 import type { ActionError } from '../errors.js';
-import type { LogLevel } from '../schema/runtime.js';
+import type { LogLevel, RetryPolicy } from '../schema/runtime.js';
+
+export type { RetryPolicy } from '../schema/runtime.js';
 
 /** A leaf of a `match` tree: compares the value at `path` with `value` using `operator`. */
 export interface MatchLeaf {
@@ -46,30 +48,6 @@ export interface RuleCondition {
   readonly type: string;
   /** For `match`: a {@link MatchNode}; otherwise validated against the condition's `configSchema`. */
   readonly config: unknown;
-}
-
-/**
- * Retry policy of an action: exponential backoff between attempts, with jitter. Only
- * failures that a later attempt may fix are retried (see "Timeouts and retries" in the
- * rules guide).
- */
-export interface RetryPolicy {
-  /** Total attempts including the first (≥ 1). Default 1 (no retry). */
-  readonly attempts?: number;
-  /** Delay before the second attempt, in ms, before jitter. Default 200. */
-  readonly initialDelayMs?: number;
-  /** Each further delay is multiplied by this. Default 2. */
-  readonly factor?: number;
-  /**
-   * Upper bound of a delay, in ms. Default 30 000. A failure whose `Retry-After` asks
-   * for a longer wait is not retried.
-   */
-  readonly maxDelayMs?: number;
-  /**
-   * Each delay is shortened by a random fraction of itself, up to this one (0–1), so that
-   * actions failing together do not retry together. Default 0.2; 0 turns jitter off.
-   */
-  readonly jitter?: number;
 }
 
 /** One action of a rule; actions of a rule run in order. */

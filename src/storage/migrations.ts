@@ -8,6 +8,8 @@
  *
  * @module
  */
+
+import { hostname } from 'node:os';
 import {
   isPlugboardError,
   TimeoutError,
@@ -74,6 +76,22 @@ interface LockDocument {
   readonly owner: string;
   readonly acquiredAt: string;
   readonly heartbeatAt: string;
+  /** The machine and process holding it, so a runner on the same machine can tell it died. */
+  readonly host?: string;
+  readonly pid?: number;
+}
+
+/** Whether a lock was taken by a process of this machine that is no longer running. */
+function holderDied(held: LockDocument): boolean {
+  if (held.host !== hostname() || typeof held.pid !== 'number' || held.pid === process.pid) {
+    return false;
+  }
+  try {
+    process.kill(held.pid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
 }
 
 const LOCK_ID = '__lock__';
@@ -120,12 +138,15 @@ async function acquire(
   for (;;) {
     const now = new Date().toISOString();
     try {
-      return await col.insert({ id: LOCK_ID, owner, acquiredAt: now, heartbeatAt: now });
+      const me = { host: hostname(), pid: process.pid };
+      return await col.insert({ id: LOCK_ID, owner, acquiredAt: now, heartbeatAt: now, ...me });
     } catch (e) {
       if (!isPlugboardError(e, 'CONFLICT')) throw e;
     }
     const held = await col.get(LOCK_ID);
-    if (held && Date.parse(held.heartbeatAt) < Date.now() - stale) {
+    // Taken over when not refreshed for `stale`, or at once when its process (on this
+    // machine) is gone.
+    if (held && (Date.parse(held.heartbeatAt) < Date.now() - stale || holderDied(held))) {
       try {
         await col.delete(LOCK_ID, { expectedRevision: held.revision });
       } catch (e) {

@@ -1,5 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isPlugboardError, MemoryStorage, type StorageAdapter } from '../../src/index.js';
@@ -115,6 +116,24 @@ describe.each(['memory', 'json-file'] as const)('runMigrations on %s storage', (
     expect((e as Error).message).toContain('pid 1 (dead)');
     const report = await runMigrations(storage, counting([]), { staleLockMs: 1000 });
     expect(report.applied).toHaveLength(2);
+  });
+
+  it('takes over at once a fresh lock whose process on this machine is gone', async () => {
+    const child = spawnSync(process.execPath, ['-e', '0']);
+    expect(child.status).toBe(0);
+    const col = storage.collection<{ id: string; revision: number }>('migrations');
+    const now = new Date().toISOString();
+    const lock = { id: '__lock__', owner: 'a killed runner', acquiredAt: now, heartbeatAt: now };
+    await col.insert({ ...lock, host: hostname(), pid: child.pid } as never);
+    const report = await runMigrations(storage, counting([]), { lockTimeoutMs: 2000 });
+    expect(report.applied).toHaveLength(2);
+    // A live process's lock (this one's parent, on this machine) is waited for.
+    await col.insert({ ...lock, id: '__lock__', host: hostname(), pid: process.ppid } as never);
+    const more = [...counting([]), { id: '003-new', up: async () => undefined }];
+    const e = await runMigrations(storage, more, { lockTimeoutMs: 50, pollMs: 5 }).catch(
+      (x: unknown) => x,
+    );
+    expect(isPlugboardError(e, 'TIMEOUT')).toBe(true);
   });
 
   it('skips without the lock when everything is applied: a lock left by a killed runner holds up only new migrations', async () => {

@@ -609,7 +609,7 @@ describe.skipIf(!run)('PostgresStorage on a real server', () => {
         expect(events.size).toBe(WORKERS * EVENTS);
         expect(items.every((e) => e.successful)).toBe(true);
       }
-      const deliveries = storage.collection<Delivery>('deliveries', { indexes: ['ruleId'] });
+      const deliveries = storage.collection<Delivery>('handler_calls', { indexes: ['ruleId'] });
       expect(await deliveries.count({ ruleId: 'every' })).toBe(WORKERS * EVENTS);
       expect(await deliveries.count({ ruleId: 'even' })).toBe((WORKERS * EVENTS) / 2);
       // Created at revision 1, then 25 updates by each process, none lost.

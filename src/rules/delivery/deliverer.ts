@@ -160,7 +160,9 @@ export class Deliverer {
       await this.o.queue.enqueue({ id, executionId }, { runAt: doc.nextAttemptAt });
       return;
     }
-    const recorded = await this.stored(executionId);
+    // Only a process that claimed it (status `running`) can have finished it without
+    // clearing its work state: the record is read only then, not on every job.
+    const recorded = doc.status === 'running' ? await this.stored(executionId) : undefined;
     if (recorded && isFinal(recorded.status)) {
       await this.o.deliveries.remove(doc);
       this.waiters.settle(recorded);
