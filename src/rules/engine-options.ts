@@ -72,6 +72,14 @@ export interface RuleEngineOptions {
    * See {@link DeliveryOptions} and docs/delivery.md.
    */
   readonly delivery?: DeliveryOptions;
+  /**
+   * How rules are checked on save against their trigger's `payloadSchema` (paths that
+   * cannot exist, operators that cannot fit the field's types, template paths):
+   * `error` (default) refuses the rule; `warn` saves it and returns the problems as
+   * `warnings` from `validateRule` and with a `rule:warnings` event after `createRule` /
+   * `updateRule`; `off` skips the checks. See docs/rules.md.
+   */
+  readonly schemaChecks?: 'error' | 'warn' | 'off';
 }
 
 /** The default of {@link RuleEngineOptions.maxEventBytes}: 1 MiB. */
@@ -87,6 +95,7 @@ export interface ResolvedOptions {
   readonly logLevel: LogLevel;
   readonly closeGraceMs: number;
   readonly maxEventBytes: number;
+  readonly schemaChecks: 'error' | 'warn' | 'off';
 }
 
 /**
@@ -111,6 +120,7 @@ export function resolveOptions(options: RuleEngineOptions): ResolvedOptions {
     logLevel: options.logLevel ?? 'info',
     closeGraceMs: options.closeGraceMs ?? 10_000,
     maxEventBytes: options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES,
+    schemaChecks: options.schemaChecks ?? 'error',
   };
 }
 
@@ -138,6 +148,10 @@ function checkOptions(options: RuleEngineOptions): void {
   deliveryIssues(options.delivery, issues);
   if (options.logLevel !== undefined && !Object.hasOwn(LEVELS, options.logLevel)) {
     issues.push({ path: 'logLevel', message: 'must be debug, info, warn or error' });
+  }
+  const sc = options.schemaChecks;
+  if (sc !== undefined && sc !== 'error' && sc !== 'warn' && sc !== 'off') {
+    issues.push({ path: 'schemaChecks', message: "must be 'error', 'warn' or 'off'" });
   }
   if (issues.length > 0) throw new ValidationError(issues, 'rule engine options');
 }

@@ -26,7 +26,7 @@ import { workerConcurrency } from './input-checks.js';
 import type { RuleEventsPort } from './ports.js';
 import { compileOrThrow, RuleIndex } from './rule-index.js';
 import type { CompiledRule } from './rule-shape.js';
-import { RuleValidator } from './rule-validation.js';
+import { RuleValidator, type WarningsHook } from './rule-validation.js';
 import type { Rule } from './types.js';
 
 /** The indexed fields of `rules`. */
@@ -110,7 +110,7 @@ export function buildParts(
     rules,
     store,
     index,
-    validator: new RuleValidator(registry, config, index),
+    validator: new RuleValidator(registry, config, index, o.schemaChecks, warnerOf(events)),
     inFlight,
     actions,
     dispatcher,
@@ -121,6 +121,13 @@ export function buildParts(
     dedup,
     closeGraceMs: o.closeGraceMs,
     detach,
+  };
+}
+
+/** Emits `rule:warnings` for a saved rule whose check left warnings. */
+function warnerOf(events: Pick<RuleEventsPort, 'emit'>): WarningsHook {
+  return (rule, warnings) => {
+    events.emit('rule:warnings', rule, warnings);
   };
 }
 

@@ -5,12 +5,7 @@
  * @module
  */
 import { EventEmitter } from 'eventemitter3';
-import {
-  NotFoundError,
-  StorageClosedError,
-  ValidationError,
-  type ValidationIssue,
-} from '../errors.js';
+import { NotFoundError, StorageClosedError, ValidationError } from '../errors.js';
 import { optionsOf } from '../internal/options.js';
 import type { IntegrationEvent } from '../schema/runtime.js';
 import { isFinal } from './delivery/deliverer.js';
@@ -62,9 +57,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
   private closed = false;
   private closing: Promise<void> | undefined;
 
-  /**
-   * @throws ValidationError for invalid options
-   */
+  /** @throws ValidationError for invalid options */
   constructor(options: RuleEngineOptions) {
     super();
     this.#p = buildParts(options, this, {
@@ -121,12 +114,12 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
 
   /**
    * Checks a rule input exactly as {@link RuleEngine.createRule} would, without saving.
-   * Never throws for an invalid rule.
+   * Never throws for an invalid rule. Answers `{ valid, errors, warnings }`: `warnings`
+   * are payload schema problems under `schemaChecks: 'warn'` (they leave it valid).
    */
-  async validateRule(input: RuleInput): Promise<{ valid: boolean; errors: ValidationIssue[] }> {
+  async validateRule(input: RuleInput) {
     await this.ready();
-    const { issues } = await this.#p.validator.checkNew(input, input?.id ?? 'rule_validation');
-    return { valid: issues.length === 0, errors: issues };
+    return this.#p.validator.dryRun(input);
   }
 
   /**
@@ -140,13 +133,14 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
     await this.#p.access.create(input, opts?.actor);
     await this.ready();
     const id = input?.id ?? `rule_${globalThis.crypto.randomUUID()}`;
-    const { rule: draft, issues } = await this.#p.validator.checkNew(input, id);
+    const { rule: draft, issues, warnings } = await this.#p.validator.checkNew(input, id);
     if (issues.length > 0) throw new ValidationError(issues, 'rule');
     return this.#p.index.withLock(id, async () => {
       const { revision: _r, ...doc } = draft;
       const stored = await this.#p.rules.insert(doc);
       this.#p.index.install(stored, false);
       this.emit('rule:created', stored);
+      this.#p.validator.warned(stored, warnings);
       return stored;
     });
   }
@@ -171,8 +165,8 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
         // Let storage produce the standard ConflictError.
         await this.#p.rules.update(id, {}, { expectedRevision: opts.expectedRevision });
       }
-      const { rule: next, issues } = await this.#p.validator.checkChanged(id, current, changes);
-      if (issues.length > 0) throw new ValidationError(issues, 'rule');
+      const { rule: next, ...found } = await this.#p.validator.checkChanged(id, current, changes);
+      if (found.issues.length > 0) throw new ValidationError(found.issues, 'rule');
       const { id: _id, revision: _rev, ...fields } = next;
       const cleared = { description: next.description, metadata: next.metadata };
       const stored = await this.#p.rules.update(
@@ -182,6 +176,7 @@ export class RuleEngine extends EventEmitter<RuleEngineEvents> {
       );
       this.#p.index.install(stored, false);
       this.emit('rule:updated', stored, current);
+      this.#p.validator.warned(stored, found.warnings);
       return stored;
     });
   }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { ValidationError } from '../errors.js';
+import type { ValidationError, ValidationIssue } from '../errors.js';
 import type { Execution, Rule } from './types.js';
 
 /** Events of `RuleEngine`. */
@@ -13,6 +13,11 @@ export interface RuleEngineEvents {
   'rule:created': [rule: Rule];
   /** A rule was changed (including enable/disable). */
   'rule:updated': [rule: Rule, previous: Rule];
+  /**
+   * A rule was saved (created or updated) with payload schema problems, under
+   * `schemaChecks: 'warn'`; `warnings` have the paths within the rule.
+   */
+  'rule:warnings': [rule: Rule, warnings: readonly ValidationIssue[]];
   /** A rule was deleted (with its executions and logs). */
   'rule:deleted': [rule: Rule];
   /** A stored rule could not be compiled when loaded; it is left out until fixed. */

@@ -11,6 +11,7 @@ import { suggest } from './compile.js';
 import type { ConfigPort, RegistryPort } from './ports.js';
 import type { RuleIndex } from './rule-index.js';
 import { type CompiledAction, normaliseRule } from './rule-shape.js';
+import { SchemaChecker, type SchemaCheckMode } from './schema-check.js';
 import type { Rule, RuleChanges, RuleInput } from './types.js';
 
 type Definition = Awaited<ReturnType<IntegrationRegistry['get']>>;
@@ -33,50 +34,86 @@ export function rebase(
   });
 }
 
+/** A rule checked on save: the rule built, its problems, and warnings that do not refuse it. */
+export interface CheckedRule {
+  readonly rule: Rule;
+  readonly issues: ValidationIssue[];
+  /** Payload schema problems when `schemaChecks` is `warn`. */
+  readonly warnings: ValidationIssue[];
+}
+
+/** Told about a saved rule whose check left warnings (`schemaChecks: 'warn'`). */
+export type WarningsHook = (rule: Rule, warnings: readonly ValidationIssue[]) => void;
+
 /** Validates rules on save, against the registry and the config. */
 export class RuleValidator {
+  private readonly schemas = new SchemaChecker();
+
   constructor(
     private readonly registry: Pick<RegistryPort, 'get' | 'getValidator'>,
     private readonly config: Pick<ConfigPort, 'isEnabled' | 'getInstance'>,
     private readonly index: Pick<RuleIndex, 'compile'>,
+    private readonly schemaChecks: SchemaCheckMode = 'error',
+    private readonly onWarnings: WarningsHook = () => undefined,
   ) {}
+
+  /** Reports the warnings of a rule just saved, if there are any. */
+  warned(rule: Rule, warnings: readonly ValidationIssue[]): void {
+    if (warnings.length > 0) this.onWarnings(rule, warnings);
+  }
 
   /**
    * A new rule built from `input` (revision 0, timestamps now) with every problem found
    * in it; registry checks only run on a rule of a sound shape.
    */
-  async checkNew(input: RuleInput, id: string): Promise<{ rule: Rule; issues: ValidationIssue[] }> {
+  async checkNew(input: RuleInput, id: string): Promise<CheckedRule> {
     const issues: ValidationIssue[] = [];
+    const warnings: ValidationIssue[] = [];
     const now = new Date().toISOString();
     const base = normaliseRule(input, id, issues);
     const rule: Rule = { ...base, revision: 0, createdAt: now, updatedAt: now };
-    if (issues.length === 0) await this.validate(rule, issues);
-    return { rule, issues };
+    if (issues.length === 0) await this.validate(rule, issues, warnings);
+    return { rule, issues, warnings };
+  }
+
+  /**
+   * What `validateRule` answers: {@link RuleValidator.checkNew} without the rule;
+   * `warnings` are payload schema problems under `schemaChecks: 'warn'`.
+   */
+  async dryRun(
+    input: RuleInput,
+  ): Promise<{ valid: boolean; errors: ValidationIssue[]; warnings: ValidationIssue[] }> {
+    const { issues, warnings } = await this.checkNew(input, input?.id ?? 'rule_validation');
+    return { valid: issues.length === 0, errors: issues, warnings };
   }
 
   /**
    * Rule `id` (stored as `current`) with `changes` applied, and every problem found in it.
    * Disabling alone is not checked against the registry again.
    */
-  async checkChanged(
-    id: string,
-    current: Rule,
-    changes: RuleChanges,
-  ): Promise<{ rule: Rule; issues: ValidationIssue[] }> {
+  async checkChanged(id: string, current: Rule, changes: RuleChanges): Promise<CheckedRule> {
     const issues: ValidationIssue[] = [];
+    const warnings: ValidationIssue[] = [];
     const { revision, createdAt, updatedAt: _updatedAt, ...rest } = current;
     const merged = { ...rest, ...changes } as RuleInput;
     const base = normaliseRule(merged, id, issues);
     const rule: Rule = { ...base, revision, createdAt, updatedAt: new Date().toISOString() };
     // Disabling never needs the registry; anything else is checked again.
     if (issues.length === 0 && !(Object.keys(changes).length === 1 && changes.enabled === false)) {
-      await this.validate(rule, issues);
+      await this.validate(rule, issues, warnings);
     }
-    return { rule, issues };
+    return { rule, issues, warnings };
   }
 
-  /** Appends to `issues` every problem of a rule of a sound shape. */
-  async validate(rule: Rule, issues: ValidationIssue[]): Promise<void> {
+  /**
+   * Appends to `issues` every problem of a rule of a sound shape; payload schema problems
+   * go to `warnings` instead when `schemaChecks` is `warn`.
+   */
+  async validate(
+    rule: Rule,
+    issues: ValidationIssue[],
+    warnings: ValidationIssue[] = issues,
+  ): Promise<void> {
     // Shape and compile problems come first; registry checks only on a sane rule.
     this.index.compile(rule, issues);
     if (issues.length > 0) return;
@@ -89,7 +126,9 @@ export class RuleValidator {
           message: `integration '${rule.integrationId}' is disabled; enable it with config.updateConfig('${rule.integrationId}', { enabled: true })`,
         });
       }
-      this.checkTrigger(rule, def, issues);
+      if (this.checkTrigger(rule, def, issues) && this.schemaChecks !== 'off') {
+        this.schemas.check(rule, def, this.schemaChecks === 'warn' ? warnings : issues);
+      }
       this.checkConditions(rule, def, issues);
     } catch (e) {
       if (!isPlugboardError(e, 'NOT_FOUND')) throw e;
@@ -100,7 +139,8 @@ export class RuleValidator {
     for (const ca of compiled.actions) await this.checkAction(rule, ca, issues);
   }
 
-  private checkTrigger(rule: Rule, def: Definition, issues: ValidationIssue[]): void {
+  /** Checks the trigger type and config; false when the type is unknown. */
+  private checkTrigger(rule: Rule, def: Definition, issues: ValidationIssue[]): boolean {
     const trigger = def.triggers.find((t) => t.type === rule.triggerType);
     if (!trigger) {
       const types = def.triggers.map((t) => t.type);
@@ -108,13 +148,14 @@ export class RuleValidator {
         path: 'triggerType',
         message: `'${rule.integrationId}@${def.version}' has no trigger '${rule.triggerType}'${suggest(rule.triggerType, types)}`,
       });
-      return;
+      return false;
     }
     const r = this.registry.getValidator(rule.integrationId, def.version, {
       kind: 'trigger-config',
       type: rule.triggerType,
     })(rule.triggerConfig);
     if (!r.valid) issues.push(...rebase(r.errors, 'triggerConfig', 'triggerConfig'));
+    return true;
   }
 
   private checkConditions(rule: Rule, def: Definition, issues: ValidationIssue[]): void {

@@ -171,3 +171,31 @@ function compileString(
     return out;
   };
 }
+
+/** A `{{ path }}` template of an action config, with the field it sits in. */
+export interface TemplatePath {
+  /** Where the template sits in the config, e.g. `to` or `blocks[0].text`. */
+  readonly field: string;
+  /** The path it looks up, e.g. `payload.customer.email`. */
+  readonly path: string;
+}
+
+/** Every template path of an action config, in order. */
+export function templatePaths(
+  config: unknown,
+  field = '',
+  out: TemplatePath[] = [],
+): TemplatePath[] {
+  if (typeof config === 'string') {
+    if (hasTemplate(config)) {
+      for (const m of config.matchAll(TEMPLATE)) out.push({ field, path: m[1] ?? '' });
+    }
+  } else if (Array.isArray(config)) {
+    config.forEach((v, i) => {
+      templatePaths(v, join(field, i), out);
+    });
+  } else if (config !== null && typeof config === 'object') {
+    for (const [k, v] of Object.entries(config)) templatePaths(v, join(field, k), out);
+  }
+  return out;
+}
