@@ -304,6 +304,13 @@ const rows: readonly Row[] = [
   },
   {
     part: 'config',
+    method: 'upgradeInstances',
+    operation: 'instance.upgrade',
+    call: (s) => s.pb.config.upgradeInstances('chat', '1.0.0', { actor }),
+    target: () => ({ integrationId: 'chat' }),
+  },
+  {
+    part: 'config',
     method: 'deleteInstance',
     operation: 'instance.delete',
     call: (s) => s.pb.config.deleteInstance(s.instanceId, { actor, force: true }),
@@ -474,6 +481,7 @@ const unguarded: Readonly<Record<Part, Readonly<Record<string, string>>>> = {
     validateCredentials: 'read',
     validateEventPayload: 'read',
     getSecretFields: 'read',
+    getMigrations: 'read',
     hasRuntime: 'read',
     reload: 're-reads storage, changes nothing',
     attachRuntime: 'synchronous wiring of the plugin loader, guarded there as plugin.load',

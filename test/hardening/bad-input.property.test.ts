@@ -127,6 +127,7 @@ const VALID: Readonly<Record<Target, Readonly<Record<string, (s: Subjects) => un
     validateCredentials: () => ['shop', { apiKey: 'k' }, '^1'],
     validateEventPayload: () => ['shop', 'order.created', { amount: 1 }, '^1'],
     getSecretFields: () => ['shop', '1.0.0'],
+    getMigrations: () => ['shop', '1.0.0'],
   },
   loader: {
     load: () => [extraPlugin(), { publish: true }],
@@ -151,6 +152,7 @@ const VALID: Readonly<Record<Target, Readonly<Record<string, (s: Subjects) => un
     getInstance: (s) => [s.world.shopInstanceId],
     updateInstance: (s) => [s.world.shopInstanceId, { name: 'Shop!' }, { expectedRevision: 99 }],
     upgradeInstance: (s) => [s.world.shopInstanceId, '2.0.0', {}],
+    upgradeInstances: () => ['shop', '2.0.0', { dryRun: true }],
     deleteInstance: () => ['nope', {}],
     addReferenceChecker: () => [async () => []],
     listInstances: () => [{ integrationId: 'shop', limit: 5 }],
